@@ -1,0 +1,31 @@
+# The two set-up commands from the README: `make serve` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 6379
+
+.PHONY: serve test lint bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+serve: $(STAMP)
+	mkdir -p data
+	$(VENV)/bin/magpie-server --port $(PORT) --bind 127.0.0.1 --dir ./data
+
+test: $(STAMP)
+	scripts/ensure-redis
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+
+bench: $(STAMP)
+	scripts/ensure-redis
+	$(PY) benchmarks/kv.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache
