@@ -1,0 +1,3 @@
+from magpie.cli import main
+
+raise SystemExit(main())

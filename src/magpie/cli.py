@@ -1,0 +1,61 @@
+"""``magpie-server [config-file] [--name value ...]``, mirroring redis-server's command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+from magpie import REDIS_VERSION, __version__
+from magpie.config import Config, ConfigError, options_to_text
+
+
+def build_config(argv: list[str]) -> Config:
+    config = Config()
+    args = list(argv)
+    if args and not args[0].startswith("--"):
+        path = os.path.abspath(args.pop(0))
+        with open(path) as fh:
+            config.load_text(fh.read())
+        config.file = path
+    if args:
+        config.load_text(options_to_text(args))
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("-v", "--version"):
+        print(f"Magpie server v={__version__} redis_version={REDIS_VERSION}")
+        return 0
+    if argv and argv[0] in ("-h", "--help"):
+        print("Usage: magpie-server [/path/to/redis.conf] [--port 6379] [--bind 127.0.0.1] [--dir ./data] ...")
+        return 0
+    try:
+        config = build_config(argv)
+    except (ConfigError, OSError) as exc:
+        print(f"*** FATAL CONFIG FILE ERROR ***\n{getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1
+    logging.basicConfig(
+        level=logging.DEBUG if config["loglevel"] == "debug" else logging.INFO,
+        format="%(process)d:M %(asctime)s %(levelname).1s %(message)s",
+        filename=str(config["logfile"]) or None,
+    )
+    data_dir = str(config["dir"])
+    os.makedirs(data_dir, exist_ok=True)
+    os.chdir(data_dir)
+    from magpie.commands import load_all
+    from magpie.server.server import Server
+
+    load_all()
+    server = Server(config)
+    server.executable = os.path.abspath(sys.argv[0])
+    server.config_file = config.file or ""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is optional off Linux/macOS
+        asyncio.run(server.serve_forever())
+    else:
+        uvloop.run(server.serve_forever())
+    return 0

@@ -1,0 +1,12 @@
+"""Command families. Importing a family module registers its commands in the table."""
+
+from __future__ import annotations
+
+import importlib
+
+FAMILIES = ("connection", "clients", "server", "info", "introspection", "strings", "keys", "expiry")
+
+
+def load_all() -> None:
+    for family in FAMILIES:
+        importlib.import_module(f"magpie.commands.{family}")

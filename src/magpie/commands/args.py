@@ -1,0 +1,50 @@
+"""Typed argument readers: raw bytes in, Python values out, Redis's error text on failure."""
+
+from __future__ import annotations
+
+import math
+
+from magpie.errors import NOT_FLOAT, NOT_INTEGER, SYNTAX, CommandError
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+def parse_int(raw: bytes, error: str = NOT_INTEGER) -> int:
+    """A signed 64-bit integer written the way Redis's string2ll accepts it."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise CommandError(error) from None
+    if value < INT64_MIN or value > INT64_MAX or str(value).encode() != raw:
+        raise CommandError(error)
+    return value
+
+
+def parse_nonneg_int(raw: bytes, error: str = NOT_INTEGER) -> int:
+    value = parse_int(raw, error)
+    if value < 0:
+        raise CommandError(error)
+    return value
+
+
+def parse_float(raw: bytes, error: str = NOT_FLOAT) -> float:
+    """A double as Redis's strtod-based parsing accepts it (``inf`` yes, ``nan`` no)."""
+    if not raw or raw[:1].isspace() or raw[-1:].isspace() or b"_" in raw:
+        raise CommandError(error)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise CommandError(error) from None
+    if math.isnan(value):
+        raise CommandError(error)
+    return value
+
+
+def upper(raw: bytes) -> bytes:
+    return raw.upper()
+
+
+def expect_end(args: list[bytes], index: int) -> None:
+    if index < len(args):
+        raise CommandError(SYNTAX)

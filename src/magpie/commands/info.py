@@ -1,0 +1,297 @@
+"""INFO: Redis's sections and field names, filled from the server's state."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import time
+from collections.abc import Callable
+from functools import partial
+
+from magpie import REDIS_VERSION, __version__
+from magpie.commands.table import COMMANDS, CommandSpec, command
+from magpie.protocol.replies import Verbatim
+
+cmd = partial(command, "server")
+
+DEFAULT_SECTIONS = (
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu",
+    "modules", "errorstats", "cluster", "keyspace",
+)  # fmt: skip
+ALL_SECTIONS = DEFAULT_SECTIONS + ("commandstats", "latencystats")
+
+
+def human_bytes(n: float) -> str:
+    """Redis's bytesToHuman: B, K, M, G... with two decimals."""
+    for unit in ("B", "K", "M", "G", "T", "P"):
+        if abs(n) < 1024 or unit == "P":
+            return f"{int(n)}B" if unit == "B" else f"{n:.2f}{unit}"
+        n /= 1024
+    return str(n)  # pragma: no cover
+
+
+def rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):  # pragma: no cover - not Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def total_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):  # pragma: no cover
+        return 0
+
+
+def _server(server) -> dict[str, object]:
+    uptime = server.uptime()
+    uname = platform.uname()
+    return {
+        "redis_version": REDIS_VERSION,
+        "magpie_version": __version__,
+        "redis_git_sha1": "00000000",
+        "redis_git_dirty": 0,
+        "redis_build_id": "0",
+        "redis_mode": "standalone",
+        "os": f"{uname.system} {uname.release} {uname.machine}",
+        "arch_bits": 64 if platform.architecture()[0] == "64bit" else 32,
+        "monotonic_clock": "POSIX clock_gettime",
+        "multiplexing_api": "epoll" if uname.system == "Linux" else "kqueue",
+        "atomicvar_api": "c11-builtin",
+        "gcc_version": "0.0.0",
+        "python_version": platform.python_version(),
+        "process_id": os.getpid(),
+        "process_supervised": "no",
+        "run_id": server.run_id,
+        "tcp_port": server.tcp_port,
+        "server_time_usec": time.time_ns() // 1000,
+        "uptime_in_seconds": uptime,
+        "uptime_in_days": uptime // 86400,
+        "hz": server.config["hz"],
+        "configured_hz": server.config["hz"],
+        "lru_clock": int(time.time()) & ((1 << 24) - 1),
+        "executable": server.executable,
+        "config_file": server.config_file,
+        "io_threads_active": 0,
+    }
+
+
+def _clients(server) -> dict[str, object]:
+    clients = server.clients.values()
+    return {
+        "connected_clients": len(server.clients),
+        "cluster_connections": 0,
+        "maxclients": server.config["maxclients"],
+        "client_recent_max_input_buffer": max((c.parser.pending() for c in clients), default=0),
+        "client_recent_max_output_buffer": 0,
+        "blocked_clients": 0,
+        "tracking_clients": 0,
+        "clients_in_timeout_table": 0,
+    }
+
+
+def _memory(server) -> dict[str, object]:
+    rss = rss_bytes()
+    server.peak_memory = max(getattr(server, "peak_memory", 0), rss)
+    maxmemory = int(server.config["maxmemory"])
+    system = total_memory()
+    return {
+        "used_memory": rss,
+        "used_memory_human": human_bytes(rss),
+        "used_memory_rss": rss,
+        "used_memory_rss_human": human_bytes(rss),
+        "used_memory_peak": server.peak_memory,
+        "used_memory_peak_human": human_bytes(server.peak_memory),
+        "used_memory_peak_perc": f"{100.0 * rss / server.peak_memory:.2f}%",
+        "used_memory_overhead": 0,
+        "used_memory_startup": 0,
+        "used_memory_dataset": rss,
+        "total_system_memory": system,
+        "total_system_memory_human": human_bytes(system),
+        "maxmemory": maxmemory,
+        "maxmemory_human": human_bytes(maxmemory),
+        "maxmemory_policy": server.config["maxmemory-policy"],
+        "mem_fragmentation_ratio": "1.00",
+        "mem_allocator": "pymalloc",
+        "lazyfree_pending_objects": 0,
+    }
+
+
+def _persistence(server) -> dict[str, object]:
+    return {
+        "loading": 0,
+        "async_loading": 0,
+        "current_cow_peak": 0,
+        "rdb_changes_since_last_save": server.keyspace.signals.dirty,
+        "rdb_bgsave_in_progress": 0,
+        "rdb_last_save_time": int(server.start_time),
+        "rdb_last_bgsave_status": "ok",
+        "rdb_last_bgsave_time_sec": -1,
+        "rdb_current_bgsave_time_sec": -1,
+        "aof_enabled": int(bool(server.config["appendonly"])),
+        "aof_rewrite_in_progress": 0,
+        "aof_rewrite_scheduled": 0,
+        "aof_last_rewrite_time_sec": -1,
+        "aof_current_rewrite_time_sec": -1,
+        "aof_last_bgrewrite_status": "ok",
+        "aof_last_write_status": "ok",
+    }
+
+
+def _stats(server) -> dict[str, object]:
+    st = server.stats
+    ops, in_kbps, out_kbps = st.instantaneous()
+    dbs = server.keyspace.dbs
+    return {
+        "total_connections_received": st.total_connections_received,
+        "total_commands_processed": st.commands_processed,
+        "instantaneous_ops_per_sec": ops,
+        "total_net_input_bytes": st.net_input_bytes,
+        "total_net_output_bytes": st.net_output_bytes,
+        "instantaneous_input_kbps": f"{in_kbps:.2f}",
+        "instantaneous_output_kbps": f"{out_kbps:.2f}",
+        "rejected_connections": st.rejected_connections,
+        "sync_full": 0,
+        "sync_partial_ok": 0,
+        "sync_partial_err": 0,
+        "expired_keys": sum(db.expired_keys for db in dbs),
+        "expired_stale_perc": "0.00",
+        "expired_time_cap_reached_count": 0,
+        "evicted_keys": st.evicted_keys,
+        "evicted_clients": 0,
+        "keyspace_hits": sum(db.hits for db in dbs),
+        "keyspace_misses": sum(db.misses for db in dbs),
+        "pubsub_channels": 0,
+        "pubsub_patterns": 0,
+        "latest_fork_usec": 0,
+        "total_forks": 0,
+        "total_error_replies": sum(server.error_counts.values()),
+        "unexpected_error_replies": 0,
+        "total_reads_processed": 0,
+        "total_writes_processed": 0,
+    }
+
+
+def _replication(server) -> dict[str, object]:
+    return {
+        "role": "master",
+        "connected_slaves": 0,
+        "master_failover_state": "no-failover",
+        "master_replid": server.replid,
+        "master_replid2": "0" * 40,
+        "master_repl_offset": 0,
+        "second_repl_offset": -1,
+        "repl_backlog_active": 0,
+        "repl_backlog_size": server.config["repl-backlog-size"],
+        "repl_backlog_first_byte_offset": 0,
+        "repl_backlog_histlen": 0,
+    }
+
+
+def _cpu(server) -> dict[str, object]:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "used_cpu_sys": f"{me.ru_stime:.6f}",
+        "used_cpu_user": f"{me.ru_utime:.6f}",
+        "used_cpu_sys_children": f"{kids.ru_stime:.6f}",
+        "used_cpu_user_children": f"{kids.ru_utime:.6f}",
+        "used_cpu_sys_main_thread": f"{me.ru_stime:.6f}",
+        "used_cpu_user_main_thread": f"{me.ru_utime:.6f}",
+    }
+
+
+def _modules(server) -> dict[str, object]:
+    return {}
+
+
+def _errorstats(server) -> dict[str, object]:
+    return {f"errorstat_{name}": f"count={n}" for name, n in sorted(server.error_counts.items())}
+
+
+def _cluster(server) -> dict[str, object]:
+    return {"cluster_enabled": 0}
+
+
+def _keyspace(server) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for db in server.keyspace.dbs:
+        if len(db):
+            out[f"db{db.index}"] = f"keys={len(db)},expires={len(db.expires)},avg_ttl=0"
+    return out
+
+
+def _commandstats(server) -> dict[str, object]:
+    out: dict[str, object] = {}
+
+    def add(spec: CommandSpec) -> None:
+        if spec.calls or spec.rejected_calls or spec.failed_calls:
+            per_call = spec.usec / spec.calls if spec.calls else 0.0
+            out[f"cmdstat_{spec.name}"] = (
+                f"calls={spec.calls},usec={spec.usec},usec_per_call={per_call:.2f},"
+                f"rejected_calls={spec.rejected_calls},failed_calls={spec.failed_calls}"
+            )
+        for child in spec.subcommands.values():
+            add(child)
+
+    for spec in COMMANDS.values():
+        add(spec)
+    return out
+
+
+def _latencystats(server) -> dict[str, object]:
+    return {}
+
+
+SECTIONS: dict[str, Callable[..., dict[str, object]]] = {
+    "server": _server,
+    "clients": _clients,
+    "memory": _memory,
+    "persistence": _persistence,
+    "stats": _stats,
+    "replication": _replication,
+    "cpu": _cpu,
+    "modules": _modules,
+    "errorstats": _errorstats,
+    "cluster": _cluster,
+    "keyspace": _keyspace,
+    "commandstats": _commandstats,
+    "latencystats": _latencystats,
+}
+
+#: Other families (search, replication) may add or replace sections here.
+EXTRA_SECTIONS: dict[str, Callable[..., dict[str, object]]] = {}
+
+
+def render_info(server, requested: list[str]) -> str:
+    names: list[str] = []
+    for raw in requested or ["default"]:
+        name = raw.lower()
+        if name == "default":
+            names += DEFAULT_SECTIONS
+        elif name == "all":
+            names += ALL_SECTIONS
+        elif name == "everything":
+            names += ALL_SECTIONS + tuple(EXTRA_SECTIONS)
+        else:
+            names.append(name)
+    seen: list[str] = []
+    for name in names:
+        if name not in seen and (name in SECTIONS or name in EXTRA_SECTIONS):
+            seen.append(name)
+    blocks = []
+    for name in seen:
+        fields = (EXTRA_SECTIONS.get(name) or SECTIONS[name])(server)
+        title = "CPU" if name == "cpu" else name.capitalize()
+        lines = [f"# {title}"] + [f"{k}:{v}" for k, v in fields.items()]
+        blocks.append("\r\n".join(lines) + "\r\n")
+    return "\r\n".join(blocks)
+
+
+@cmd("info", -1, "loading stale sentinel", summary="Returns information and statistics about the server.")
+def info(client, args):
+    text = render_info(client.server, [a.decode(errors="replace") for a in args[1:]])
+    return Verbatim(text) if client.resp == 3 else text.encode()

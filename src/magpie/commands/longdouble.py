@@ -1,0 +1,48 @@
+"""INCRBYFLOAT's arithmetic: Redis adds ``long double``s and prints them with ``%.17Lf``.
+
+numpy's ``longdouble`` is the same C type (80-bit extended on x86-64), so sums and their
+text match Redis's digit for digit where a Python float would not (0.1 + 0.2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from magpie import errors
+from magpie.errors import CommandError
+
+_ALLOWED = frozenset(b"0123456789+-.eEinfatyINFATY")
+
+
+def parse_long_double(raw: bytes) -> np.longdouble:
+    """Redis's string2ld: no surrounding spaces, no NaN, no overflow to infinity."""
+    if not raw or len(raw) > 5120 or raw[:1].isspace() or raw[-1:].isspace() or not set(raw) <= _ALLOWED:
+        raise CommandError(errors.NOT_FLOAT)
+    try:
+        with np.errstate(all="ignore"):
+            value = np.longdouble(raw.decode())
+    except (ValueError, OverflowError):
+        raise CommandError(errors.NOT_FLOAT) from None
+    if np.isnan(value):
+        raise CommandError(errors.NOT_FLOAT)
+    if np.isinf(value) and raw.lstrip(b"+-").lower() not in (b"inf", b"infinity"):
+        raise CommandError(errors.NOT_FLOAT)  # out of range, as strtold's ERANGE
+    return value
+
+
+def format_long_double(value: np.longdouble) -> bytes:
+    """``%.17Lf`` with trailing zeros (and a bare point) removed; ``-0`` prints as ``0``."""
+    text = np.format_float_positional(value, precision=17, unique=False, fractional=True, trim="-")
+    if text in ("-0", "-0."):
+        text = "0"
+    return text.encode()
+
+
+def add_long_doubles(current: bytes, increment: bytes) -> bytes:
+    base = parse_long_double(current)
+    delta = parse_long_double(increment)
+    with np.errstate(all="ignore"):
+        total = base + delta
+    if np.isnan(total) or np.isinf(total):
+        raise CommandError(errors.INCR_FLOAT_NAN)
+    return format_long_double(total)

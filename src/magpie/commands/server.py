@@ -1,0 +1,204 @@
+"""Server commands: CONFIG, TIME, SHUTDOWN, DEBUG, MONITOR, and the FUNCTION/SCRIPT stubs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import partial
+
+from magpie import errors
+from magpie.commands.args import parse_float
+from magpie.commands.table import command, container
+from magpie.config import ConfigError
+from magpie.errors import CommandError
+from magpie.protocol.replies import OK
+from magpie.server.connection import NO_REPLY
+
+cmd = partial(command, "server")
+log = logging.getLogger("magpie")
+
+# -- CONFIG ----------------------------------------------------------------------------
+
+container("server", "config", summary="A container for server configuration commands.", since="2.0.0")
+config_sub = partial(command, "server", parent="config")
+
+
+@config_sub("get", -3, "admin noscript loading stale", since="2.0.0", summary="Returns the effective values of configuration parameters.")
+def config_get(client, args):
+    result: dict[bytes, bytes] = {}
+    for pattern in args[2:]:
+        for name, value in client.server.config.matching(pattern.decode(errors="replace")):
+            result[name.encode()] = value.encode()
+    return result
+
+
+@config_sub("set", -4, "admin noscript loading stale", since="2.0.0", summary="Sets configuration parameters in-flight.")
+def config_set(client, args):
+    if len(args) % 2:
+        raise CommandError(errors.wrong_arity("config|set"))
+    config = client.server.config
+    pairs: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    from magpie.config import BY_NAME
+
+    for i in range(2, len(args), 2):
+        name = args[i].decode(errors="replace").lower()
+        param = BY_NAME.get(name)
+        if param is None:
+            raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
+        if param.name in seen:
+            raise CommandError(
+                f"ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+            )
+        seen.add(param.name)
+        pairs.append((name, args[i + 1].decode(errors="surrogateescape")))
+    previous = {name: config.values[BY_NAME[name].name] for name, _ in pairs}
+    applied: list[str] = []
+    try:
+        for name, value in pairs:
+            config.set(name, value)
+            applied.append(name)
+    except ConfigError as exc:
+        for name in applied:  # all or nothing, as in Redis 7
+            config.values[BY_NAME[name].name] = previous[name]
+        raise CommandError(
+            f"ERR CONFIG SET failed (possibly related to argument '{name}') - {exc.message}"
+        ) from None
+    return OK
+
+
+@config_sub("resetstat", 2, "admin noscript loading stale", since="2.0.0", summary="Resets the server's statistics.")
+def config_resetstat(client, args):
+    server = client.server
+    server.stats.reset()
+    server.error_counts.clear()
+    from magpie.commands.table import COMMANDS
+
+    def clear(spec):
+        spec.calls = spec.usec = spec.rejected_calls = spec.failed_calls = 0
+        for child in spec.subcommands.values():
+            clear(child)
+
+    for spec in COMMANDS.values():
+        clear(spec)
+    for db in server.keyspace.dbs:
+        db.hits = db.misses = db.expired_keys = 0
+    return OK
+
+
+@config_sub("rewrite", 2, "admin noscript loading stale", since="2.8.0", summary="Persists the effective configuration to file.")
+def config_rewrite(client, args):
+    try:
+        client.server.config.rewrite()
+    except ConfigError as exc:
+        raise CommandError(f"ERR {exc.message}") from None
+    except OSError as exc:
+        raise CommandError(f"ERR Rewriting config file: {exc.strerror}") from None
+    return OK
+
+
+# -- TIME, SHUTDOWN, MONITOR -------------------------------------------------------------
+
+
+@cmd("time", 1, "loading stale fast", since="2.6.0", summary="Returns the server time.")
+def time_(client, args):
+    now = time.time_ns() // 1000
+    return [str(now // 1_000_000).encode(), str(now % 1_000_000).encode()]
+
+
+@cmd("shutdown", -1, "admin noscript loading stale no_multi sentinel allow_busy", summary="Synchronously saves the database(s) to disk and shuts down the Redis server.")
+def shutdown(client, args):
+    for option in args[1:]:
+        if option.lower() not in (b"nosave", b"save", b"now", b"force", b"abort"):
+            raise CommandError(errors.SYNTAX)
+    options = {a.lower() for a in args[1:]}
+    if b"nosave" in options and b"save" in options:
+        raise CommandError(errors.SYNTAX)
+    if b"abort" in options:
+        if len(options) > 1:
+            raise CommandError(errors.SYNTAX)
+        raise CommandError("ERR No shutdown in progress.")
+    log.warning("User requested shutdown...")
+    client.server.request_shutdown()
+    client.closing = True
+    return NO_REPLY
+
+
+@cmd("monitor", 1, "admin noscript loading stale", since="1.0.0", summary="Listens for all requests received by the server in real-time.")
+def monitor(client, args):
+    if not client.is_monitor:
+        client.is_monitor = True
+        client.server.monitors.append(client)
+    return OK
+
+
+@cmd("lastsave", 1, "loading stale fast", since="1.0.0", summary="Returns the Unix timestamp of the last successful save to disk.")
+def lastsave(client, args):
+    return int(getattr(client.server, "last_save_time", client.server.start_time))
+
+
+# -- FUNCTION / SCRIPT: accepted until scripting exists -------------------------------------
+
+container("scripting", "function", summary="A container for function commands.", since="7.0.0")
+container("scripting", "script", summary="A container for Lua scripts management commands.", since="2.6.0")
+
+
+def _flush_stub(client, args):
+    if len(args) > 3 or (len(args) == 3 and args[2].lower() not in (b"async", b"sync")):
+        raise CommandError(errors.SYNTAX)
+    return OK
+
+
+command("scripting", "flush", -2, "write noscript", since="7.0.0", summary="Deletes all libraries and functions.", parent="function")(_flush_stub)
+command("scripting", "flush", -2, "noscript", since="2.6.0", summary="Removes all server-side Lua scripts from the script cache.", parent="script")(_flush_stub)
+
+
+# -- DEBUG ------------------------------------------------------------------------------
+
+
+@cmd("debug", -2, "admin noscript loading stale", summary="A container for debugging commands.")
+def debug(client, args):
+    sub = args[1].lower()
+    server = client.server
+    if sub == b"sleep" and len(args) == 3:
+        time.sleep(max(0.0, parse_float(args[2])))  # blocks the server on purpose, as in Redis
+        return OK
+    if sub == b"log" and len(args) == 3:
+        log.warning("DEBUG LOG: %s", args[2].decode(errors="replace"))
+        return OK
+    if sub == b"set-active-expire" and len(args) == 3:
+        server.active_expire_enabled = args[2] != b"0"
+        return OK
+    if sub == b"change-repl-id" and len(args) == 2:
+        import secrets
+
+        server.replid = secrets.token_hex(20)
+        return OK
+    if sub == b"object" and len(args) == 3:
+        from magpie.store.types import encoding_of
+
+        value = client.db.lookup(args[2])
+        if value is None:
+            raise CommandError(errors.NO_SUCH_KEY)
+        size = len(value) if isinstance(value, bytes) else 0
+        return (
+            f"Value at:0x{id(value):x} refcount:1 encoding:{encoding_of(value)} "
+            f"serializedlength:{size} lru:0 lru_seconds_idle:0"
+        )
+    if sub == b"record-propagation" and len(args) == 3:
+        server.propagation.record(args[2].lower() == b"on")
+        return OK
+    if sub == b"propagated" and len(args) == 2:
+        recent = server.propagation.recent
+        return [list(entry) for entry in recent] if recent is not None else []
+    if sub == b"help":
+        return [
+            line.encode()
+            for line in (
+                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "SLEEP <seconds>", "LOG <message>", "SET-ACTIVE-EXPIRE <0|1>", "CHANGE-REPL-ID",
+                "OBJECT <key>", "RECORD-PROPAGATION <on|off>  (Magpie: keep the propagated stream)",
+                "PROPAGATED  (Magpie: the recorded propagated stream)",
+            )
+        ]  # fmt: skip
+    raise CommandError(errors.unknown_subcommand(args[1], "debug"))

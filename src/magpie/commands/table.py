@@ -1,0 +1,173 @@
+"""The command table: the single declaration of every command Magpie serves.
+
+Each command is declared once, next to its handler, with ``@command(...)``: arity
+(negative means "at least"), flags, key positions, ACL categories, documentation. The
+dispatcher's generic checks, ``COMMAND`` and its subcommands, MULTI queueing and (later)
+replication and ACLs all read this table; no handler repeats those checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Handler = Callable[[Any, list[bytes]], object]
+KeysFinder = Callable[[list[bytes]], list[int]]
+
+# Redis's ACL categories implied by a command group.
+_GROUP_CATEGORY = {
+    "string": "@string",
+    "bitmap": "@bitmap",
+    "generic": "@keyspace",
+    "connection": "@connection",
+    "server": None,
+    "hash": "@hash",
+    "list": "@list",
+    "set": "@set",
+    "sorted-set": "@sortedset",
+    "pubsub": "@pubsub",
+    "transactions": "@transaction",
+    "scripting": "@scripting",
+}
+
+
+@dataclass(eq=False)
+class CommandSpec:
+    name: str  # lower case; subcommands as "container|sub"
+    arity: int
+    flags: frozenset[str]
+    first_key: int
+    last_key: int
+    key_step: int
+    categories: tuple[str, ...]
+    handler: Handler | None
+    group: str
+    summary: str
+    since: str
+    complexity: str = ""
+    keys_finder: KeysFinder | None = None
+    subcommands: dict[bytes, CommandSpec] = field(default_factory=dict)
+    parent: CommandSpec | None = None
+    # statistics for INFO commandstats
+    calls: int = 0
+    usec: int = 0
+    rejected_calls: int = 0
+    failed_calls: int = 0
+
+    def __post_init__(self) -> None:
+        self.is_write = "write" in self.flags
+        self.no_auth = "no_auth" in self.flags
+        self.no_multi = "no_multi" in self.flags
+
+    def key_positions(self, argv: list[bytes]) -> list[int]:
+        """Indexes into ``argv`` that name keys (COMMAND GETKEYS, WATCH-like tracking)."""
+        if self.keys_finder is not None:
+            return self.keys_finder(argv)
+        if self.first_key <= 0:
+            return []
+        last = self.last_key if self.last_key >= 0 else len(argv) + self.last_key
+        return list(range(self.first_key, min(last, len(argv) - 1) + 1, self.key_step))
+
+    def arity_ok(self, argc: int) -> bool:
+        return argc == self.arity if self.arity >= 0 else argc >= -self.arity
+
+
+COMMANDS: dict[bytes, CommandSpec] = {}
+
+def command(
+    group: str,
+    name: str,
+    arity: int,
+    flags: str = "",
+    keys: tuple[int, int, int] = (0, 0, 0),
+    *,
+    acl: str = "",
+    summary: str = "",
+    since: str = "1.0.0",
+    complexity: str = "",
+    keys_finder: KeysFinder | None = None,
+    parent: str | None = None,
+) -> Callable[[Handler], Handler]:
+    """Declare a command (or, with ``parent``, a subcommand) and register its handler."""
+    flag_set = frozenset(flags.split())
+    categories = _categories(group, flag_set, acl)
+
+    def register(handler: Handler | None) -> Handler:
+        spec = CommandSpec(
+            name=f"{parent}|{name}" if parent else name,
+            arity=arity,
+            flags=flag_set,
+            first_key=keys[0],
+            last_key=keys[1],
+            key_step=keys[2],
+            categories=categories,
+            handler=handler,
+            group=group,
+            summary=summary,
+            since=since,
+            complexity=complexity,
+            keys_finder=keys_finder,
+        )
+        if parent:
+            container = COMMANDS[parent.encode()]
+            spec.parent = container
+            container.subcommands[name.encode()] = spec
+        else:
+            COMMANDS[name.encode()] = spec
+        return handler  # type: ignore[return-value]
+
+    return register
+
+
+def container(group: str, name: str, summary: str = "", since: str = "1.0.0", flags: str = "") -> None:
+    """Declare a command that only dispatches to subcommands (CONFIG, CLIENT, OBJECT...).
+
+    Every container gets ``HELP``, listing its subcommands from their summaries.
+    """
+    command(group, name, -2, flags, summary=summary, since=since)(None)
+
+    def help_handler(client: Any, args: list[bytes]) -> object:
+        spec = COMMANDS[name.encode()]
+        lines = [f"{name.upper()} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"]
+        for sub_name, sub in sorted(spec.subcommands.items()):
+            lines.append(sub_name.decode().upper())
+            lines.append(f"    {sub.summary or sub_name.decode()}")
+        return [line.encode() for line in lines]
+
+    command(group, "help", 2, "loading stale", summary="Returns helpful text about the different subcommands.", parent=name)(
+        help_handler
+    )
+
+
+def _categories(group: str, flags: frozenset[str], extra: str) -> tuple[str, ...]:
+    cats: list[str] = []
+    if "write" in flags:
+        cats.append("@write")
+    if "readonly" in flags:
+        cats.append("@read")
+    if "admin" in flags:
+        cats += ["@admin", "@dangerous"]
+    if "pubsub" in flags:
+        cats.append("@pubsub")
+    cats.append("@fast" if "fast" in flags else "@slow")
+    if "blocking" in flags:
+        cats.append("@blocking")
+    group_cat = _GROUP_CATEGORY.get(group)
+    if group_cat and group_cat not in cats:
+        cats.append(group_cat)
+    for cat in extra.split():
+        if cat not in cats:
+            cats.append(cat)
+    return tuple(cats)
+
+
+def lookup(name: bytes) -> CommandSpec | None:
+    spec = COMMANDS.get(name)
+    if spec is None:
+        spec = COMMANDS.get(name.lower())
+    return spec
+
+
+def all_commands() -> list[CommandSpec]:
+    return list(COMMANDS.values())

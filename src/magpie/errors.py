@@ -1,0 +1,81 @@
+"""Every error text a client can see, in one place.
+
+Error strings are part of Redis's interface: clients match on them (redis-py maps
+prefixes to exception classes, Sentinel clients reconnect on ``READONLY``), so each
+one here is Redis 7's text to the letter. Texts carry their prefix (``ERR``,
+``WRONGTYPE``, ...) and no leading ``-``.
+"""
+
+from __future__ import annotations
+
+
+class CommandError(Exception):
+    """A command failed; the client gets ``-<message>`` and the connection carries on."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ProtocolError(Exception):
+    """The request stream is malformed: reply ``-ERR Protocol error: ...`` and close."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.message = f"ERR Protocol error: {reason}"
+
+
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+SYNTAX = "ERR syntax error"
+NOT_INTEGER = "ERR value is not an integer or out of range"
+NOT_FLOAT = "ERR value is not a valid float"
+OVERFLOW = "ERR increment or decrement would overflow"
+INCR_FLOAT_NAN = "ERR increment would produce NaN or Infinity"
+NO_SUCH_KEY = "ERR no such key"
+DB_OUT_OF_RANGE = "ERR DB index is out of range"
+NOAUTH = "NOAUTH Authentication required."
+WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
+AUTH_NOT_CONFIGURED = (
+    "ERR AUTH <password> called without any password configured for the default user. "
+    "Are you sure your configuration is correct?"
+)
+STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+BIT_OFFSET = "ERR bit offset is not an integer or out of range"
+BIT_VALUE = "ERR bit is not an integer or out of range"
+OFFSET_RANGE = "ERR offset is out of range"
+TIMEOUT_NEGATIVE = "ERR timeout is negative"
+SAME_OBJECT = "ERR source and destination objects are the same"
+NOT_ALLOWED_IN_PUBSUB = (
+    "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+    "are allowed in this context"
+)
+MAX_CLIENTS = "ERR max number of clients reached"
+
+
+def wrong_arity(name: str) -> str:
+    return f"ERR wrong number of arguments for '{name}' command"
+
+
+def unknown_command(name: bytes, args: list[bytes]) -> str:
+    """Redis quotes the name (cut to 128 bytes) and as many args as fit in about 128 bytes."""
+    shown = ""
+    for arg in args:
+        if len(shown) >= 128:
+            break
+        shown += f"'{_clip(arg, 128 - len(shown))}' "
+    return f"ERR unknown command '{_clip(name)}', with args beginning with: {shown}"
+
+
+def unknown_subcommand(sub: bytes, container: str) -> str:
+    return f"ERR unknown subcommand '{_clip(sub)}'. Try {container.upper()} HELP."
+
+
+def invalid_expire(command: str) -> str:
+    return f"ERR invalid expire time in '{command}' command"
+
+
+def _clip(raw: bytes, limit: int = 128) -> str:
+    # surrogateescape round-trips arbitrary bytes back to the client unchanged.
+    return raw[:limit].decode("utf-8", "surrogateescape")

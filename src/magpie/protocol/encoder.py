@@ -1,0 +1,142 @@
+"""Reply values to RESP2/RESP3 bytes (see ``replies`` for the value types)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from magpie.errors import CommandError
+from magpie.protocol.replies import NULL_ARRAY, Push, RespSet, Verbatim, _NullArray
+
+Encoder = Callable[[object, list], None]
+
+
+def format_double(value: float) -> bytes:
+    """Redis 7.0 formats doubles with ``%.17g`` and spells infinities ``inf``/``-inf``."""
+    if math.isinf(value):
+        return b"inf" if value > 0 else b"-inf"
+    if math.isnan(value):
+        return b"nan"
+    return b"%.17g" % value
+
+
+def _bulk(value: bytes, out: list) -> None:
+    out.append(b"$%d\r\n%b\r\n" % (len(value), value))
+
+
+_STATUS_CACHE: dict[str, bytes] = {}
+
+
+def _simple(value: str, out: list) -> None:
+    encoded = _STATUS_CACHE.get(value)
+    if encoded is None:
+        encoded = b"+" + value.replace("\r", " ").replace("\n", " ").encode() + b"\r\n"
+        if len(_STATUS_CACHE) < 256:
+            _STATUS_CACHE[value] = encoded
+    out.append(encoded)
+
+
+def _int(value: int, out: list) -> None:
+    out.append(b":%d\r\n" % value)
+
+
+def _error(value: CommandError, out: list) -> None:
+    text = value.message.replace("\r", " ").replace("\n", " ")
+    out.append(b"-" + text.encode("utf-8", "surrogateescape") + b"\r\n")
+
+
+def _make(resp3: bool) -> dict[type, Encoder]:
+    table: dict[type, Encoder] = {}
+
+    def encode(value: object, out: list) -> None:
+        table[value.__class__](value, out)
+
+    def array(value: list, out: list, prefix: bytes = b"*") -> None:
+        out.append(b"%b%d\r\n" % (prefix, len(value)))
+        for item in value:
+            table[item.__class__](item, out)
+
+    def mapping(value: dict, out: list) -> None:
+        if resp3:
+            out.append(b"%%%d\r\n" % len(value))
+        else:
+            out.append(b"*%d\r\n" % (2 * len(value)))
+        for key, item in value.items():
+            encode(key, out)
+            encode(item, out)
+
+    if resp3:
+
+        def null(value: None, out: list) -> None:
+            out.append(b"_\r\n")
+
+        def null_array(value: _NullArray, out: list) -> None:
+            out.append(b"_\r\n")
+
+        def double(value: float, out: list) -> None:
+            out.append(b"," + format_double(value) + b"\r\n")
+
+        def boolean(value: bool, out: list) -> None:
+            out.append(b"#t\r\n" if value else b"#f\r\n")
+
+        def verbatim(value: Verbatim, out: list) -> None:
+            body = b"txt:" + value.encode()
+            out.append(b"=%d\r\n%b\r\n" % (len(body), body))
+
+        def push(value: Push, out: list) -> None:
+            array(value, out, b">")
+
+        def resp_set(value: RespSet, out: list) -> None:
+            array(value, out, b"~")
+
+    else:
+
+        def null(value: None, out: list) -> None:
+            out.append(b"$-1\r\n")
+
+        def null_array(value: _NullArray, out: list) -> None:
+            out.append(b"*-1\r\n")
+
+        def double(value: float, out: list) -> None:
+            _bulk(format_double(value), out)
+
+        def boolean(value: bool, out: list) -> None:
+            out.append(b":1\r\n" if value else b":0\r\n")
+
+        def verbatim(value: Verbatim, out: list) -> None:
+            _bulk(value.encode(), out)
+
+        push = resp_set = array  # type: ignore[assignment]
+
+    table.update(
+        {
+            bytes: _bulk,
+            str: _simple,
+            int: _int,
+            bool: boolean,
+            float: double,
+            type(None): null,
+            list: array,
+            tuple: array,
+            dict: mapping,
+            RespSet: resp_set,
+            Push: push,
+            Verbatim: verbatim,
+            _NullArray: null_array,
+            CommandError: _error,
+        }
+    )
+    return table
+
+
+ENCODERS: dict[int, dict[type, Encoder]] = {2: _make(False), 3: _make(True)}
+
+
+def encode_reply(value: object, resp: int = 2) -> bytes:
+    """Encode one reply value (tests and rarely used paths; the server appends to a list)."""
+    out: list[bytes] = []
+    ENCODERS[resp][value.__class__](value, out)
+    return b"".join(out)
+
+
+__all__ = ["ENCODERS", "NULL_ARRAY", "encode_reply", "format_double"]

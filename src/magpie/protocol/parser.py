@@ -1,0 +1,267 @@
+"""Turning the bytes a client sends into commands (lists of bytes arguments).
+
+Two parsers share one interface. ``PythonRequestParser`` is strict and incremental: it
+reads multibulk and inline requests, enforces Redis's size limits and produces Redis's
+exact ``Protocol error`` texts. ``RequestParser`` puts hiredis in front of it: whole
+multibulk requests (the hot path) go through ``hiredis.Reader``; anything unusual (an
+inline command, a request split across reads, malformed bytes) is handed to the strict
+parser, which re-reads the chunk from its start so no byte is lost.
+"""
+
+from __future__ import annotations
+
+from magpie.errors import ProtocolError
+from magpie.protocol.inline import split_inline
+
+try:  # the fast path; the pure-Python parser covers everything without it
+    import hiredis
+except ImportError:  # pragma: no cover - exercised by the fallback tests
+    hiredis = None
+
+INLINE_MAX_SIZE = 64 * 1024  # Redis's PROTO_INLINE_MAX_SIZE
+MAX_MULTIBULK = 2**31 - 1  # Redis rejects counts above INT_MAX
+UNAUTH_MAX_MULTIBULK = 10
+UNAUTH_MAX_BULK = 16384
+_COMPACT_AT = 256 * 1024
+
+
+def _strict_int(raw: bytes | bytearray) -> int | None:
+    """Redis's string2ll: optional '-', no '+', no spaces, no leading zeros."""
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if str(value).encode() == raw else None
+
+
+class PythonRequestParser:
+    """Strict incremental parser; holds partial requests across ``feed`` calls."""
+
+    def __init__(self, max_bulk_len: int, max_query_buffer: int) -> None:
+        self.max_bulk_len = max_bulk_len
+        self.max_query_buffer = max_query_buffer
+        #: While False, Redis's tighter limits for unauthenticated clients apply.
+        self.authenticated = True
+        self._buf = bytearray()
+        self._pos = 0
+        self._args: list[bytes] | None = None  # arguments read so far of a multibulk request
+        self._missing = 0  # arguments still to come
+        self._bulk_len = -1  # length of the bulk being read, -1 while its header is awaited
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+        if len(self._buf) - self._pos > self.max_query_buffer:
+            raise ProtocolError("client query buffer exceeds client-query-buffer-limit")
+
+    def pending(self) -> int:
+        """Bytes received and not yet returned as a request."""
+        return len(self._buf) - self._pos
+
+    def busy(self) -> bool:
+        """True while holding unread bytes or a partly read request."""
+        return self._pos < len(self._buf) or self._args is not None
+
+    def gets(self) -> list[bytes] | bool:
+        """The next complete request, or False when more data is needed."""
+        while True:
+            if self._args is None:
+                if self._pos >= len(self._buf):
+                    self._compact()
+                    return False
+                if self._buf[self._pos] == 0x2A:  # '*'
+                    if not self._start_multibulk():
+                        return False
+                    if self._args is None:
+                        continue  # '*0' or '*-1': nothing to run
+                else:
+                    request = self._inline()
+                    if request is False:
+                        return False
+                    if request:
+                        return request
+                    continue
+            request = self._continue_multibulk()
+            if request is not False:
+                self._compact()
+            return request
+
+    def _compact(self) -> None:
+        if self._pos >= len(self._buf):
+            self._buf.clear()
+            self._pos = 0
+        elif self._pos > _COMPACT_AT:
+            del self._buf[: self._pos]
+            self._pos = 0
+
+    def _line_end(self, limit_error: str) -> int:
+        end = self._buf.find(b"\r\n", self._pos)
+        if end < 0 and len(self._buf) - self._pos > INLINE_MAX_SIZE:
+            raise ProtocolError(limit_error)
+        return end
+
+    def _start_multibulk(self) -> bool:
+        end = self._line_end("too big mbulk count string")
+        if end < 0:
+            return False
+        count = _strict_int(self._buf[self._pos + 1 : end])
+        if count is None or count > MAX_MULTIBULK:
+            raise ProtocolError("invalid multibulk length")
+        if count > UNAUTH_MAX_MULTIBULK and not self.authenticated:
+            raise ProtocolError("unauthenticated multibulk length")
+        self._pos = end + 2
+        if count > 0:
+            self._args = []
+            self._missing = count
+            self._bulk_len = -1
+        return True
+
+    def _continue_multibulk(self) -> list[bytes] | bool:
+        buf = self._buf
+        args = self._args
+        assert args is not None
+        while self._missing:
+            if self._bulk_len < 0:
+                if self._pos >= len(buf):
+                    return False
+                end = self._line_end("too big bulk count string")
+                if end < 0:
+                    return False
+                if buf[self._pos] != 0x24:  # '$'
+                    got = chr(buf[self._pos])
+                    raise ProtocolError(f"expected '$', got '{got}'")
+                size = _strict_int(buf[self._pos + 1 : end])
+                if size is None or size < 0 or size > self.max_bulk_len:
+                    raise ProtocolError("invalid bulk length")
+                if size > UNAUTH_MAX_BULK and not self.authenticated:
+                    raise ProtocolError("unauthenticated bulk length")
+                self._bulk_len = size
+                self._pos = end + 2
+            size = self._bulk_len
+            if len(buf) - self._pos < size + 2:
+                return False
+            args.append(bytes(buf[self._pos : self._pos + size]))
+            self._pos += size + 2  # like Redis, the trailing CRLF is skipped, not checked
+            self._bulk_len = -1
+            self._missing -= 1
+        self._args = None
+        return args
+
+    def _inline(self) -> list[bytes] | bool:
+        end = self._buf.find(b"\n", self._pos)
+        if end < 0:
+            if len(self._buf) - self._pos > INLINE_MAX_SIZE:
+                raise ProtocolError("too big inline request")
+            return False
+        line = bytes(self._buf[self._pos : end])
+        self._pos = end + 1
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        args = split_inline(line)
+        if args is None:
+            raise ProtocolError("unbalanced quotes in request")
+        if not args:
+            self._compact()
+        return args
+
+
+class RequestParser:
+    """hiredis for whole multibulk requests, the strict parser for everything else.
+
+    hiredis does not say where a request ended, so the fast path only takes chunks that
+    start at a request boundary and keeps each chunk until it knows the chunk ended at one
+    too. When it did not (a request split across reads) or hiredis meets something it
+    should not accept, the strict parser re-reads the kept bytes, skipping the requests
+    already served, and carries on until its buffer is empty again.
+    """
+
+    def __init__(self, max_bulk_len: int = 512 * 1024 * 1024, max_query_buffer: int = 1 << 30) -> None:
+        self._strict = PythonRequestParser(max_bulk_len, max_query_buffer)
+        self._has_hiredis = hiredis is not None
+        self._reader = hiredis.Reader() if hiredis is not None else None
+        self._chunk = b""  # the chunk hiredis is reading
+        self._served = 0  # requests hiredis returned from it
+        self._in_fast_chunk = False
+        # A chunk that ended with CRLF and left hiredis with nothing unread: a request
+        # boundary, unless the next chunk starts with '$' (then it ended between arguments).
+        self._unconfirmed: tuple[bytes, int] | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self._strict.authenticated
+
+    @authenticated.setter
+    def authenticated(self, value: bool) -> None:
+        self._strict.authenticated = value
+
+    def set_limits(self, max_bulk_len: int, max_query_buffer: int) -> None:
+        self._strict.max_bulk_len = max_bulk_len
+        self._strict.max_query_buffer = max_query_buffer
+
+    def pending(self) -> int:
+        return self._strict.pending() + (len(self._chunk) if self._in_fast_chunk else 0)
+
+    def feed(self, data: bytes) -> None:
+        strict = self._strict
+        if self._in_fast_chunk:  # fed again before draining: hiredis keeps reading
+            self._reader.feed(data)
+            self._chunk += data
+            return
+        if strict.busy() or not self._has_hiredis:
+            strict.feed(data)
+            return
+        if self._unconfirmed is not None:
+            previous, served = self._unconfirmed
+            self._unconfirmed = None
+            if data[:1] == b"$":
+                self._to_strict(previous, served)
+                strict.feed(data)
+                return
+        if data[:1] != b"*" or not strict.authenticated:
+            strict.feed(data)
+            return
+        self._reader.feed(data)
+        self._chunk = data
+        self._served = 0
+        self._in_fast_chunk = True
+
+    def gets(self) -> list[bytes] | bool:
+        if not self._in_fast_chunk:
+            return self._strict.gets()
+        try:
+            request = self._reader.gets()
+        except hiredis.ProtocolError:
+            return self._hand_over()
+        if request.__class__ is list and request:
+            for arg in request:
+                if arg.__class__ is not bytes:
+                    return self._hand_over()
+            self._served += 1
+            return request
+        if request is False:
+            chunk = self._chunk
+            if self._reader.has_data() or not chunk.endswith(b"\r\n"):
+                return self._hand_over()
+            last_line = chunk.rfind(b"\r\n", 0, len(chunk) - 2) + 2
+            if chunk[last_line : last_line + 1] in (b"*", b"$"):
+                return self._hand_over()  # it ended just after a header: mid-request
+            self._unconfirmed = (self._chunk, self._served)
+            self._in_fast_chunk = False
+            self._chunk = b""
+            return False
+        # '*0' / '*-1', or an argument hiredis read as another type
+        return self._hand_over()
+
+    def _hand_over(self) -> list[bytes] | bool:
+        """Let the strict parser re-read the current chunk from where hiredis began it."""
+        chunk, served = self._chunk, self._served
+        self._chunk = b""
+        self._in_fast_chunk = False
+        self._to_strict(chunk, served)
+        return self._strict.gets()
+
+    def _to_strict(self, chunk: bytes, served: int) -> None:
+        self._reader = hiredis.Reader()
+        strict = self._strict
+        strict.feed(chunk)
+        for _ in range(served):
+            strict.gets()

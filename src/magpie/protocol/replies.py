@@ -1,0 +1,41 @@
+"""Reply value types beyond Python's own.
+
+Handlers return plain values and the encoder picks the wire form for the client's RESP
+version: ``bytes`` is a bulk string, ``str`` a simple string (``+OK``), ``int`` an
+integer, ``None`` a null bulk, ``list``/``tuple`` an array, ``dict`` a map (a flat array
+in RESP2), ``float`` a double (a bulk string in RESP2), a ``CommandError`` an error.
+The classes here cover the remaining RESP3 types.
+"""
+
+from __future__ import annotations
+
+
+class RespSet(list):
+    """A set reply: ``~`` in RESP3, a plain array in RESP2."""
+
+    __slots__ = ()
+
+
+class Push(list):
+    """An out-of-band push (pub/sub messages, invalidations): ``>`` in RESP3."""
+
+    __slots__ = ()
+
+
+class Verbatim(str):
+    """A verbatim text (``=``, format ``txt``) in RESP3, a bulk string in RESP2 (INFO)."""
+
+    __slots__ = ()
+
+
+class _NullArray:
+    """``*-1`` in RESP2 (timed-out blocking pops, aborted EXEC); ``_`` in RESP3."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NULL_ARRAY"
+
+
+NULL_ARRAY = _NullArray()
+OK = "OK"

@@ -1,0 +1,1 @@
+"""Listening sockets, client connections, dispatch and once-a-tick housekeeping."""

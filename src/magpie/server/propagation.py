@@ -1,0 +1,45 @@
+"""The propagation log: the effects of writes, in the deterministic form replicas and the
+AOF must replay.
+
+The dispatcher feeds each write command once it has changed the dataset, either as sent or
+as the handler rewrote it (relative expiry -> PXAT, INCRBYFLOAT -> SET KEEPTTL, ...); the
+data layer feeds ``DEL`` for keys it expires. A ``SELECT`` is emitted whenever the database
+changes. With no consumer attached the cost of a feed is one truth test.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+Consumer = Callable[[list[bytes]], None]
+
+
+class PropagationLog:
+    def __init__(self) -> None:
+        self.consumers: list[Consumer] = []
+        self.recent: deque[list[bytes]] | None = None  # DEBUG's record of the stream, for tests
+        self._db = -1
+
+    @property
+    def active(self) -> bool:
+        return bool(self.consumers) or self.recent is not None
+
+    def feed(self, db_index: int, argv: list[bytes]) -> None:
+        if not self.consumers and self.recent is None:
+            return
+        if db_index != self._db:
+            self._db = db_index
+            self._emit([b"SELECT", str(db_index).encode()])
+        self._emit(argv)
+
+    def _emit(self, argv: list[bytes]) -> None:
+        if self.recent is not None:
+            self.recent.append(argv)
+        for consumer in self.consumers:
+            consumer(argv)
+
+    def record(self, enabled: bool, size: int = 10000) -> None:
+        """Start (or stop) keeping the latest entries; restarting re-emits SELECT."""
+        self.recent = deque(maxlen=size) if enabled else None
+        self._db = -1

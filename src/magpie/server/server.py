@@ -1,0 +1,217 @@
+"""The server: listening socket, client registry, housekeeping tick, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import time
+
+from magpie.config import Config
+from magpie.server.connection import Client
+from magpie.server.propagation import PropagationLog
+from magpie.server.stats import Stats
+from magpie.store.clock import CLOCK
+from magpie.store.keyspace import Keyspace
+
+log = logging.getLogger("magpie")
+
+#: Share of each tick the active expiry cycle may use (Redis: 25% at effort 1).
+EXPIRE_TIME_SHARE = 0.25
+
+
+class Server:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.keyspace = Keyspace(int(config["databases"]))  # type: ignore[arg-type]
+        self.clients: dict[int, Client] = {}
+        self.monitors: list[Client] = []
+        self.stats = Stats()
+        self.propagation = PropagationLog()
+        self.keyspace.signals.propagate = self.propagation.feed
+        self.run_id = secrets.token_hex(20)
+        self.replid = secrets.token_hex(20)
+        self.error_counts: dict[str, int] = {}
+        self.peak_memory = 0
+        self.start_time = time.time()
+        self.start_monotonic = time.monotonic()
+        self.active_expire_enabled = True
+        self.paused_until = 0.0  # CLIENT PAUSE deadline (monotonic), 0 when not paused
+        self.pause_writes_only = False
+        self.cron_loops = 0
+        self._next_id = 0
+        self._server: asyncio.base_events.Server | None = None
+        self._stopped: asyncio.Event | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.tcp_port = 0
+        self.executable = ""
+        self.config_file = ""
+
+    def next_client_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        hosts = str(self.config["bind"]).split() or ["127.0.0.1"]
+        hosts = [h.lstrip("-") for h in hosts]
+        self._server = await self.loop.create_server(
+            lambda: Client(self),
+            host=hosts,
+            port=int(self.config["port"]),  # type: ignore[arg-type]
+            backlog=int(self.config["tcp-backlog"]),  # type: ignore[arg-type]
+            reuse_address=True,
+        )
+        sock = self._server.sockets[0]
+        self.tcp_port = sock.getsockname()[1]
+        self.loop.call_soon(self._tick)
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        assert self.loop is not None and self._stopped is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self.loop.add_signal_handler(sig, self.request_shutdown)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover
+                pass
+        log.info("Ready to accept connections tcp on port %s", self.tcp_port)
+        await self._stopped.wait()
+        await self._close()
+
+    def request_shutdown(self) -> None:
+        if self._stopped is not None:
+            self._stopped.set()
+
+    async def _close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for client in list(self.clients.values()):
+            client.close()
+        log.info("Magpie is now ready to exit, bye bye...")
+
+    def pause_clients(self, seconds: float, writes_only: bool) -> None:
+        deadline = time.monotonic() + seconds
+        # A new pause extends an old one, and ALL wins over WRITE (as in Redis).
+        if self.paused_until and time.monotonic() < self.paused_until:
+            writes_only = writes_only and self.pause_writes_only
+            deadline = max(deadline, self.paused_until)
+        self.paused_until = deadline
+        self.pause_writes_only = writes_only
+        assert self.loop is not None
+        self.loop.call_later(seconds, self._pause_expired)
+
+    def _pause_expired(self) -> None:
+        if self.paused_until and time.monotonic() >= self.paused_until - 0.001:
+            self.unpause_clients()
+
+    def unpause_clients(self) -> None:
+        self.paused_until = 0.0
+        for client in list(self.clients.values()):
+            if client.postponed is not None:
+                client.resume_postponed()
+
+    def must_postpone(self, spec) -> bool:  # noqa: ANN001 - CommandSpec
+        if time.monotonic() >= self.paused_until:
+            return False
+        if spec.name == "client|unpause":
+            return False
+        return not self.pause_writes_only or spec.is_write or "may_replicate" in spec.flags
+
+    def count_error(self, message: str) -> None:
+        """errorstats: errors are counted by their first word (ERR, WRONGTYPE, NOAUTH...)."""
+        prefix = message.split(" ", 1)[0]
+        self.error_counts[prefix] = self.error_counts.get(prefix, 0) + 1
+
+    def client_gone(self, client: Client) -> None:
+        self.clients.pop(client.id, None)
+        if client.is_monitor:
+            self.monitors.remove(client)
+
+    # -- housekeeping ------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Once every 1/hz seconds: active expiry, client timeouts, rate samples."""
+        hz = int(self.config["hz"])  # type: ignore[arg-type]
+        assert self.loop is not None
+        self.loop.call_later(1.0 / hz, self._tick)
+        now = CLOCK.update()
+        self.cron_loops += 1
+        if self.active_expire_enabled:
+            self.expire_cycle(now, EXPIRE_TIME_SHARE / hz)
+        if self.cron_loops % hz == 0:
+            self.stats.sample()
+            self._close_idle_clients()
+
+    def expire_cycle(self, now_ms: int, time_budget: float) -> int:
+        """Reclaim due keys in slices until none are due or the time budget is spent."""
+        deadline = time.perf_counter() + time_budget
+        total = 0
+        for db in self.keyspace.dbs:
+            if not db.expires:
+                continue
+            while True:
+                deleted = db.expire_due(now_ms, 200)
+                total += deleted
+                if deleted < 200 or time.perf_counter() > deadline:
+                    break
+            if time.perf_counter() > deadline:
+                break
+        self.stats.expired_keys += total
+        return total
+
+    def _close_idle_clients(self) -> None:
+        timeout = int(self.config["timeout"])  # type: ignore[arg-type]
+        if not timeout:
+            return
+        cutoff = time.monotonic() - timeout
+        for client in list(self.clients.values()):
+            if client.last_interaction < cutoff and not client.subscriptions and not client.is_monitor:
+                client.close()
+
+    # -- MONITOR -----------------------------------------------------------------------
+
+    def feed_monitors(self, client: Client, argv: list[bytes]) -> None:
+        now = time.time()
+        quoted = " ".join(_quote_monitor(a) for a in argv)
+        line = f"{now:.6f} [{client.db_index} {client.addr}] {quoted}"
+        for monitor in self.monitors:
+            if monitor is not client:
+                monitor.send(line)
+
+    # -- info helpers ------------------------------------------------------------------
+
+    def uptime(self) -> int:
+        return int(time.monotonic() - self.start_monotonic)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+def _quote_monitor(arg: bytes) -> str:
+    """Redis's sdscatrepr: printable ASCII as is, escapes for the rest, in double quotes."""
+    out = ['"']
+    for byte in arg:
+        ch = chr(byte)
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\a":
+            out.append("\\a")
+        elif ch == "\b":
+            out.append("\\b")
+        elif 32 <= byte < 127:
+            out.append(ch)
+        else:
+            out.append(f"\\x{byte:02x}")
+    out.append('"')
+    return "".join(out)

@@ -1,0 +1,1 @@
+"""Databases, value types and change signals. Knows nothing about sockets or RESP."""

@@ -1,0 +1,173 @@
+"""One numbered database: the key dict, the expiry dict, and lazy plus active expiry.
+
+Values are stored as Python objects: ``bytes`` for strings (later types bring classes of
+their own). Expiry times are absolute Unix milliseconds. Every mutation goes through a
+method here so that the change is signalled exactly once.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+
+from magpie.errors import WRONGTYPE, CommandError
+from magpie.store.clock import CLOCK
+from magpie.store.signals import Signals
+
+_DEL = b"DEL"
+
+
+class Database:
+    __slots__ = ("index", "data", "expires", "signals", "_expiry_heap", "expired_keys", "hits", "misses")
+
+    def __init__(self, index: int, signals: Signals) -> None:
+        self.index = index
+        self.data: dict[bytes, object] = {}
+        self.expires: dict[bytes, int] = {}
+        self.signals = signals
+        # (when, key) pairs; entries whose key lost or changed its TTL are skipped when popped.
+        self._expiry_heap: list[tuple[int, bytes]] = []
+        self.expired_keys = 0
+        self.hits = 0  # keyspace_hits / keyspace_misses of read commands
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def lookup(self, key: bytes) -> object | None:
+        """The live value of ``key``, expiring it first if its time has come."""
+        if self.expires:
+            when = self.expires.get(key)
+            if when is not None and when <= CLOCK.ms:
+                self._expire(key)
+                return None
+        return self.data.get(key)
+
+    def lookup_read(self, key: bytes) -> object | None:
+        """``lookup`` for read commands: also counts keyspace hits and misses."""
+        value = self.lookup(key)
+        if value is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return value
+
+    def get_string(self, key: bytes) -> bytes | None:
+        """The string at ``key`` for a read command (counted as a hit or miss)."""
+        value = self.lookup(key)
+        if value is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        if value.__class__ is bytes:
+            return value  # type: ignore[return-value]
+        raise CommandError(WRONGTYPE)
+
+    def exists(self, key: bytes) -> bool:
+        return self.lookup(key) is not None
+
+    def get_expire(self, key: bytes) -> int | None:
+        """Absolute expiry in ms, or None; the caller has already looked the key up."""
+        return self.expires.get(key) if self.expires else None
+
+    def keys(self) -> Iterator[bytes]:
+        """Live keys (expired ones are skipped, not deleted, so iteration is safe)."""
+        if not self.expires:
+            return iter(self.data)
+        now, expires = CLOCK.ms, self.expires
+        return (k for k in self.data if not (k in expires and expires[k] <= now))
+
+    def is_expired(self, key: bytes) -> bool:
+        when = self.expires.get(key) if self.expires else None
+        return when is not None and when <= CLOCK.ms
+
+    # -- writing -----------------------------------------------------------------------
+
+    def set(self, key: bytes, value: object, event: str = "set", keep_ttl: bool = False) -> None:
+        """Store ``value``; a plain set clears any TTL, as Redis's SET does."""
+        self.data[key] = value
+        if not keep_ttl and self.expires:
+            self.expires.pop(key, None)
+        sig = self.signals
+        sig.dirty += 1
+        if sig.listeners:
+            for listener in sig.listeners:
+                listener(self, key, event)
+
+    def changed(self, key: bytes, event: str) -> None:
+        """Signal an in-place change of a value (SETRANGE, APPEND on a bytearray...)."""
+        sig = self.signals
+        sig.dirty += 1
+        if sig.listeners:
+            for listener in sig.listeners:
+                listener(self, key, event)
+
+    def delete(self, key: bytes, event: str = "del") -> bool:
+        if self.lookup(key) is None:
+            return False
+        self._remove(key)
+        self.changed(key, event)
+        return True
+
+    def pop(self, key: bytes) -> object | None:
+        """Remove and return the live value without signalling (the caller signals)."""
+        value = self.lookup(key)
+        if value is not None:
+            self._remove(key)
+        return value
+
+    def set_expire(self, key: bytes, when_ms: int) -> None:
+        self.expires[key] = when_ms
+        heap = self._expiry_heap
+        heapq.heappush(heap, (when_ms, key))
+        if len(heap) > 2 * len(self.expires) + 1024:
+            self._rebuild_heap()
+
+    def persist(self, key: bytes) -> bool:
+        return self.expires.pop(key, None) is not None if self.expires else False
+
+    def clear(self) -> int:
+        removed = len(self.data)
+        self.data = {}
+        self.expires = {}
+        self._expiry_heap = []
+        return removed
+
+    def _remove(self, key: bytes) -> None:
+        del self.data[key]
+        if self.expires:
+            self.expires.pop(key, None)
+
+    def _expire(self, key: bytes) -> None:
+        self._remove(key)
+        self.expired_keys += 1
+        self.signals.propagate(self.index, [_DEL, key])
+        self.changed(key, "expired")
+
+    def _rebuild_heap(self) -> None:
+        self._expiry_heap = [(when, key) for key, when in self.expires.items()]
+        heapq.heapify(self._expiry_heap)
+
+    # -- active expiry ------------------------------------------------------------------
+
+    def expire_due(self, now_ms: int, budget: int) -> int:
+        """Delete up to ``budget`` keys whose time has come; return how many were deleted.
+
+        The heap gives the due keys directly, so a tick reclaims exactly the expired keys
+        (Redis samples randomly because its dict cannot be ordered by time cheaply).
+        """
+        heap, expires = self._expiry_heap, self.expires
+        deleted = 0
+        while heap and deleted < budget and heap[0][0] <= now_ms:
+            when, key = heapq.heappop(heap)
+            if expires.get(key) == when:
+                self._expire(key)
+                deleted += 1
+        return deleted
+
+    def swap_contents(self, other: Database) -> None:
+        self.data, other.data = other.data, self.data
+        self.expires, other.expires = other.expires, self.expires
+        self._expiry_heap, other._expiry_heap = other._expiry_heap, self._expiry_heap

@@ -1,0 +1,27 @@
+"""Change signals: every write to a key is reported once, as (database, key, event).
+
+Listeners (WATCH, blocked clients, keyspace notifications, search indexes) subscribe
+here. With no listener the cost of a signal is one counter increment and one truth test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from magpie.store.database import Database
+
+Listener = Callable[["Database", bytes, str], None]
+
+
+class Signals:
+    __slots__ = ("dirty", "listeners", "propagate")
+
+    def __init__(self) -> None:
+        #: Writes since the last save, as Redis counts them (``rdb_changes_since_last_save``).
+        self.dirty = 0
+        self.listeners: list[Listener] = []
+        #: Called with (db index, argv) for effects the data layer originates itself
+        #: (a key deleted because it expired); the server wires it to the propagation log.
+        self.propagate: Callable[[int, list[bytes]], None] = lambda db, argv: None

@@ -1,0 +1,139 @@
+"""Handshake, authentication and connection-level commands through redis-py."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from servers import start_magpie
+
+
+def test_redis_py_defaults_work(magpie):
+    client = redis.Redis(host="127.0.0.1", port=magpie.port)  # redis-py 8: HELLO 3 + SETINFO
+    assert client.ping() is True
+    assert client.set("greeting", "hi") is True
+    assert client.get("greeting") == b"hi"
+    client.close()
+
+
+def test_hello_reply_map(r3):
+    reply = r3.execute_command("HELLO", "3")
+    assert reply[b"server"] == b"redis"
+    assert reply[b"proto"] == 3
+    assert reply[b"mode"] == b"standalone"
+    assert reply[b"role"] == b"master"
+    assert isinstance(reply[b"id"], int)
+
+
+def test_hello_rejects_unknown_protocol(r):
+    with pytest.raises(redis.ResponseError, match="unsupported protocol version"):
+        r.execute_command("HELLO", "4")
+
+
+def test_hello_setname_sets_client_name(r):
+    r.execute_command("HELLO", "2", "SETNAME", "worker-1")
+    assert r.client_getname() == "worker-1" or r.client_getname() == b"worker-1"
+
+
+def test_client_setinfo_and_list(r):
+    r.execute_command("CLIENT", "SETINFO", "LIB-NAME", "mylib")
+    info = r.execute_command("CLIENT", "INFO")
+    text = info.decode() if isinstance(info, bytes) else info
+    assert "lib-name=mylib" in text
+    assert "cmd=client|info" in text
+
+
+def test_ping_echo_time(r):
+    assert r.ping()
+    assert r.echo("hello") == b"hello"
+    seconds, micros = r.time()
+    assert seconds > 1_600_000_000 and 0 <= micros < 1_000_000
+
+
+def test_select_and_database_isolation(magpie):
+    a = magpie.client(db=0)
+    b = magpie.client(db=3)
+    a.flushall()
+    a.set("k", "zero")
+    b.set("k", "three")
+    assert a.get("k") == b"zero"
+    assert b.get("k") == b"three"
+    with pytest.raises(redis.ResponseError, match="DB index is out of range"):
+        a.execute_command("SELECT", "16")
+
+
+class TestAuth:
+    @pytest.fixture(scope="class")
+    def secured(self):
+        server = start_magpie("--requirepass", "s3cret")
+        yield server
+        server.stop()
+
+    def test_commands_need_auth(self, secured):
+        client = secured.client(protocol=2)
+        with pytest.raises(redis.AuthenticationError):
+            client.get("k")
+
+    def test_wrong_password(self, secured):
+        client = secured.client(password="nope", protocol=2)
+        with pytest.raises(redis.AuthenticationError):
+            client.ping()
+
+    def test_right_password_over_resp3(self, secured):
+        client = secured.client(password="s3cret")  # HELLO 3 AUTH default s3cret
+        assert client.ping()
+        assert client.set("k", "v")
+
+    def test_auth_without_password_configured(self, r):
+        with pytest.raises(redis.AuthenticationError, match="without any password configured"):
+            r.execute_command("AUTH", "x")
+
+
+def test_client_reply_off_and_skip(raw):
+    raw.send(b"CLIENT REPLY SKIP\r\nSET a 1\r\nGET a\r\n")
+    assert raw.read_until(b"\r\n1\r\n") == b"$1\r\n1\r\n"
+    raw.send(b"CLIENT REPLY OFF\r\nSET a 2\r\nCLIENT REPLY ON\r\nGET a\r\n")
+    assert raw.read_until(b"2\r\n") == b"+OK\r\n$1\r\n2\r\n"
+
+
+def test_reset_restores_connection_state(r3):
+    r3.execute_command("SELECT", "2")
+    assert r3.execute_command("RESET") in (b"RESET", "RESET")
+    r3.execute_command("HELLO", "3")  # RESET went back to RESP2; redis-py expects 3
+    assert r3.execute_command("CLIENT", "INFO")
+
+
+def test_client_kill_by_id(magpie, r):
+    victim = magpie.client(protocol=2)
+    victim.ping()
+    victim_id = victim.client_id()
+    assert r.execute_command("CLIENT", "KILL", "ID", str(victim_id)) == 1
+    assert r.execute_command("CLIENT", "KILL", "ID", str(victim_id)) == 0
+
+
+def test_maxclients_is_enforced():
+    server = start_magpie("--maxclients", "2")
+    try:
+        a = server.client(protocol=2)
+        b = server.client(protocol=2)
+        a.ping()
+        b.ping()
+        c = server.client(protocol=2)
+        with pytest.raises(redis.ConnectionError, match="max number of clients"):
+            c.ping()
+    finally:
+        server.stop()
+
+
+def test_idle_timeout_closes_client():
+    import time
+
+    server = start_magpie("--timeout", "1")
+    try:
+        client = server.client(protocol=2, retry_on_timeout=False)
+        client.ping()
+        conn_ids = {c["id"] for c in server.client(protocol=2).client_list()}
+        time.sleep(2.5)
+        ids_now = {c["id"] for c in server.client(protocol=2).client_list()}
+        assert not (conn_ids & ids_now - {max(ids_now)})
+    finally:
+        server.stop()

@@ -1,0 +1,133 @@
+"""The request parser and reply encoder on their own: bytes in, values out, no sockets."""
+
+from __future__ import annotations
+
+import pytest
+
+from magpie.errors import CommandError, ProtocolError
+from magpie.protocol import encoder
+from magpie.protocol.parser import PythonRequestParser, RequestParser
+from magpie.protocol.replies import NULL_ARRAY, Push, RespSet, Verbatim
+
+
+def drain(parser) -> list:
+    out = []
+    while (item := parser.gets()) is not False:
+        out.append(item)
+    return out
+
+
+@pytest.fixture(params=["fast", "python"])
+def parser(request):
+    if request.param == "fast":
+        return RequestParser(max_bulk_len=1024 * 1024, max_query_buffer=4 * 1024 * 1024)
+    return PythonRequestParser(1024 * 1024, 4 * 1024 * 1024)
+
+
+def test_pipelined_multibulk_requests_come_out_in_order(parser):
+    parser.feed(b"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+    assert drain(parser) == [[b"PING"], [b"GET", b"k"]]
+
+
+def test_request_split_at_every_byte(parser):
+    data = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nv\r\nxy\r\n*1\r\n$4\r\nPING\r\n"
+    got = []
+    for i in range(len(data)):
+        parser.feed(data[i : i + 1])
+        got += drain(parser)
+    assert got == [[b"SET", b"k", b"v\r\nxy"], [b"PING"]]
+
+
+def test_inline_commands_with_quotes(parser):
+    parser.feed(b'SET k "a b\\n" \'c\\\'d\'\r\nPING\n')
+    assert drain(parser) == [[b"SET", b"k", b"a b\n", b"c'd"], [b"PING"]]
+
+
+def test_inline_after_multibulk_in_same_chunk(parser):
+    parser.feed(b"*1\r\n$4\r\nPING\r\nECHO hi\r\n*1\r\n$4\r\nPING\r\n")
+    assert drain(parser) == [[b"PING"], [b"ECHO", b"hi"], [b"PING"]]
+
+
+def test_empty_lines_and_empty_multibulk_are_ignored(parser):
+    parser.feed(b"\r\n*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n")
+    assert drain(parser) == [[b"PING"]]
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"*1\r\n+PING\r\n", None),  # hiredis reads '+' as a string; the strict parser refuses it
+        (b"*1\r\nxPING\r\n", "expected '$', got 'x'"),
+        (b"*abc\r\n", "invalid multibulk length"),
+        (b"*1\r\n$-5\r\n", "invalid bulk length"),
+        (b"*1\r\n$2000000\r\n", "invalid bulk length"),
+        (b'SET "unbalanced\r\n', "unbalanced quotes in request"),
+    ],
+)
+def test_malformed_input_raises_redis_protocol_errors(parser, data, message):
+    if message is None:
+        if isinstance(parser, RequestParser):
+            pytest.skip("hiredis accepts simple strings inside a request; documented leniency")
+        message = "expected '$', got '+'"
+    parser.feed(data)
+    with pytest.raises(ProtocolError) as info:
+        drain(parser)
+    assert info.value.message == f"ERR Protocol error: {message}"
+
+
+def test_oversized_inline_request_is_refused(parser):
+    parser.feed(b"A" * (70 * 1024))
+    with pytest.raises(ProtocolError, match="too big inline request"):
+        drain(parser)
+
+
+@pytest.mark.parametrize("kind", [RequestParser, PythonRequestParser])
+def test_query_buffer_limit(kind):
+    parser = kind(8 * 1024 * 1024, 2 * 1024 * 1024)
+    parser.feed(b"*2\r\n$3\r\nSET\r\n$5000000\r\n")
+    with pytest.raises(ProtocolError, match="query buffer"):
+        for _ in range(5):
+            parser.feed(b"x" * 1_000_000)
+            drain(parser)
+
+
+def test_chunk_ending_between_arguments_continues(parser):
+    parser.feed(b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n")
+    first = drain(parser)
+    parser.feed(b"$2\r\nhi\r\n")
+    assert first + drain(parser) == [[b"PING"], [b"ECHO", b"hi"]]
+
+
+def test_unauthenticated_clients_get_tighter_limits(parser):
+    parser.authenticated = False
+    parser.feed(b"*20\r\n")
+    with pytest.raises(ProtocolError, match="unauthenticated multibulk length"):
+        drain(parser)
+
+
+@pytest.mark.parametrize(
+    "value, resp2, resp3",
+    [
+        (b"abc", b"$3\r\nabc\r\n", b"$3\r\nabc\r\n"),
+        ("OK", b"+OK\r\n", b"+OK\r\n"),
+        (5, b":5\r\n", b":5\r\n"),
+        (None, b"$-1\r\n", b"_\r\n"),
+        (NULL_ARRAY, b"*-1\r\n", b"_\r\n"),
+        ([b"a", 1], b"*2\r\n$1\r\na\r\n:1\r\n", b"*2\r\n$1\r\na\r\n:1\r\n"),
+        ({b"k": 1}, b"*2\r\n$1\r\nk\r\n:1\r\n", b"%1\r\n$1\r\nk\r\n:1\r\n"),
+        (1.5, b"$3\r\n1.5\r\n", b",1.5\r\n"),
+        (float("inf"), b"$3\r\ninf\r\n", b",inf\r\n"),
+        (RespSet([b"a"]), b"*1\r\n$1\r\na\r\n", b"~1\r\n$1\r\na\r\n"),
+        (Push([b"a"]), b"*1\r\n$1\r\na\r\n", b">1\r\n$1\r\na\r\n"),
+        (Verbatim("hi"), b"$2\r\nhi\r\n", b"=6\r\ntxt:hi\r\n"),
+        (CommandError("ERR bad\r\nthing"), b"-ERR bad  thing\r\n", b"-ERR bad  thing\r\n"),
+    ],
+)
+def test_encoder_picks_the_wire_form_per_protocol(value, resp2, resp3):
+    assert encoder.encode_reply(value, 2) == resp2
+    assert encoder.encode_reply(value, 3) == resp3
+
+
+def test_doubles_use_17_significant_digits():
+    assert encoder.format_double(1.1) == b"1.1000000000000001"
+    assert encoder.format_double(3.0) == b"3"

@@ -1,0 +1,136 @@
+"""Protocol edge cases over a raw socket: what telnet users, buggy clients and attackers send."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import RawConnection
+from servers import start_magpie
+
+
+def test_inline_ping_as_typed_in_telnet(raw):
+    raw.send(b"PING\r\n")
+    assert raw.read_until(b"\r\n") == b"+PONG\r\n"
+
+
+def test_inline_with_quotes_and_bare_newline(raw):
+    raw.send(b'SET k "hello world"\nGET k\n')
+    assert raw.read_until(b"world\r\n") == b"+OK\r\n$11\r\nhello world\r\n"
+
+
+def test_request_split_across_packets(raw):
+    data = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n"
+    for i in range(0, len(data), 3):
+        raw.send(data[i : i + 3])
+        time.sleep(0.002)
+    assert raw.read_until(b"value\r\n") == b"+OK\r\n$5\r\nvalue\r\n"
+
+
+def test_binary_value_containing_crlf_round_trips(raw):
+    value = b"a\r\nb\r\n\x00\xff*1\r\n$4\r\n"
+    raw.send(b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$%d\r\n%b\r\n" % (len(value), value))
+    assert raw.read_until(b"\r\n") == b"+OK\r\n"
+    raw.send(b"*2\r\n$3\r\nGET\r\n$1\r\nb\r\n")
+    expected = b"$%d\r\n%b\r\n" % (len(value), value)
+    assert raw.read_exactly(len(expected)) == expected
+
+
+def test_one_megabyte_value(raw):
+    value = bytes(range(256)) * 4096
+    raw.send(b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n%b\r\n" % (len(value), value))
+    assert raw.read_until(b"\r\n") == b"+OK\r\n"
+    raw.send(b"GET big\r\n")
+    expected = b"$%d\r\n%b\r\n" % (len(value), value)
+    assert raw.read_exactly(len(expected)) == expected
+
+
+def test_pipeline_answers_in_order(raw):
+    raw.send(b"".join(b"*2\r\n$4\r\nECHO\r\n$%d\r\n%d\r\n" % (len(str(i)), i) for i in range(200)))
+    expected = b"".join(b"$%d\r\n%d\r\n" % (len(str(i)), i) for i in range(200))
+    assert raw.read_exactly(len(expected)) == expected
+
+
+@pytest.mark.parametrize(
+    "payload, error",
+    [
+        (b"*1\r\nxPING\r\n", b"-ERR Protocol error: expected '$', got 'x'\r\n"),
+        (b"*abc\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
+        (b"*1\r\n$abc\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+        (b"*1\r\n$600000000\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+        (b'GET "k\r\n', b"-ERR Protocol error: unbalanced quotes in request\r\n"),
+    ],
+)
+def test_malformed_input_gets_protocol_error_and_close(magpie, payload, error):
+    conn = RawConnection(magpie.port)
+    conn.send(payload)
+    assert conn.read_all() == error
+    conn.close()
+
+
+def test_protocol_error_does_not_disturb_other_clients(magpie):
+    good = RawConnection(magpie.port)
+    bad = RawConnection(magpie.port)
+    good.send(b"SET shared 1\r\n")
+    assert good.read_until(b"\r\n") == b"+OK\r\n"
+    bad.send(b"*1\r\n$-7\r\n")
+    assert bad.read_all().startswith(b"-ERR Protocol error")
+    good.send(b"GET shared\r\n")
+    assert good.read_until(b"1\r\n") == b"$1\r\n1\r\n"
+    good.close()
+    bad.close()
+
+
+def test_oversized_inline_request_is_refused(raw):
+    raw.send(b"A" * (80 * 1024))
+    assert raw.read_all() == b"-ERR Protocol error: too big inline request\r\n"
+
+
+def test_bulk_length_limit_follows_config():
+    server = start_magpie("--proto-max-bulk-len", "2mb")
+    try:
+        conn = RawConnection(server.port)
+        conn.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3000000\r\n")
+        assert conn.read_all() == b"-ERR Protocol error: invalid bulk length\r\n"
+        assert server.client().ping()
+    finally:
+        server.stop()
+
+
+def test_query_buffer_limit_closes_the_client():
+    server = start_magpie("--client-query-buffer-limit", "1mb", "--proto-max-bulk-len", "8mb")
+    try:
+        conn = RawConnection(server.port)
+        conn.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5000000\r\n")
+        try:
+            for _ in range(4):
+                conn.send(b"x" * 500_000)
+        except OSError:
+            pass
+        reply = conn.read_all()  # the close may reset the socket before the error is read
+        assert reply in (b"", b"-ERR Protocol error: client query buffer exceeds client-query-buffer-limit\r\n")
+        assert server.client().ping()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "request_line, reply",
+    [
+        (b"FOO bar baz", b"-ERR unknown command 'FOO', with args beginning with: 'bar' 'baz' \r\n"),
+        (b"FOO", b"-ERR unknown command 'FOO', with args beginning with: \r\n"),
+        (b"GET", b"-ERR wrong number of arguments for 'get' command\r\n"),
+        (b"GET a b", b"-ERR wrong number of arguments for 'get' command\r\n"),
+        (b"CONFIG", b"-ERR wrong number of arguments for 'config' command\r\n"),
+        (b"CONFIG GET", b"-ERR wrong number of arguments for 'config|get' command\r\n"),
+        (b"CONFIG NOPE", b"-ERR unknown subcommand 'NOPE'. Try CONFIG HELP.\r\n"),
+    ],
+)
+def test_unknown_command_and_arity_errors_use_redis_text(raw, request_line, reply):
+    raw.send(request_line + b"\r\n")
+    assert raw.read_until(b"\r\n") == reply
+
+
+def test_quit_replies_then_closes(raw):
+    raw.send(b"QUIT\r\n")
+    assert raw.read_all() == b"+OK\r\n"
