@@ -49,16 +49,30 @@ class CommandSpec:
     keys_finder: KeysFinder | None = None
     subcommands: dict[bytes, CommandSpec] = field(default_factory=dict)
     parent: CommandSpec | None = None
+    changes_connection: bool = False
     # statistics for INFO commandstats
     calls: int = 0
-    usec: int = 0
+    ns: int = 0  # time spent in the handler, in nanoseconds (INFO shows microseconds)
     rejected_calls: int = 0
     failed_calls: int = 0
 
     def __post_init__(self) -> None:
+        #: The dispatcher's fast path may run this spec (no subcommands, no connection-state change).
+        self.fast_ok = self.handler is not None and not self.changes_connection
+        # arity as a range, so the dispatcher checks it with one chained comparison
+        self.min_args = abs(self.arity)
+        self.max_args = self.arity if self.arity >= 0 else 1 << 30
         self.is_write = "write" in self.flags
         self.no_auth = "no_auth" in self.flags
         self.no_multi = "no_multi" in self.flags
+
+    @property
+    def usec(self) -> int:
+        return self.ns // 1000
+
+    @usec.setter
+    def usec(self, value: int) -> None:
+        self.ns = value * 1000
 
     def key_positions(self, argv: list[bytes]) -> list[int]:
         """Indexes into ``argv`` that name keys (COMMAND GETKEYS, WATCH-like tracking)."""
@@ -74,6 +88,9 @@ class CommandSpec:
 
 
 COMMANDS: dict[bytes, CommandSpec] = {}
+#: Lookup for the dispatcher: every name in lower and upper case, so the usual spellings
+#: are found without lowering the name first.
+DISPATCH: dict[bytes, CommandSpec] = {}
 
 def command(
     group: str,
@@ -88,8 +105,14 @@ def command(
     complexity: str = "",
     keys_finder: KeysFinder | None = None,
     parent: str | None = None,
+    fast: bool = True,
 ) -> Callable[[Handler], Handler]:
-    """Declare a command (or, with ``parent``, a subcommand) and register its handler."""
+    """Declare a command (or, with ``parent``, a subcommand) and register its handler.
+
+    ``fast=False`` marks a command that changes the connection's state (protocol, auth,
+    subscriptions, MULTI, MONITOR): the dispatcher then runs it on its full path, after
+    which the client's eligibility for the fast path is recomputed.
+    """
     flag_set = frozenset(flags.split())
     categories = _categories(group, flag_set, acl)
 
@@ -108,13 +131,17 @@ def command(
             since=since,
             complexity=complexity,
             keys_finder=keys_finder,
+            changes_connection=not fast,
         )
         if parent:
             container = COMMANDS[parent.encode()]
             spec.parent = container
             container.subcommands[name.encode()] = spec
+            container.fast_ok = False
         else:
             COMMANDS[name.encode()] = spec
+            DISPATCH[name.encode()] = spec
+            DISPATCH[name.upper().encode()] = spec
         return handler  # type: ignore[return-value]
 
     return register

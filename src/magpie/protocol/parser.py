@@ -172,6 +172,10 @@ class RequestParser:
     too. When it did not (a request split across reads) or hiredis meets something it
     should not accept, the strict parser re-reads the kept bytes, skipping the requests
     already served, and carries on until its buffer is empty again.
+
+    ``next_batch`` is the server's interface: all requests of a fast chunk at once (one
+    Python-level loop), or one request at a time from the strict parser, so that a change
+    of limits (AUTH) applies from the next request on.
     """
 
     def __init__(self, max_bulk_len: int = 512 * 1024 * 1024, max_query_buffer: int = 1 << 30) -> None:
@@ -179,11 +183,12 @@ class RequestParser:
         self._has_hiredis = hiredis is not None
         self._reader = hiredis.Reader() if hiredis is not None else None
         self._chunk = b""  # the chunk hiredis is reading
-        self._served = 0  # requests hiredis returned from it
         self._in_fast_chunk = False
         # A chunk that ended with CRLF and left hiredis with nothing unread: a request
         # boundary, unless the next chunk starts with '$' (then it ended between arguments).
         self._unconfirmed: tuple[bytes, int] | None = None
+        self._deferred_error: ProtocolError | None = None
+        self._queue: list[list[bytes]] = []  # for gets()
 
     @property
     def authenticated(self) -> bool:
@@ -202,7 +207,7 @@ class RequestParser:
 
     def feed(self, data: bytes) -> None:
         strict = self._strict
-        if self._in_fast_chunk:  # fed again before draining: hiredis keeps reading
+        if self._in_fast_chunk:  # fed again before reading: hiredis keeps reading
             self._reader.feed(data)
             self._chunk += data
             return
@@ -221,43 +226,68 @@ class RequestParser:
             return
         self._reader.feed(data)
         self._chunk = data
-        self._served = 0
         self._in_fast_chunk = True
 
-    def gets(self) -> list[bytes] | bool:
-        if not self._in_fast_chunk:
-            return self._strict.gets()
-        try:
-            request = self._reader.gets()
-        except hiredis.ProtocolError:
-            return self._hand_over()
-        if request.__class__ is list and request:
-            for arg in request:
-                if arg.__class__ is not bytes:
-                    return self._hand_over()
-            self._served += 1
-            return request
-        if request is False:
-            chunk = self._chunk
-            if self._reader.has_data() or not chunk.endswith(b"\r\n"):
-                return self._hand_over()
-            last_line = chunk.rfind(b"\r\n", 0, len(chunk) - 2) + 2
-            if chunk[last_line : last_line + 1] in (b"*", b"$"):
-                return self._hand_over()  # it ended just after a header: mid-request
-            self._unconfirmed = (self._chunk, self._served)
-            self._in_fast_chunk = False
-            self._chunk = b""
-            return False
-        # '*0' / '*-1', or an argument hiredis read as another type
-        return self._hand_over()
+    def next_batch(self) -> list[list[bytes]]:
+        """The complete requests available now (an empty list when more data is needed).
 
-    def _hand_over(self) -> list[bytes] | bool:
-        """Let the strict parser re-read the current chunk from where hiredis began it."""
-        chunk, served = self._chunk, self._served
-        self._chunk = b""
+        A malformed request raises ``ProtocolError`` once the requests before it were
+        returned.
+        """
+        if self._deferred_error is not None:
+            error, self._deferred_error = self._deferred_error, None
+            raise error
+        if not self._in_fast_chunk:
+            strict = self._strict
+            if not strict.busy():
+                return []
+            request = strict.gets()
+            return [request] if request is not False else []
         self._in_fast_chunk = False
-        self._to_strict(chunk, served)
-        return self._strict.gets()
+        gets = self._reader.gets
+        join = b"".join
+        batch: list[list[bytes]] = []
+        append = batch.append
+        try:
+            while (request := gets()) is not False:
+                join(request)  # TypeError unless a list of bytes: hiredis reads any RESP type
+                if not request:
+                    raise TypeError("empty request")
+                append(request)
+        except (hiredis.ProtocolError, TypeError):
+            return self._hand_over(batch)
+        chunk = self._chunk
+        if self._reader.has_data() or not chunk.endswith(b"\r\n"):
+            return self._hand_over(batch)  # it ended inside a request
+        last_line = chunk.rfind(b"\r\n", 0, len(chunk) - 2) + 2
+        if chunk[last_line : last_line + 1] in (b"*", b"$"):
+            return self._hand_over(batch)  # it ended just after a header
+        self._chunk = b""
+        self._unconfirmed = (chunk, len(batch))
+        return batch
+
+    def gets(self) -> list[bytes] | bool:
+        """One request at a time (tests and simple callers), or False for "need more"."""
+        if not self._queue:
+            self._queue = self.next_batch()
+            self._queue.reverse()
+        return self._queue.pop() if self._queue else False
+
+    def _hand_over(self, batch: list[list[bytes]]) -> list[list[bytes]]:
+        """The strict parser re-reads the chunk after the requests hiredis served."""
+        chunk = self._chunk
+        self._chunk = b""
+        self._to_strict(chunk, len(batch))
+        try:
+            request = self._strict.gets()
+        except ProtocolError as exc:
+            if not batch:
+                raise
+            self._deferred_error = exc
+            return batch
+        if request is not False:
+            batch.append(request)
+        return batch
 
     def _to_strict(self, chunk: bytes, served: int) -> None:
         self._reader = hiredis.Reader()

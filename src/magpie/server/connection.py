@@ -8,14 +8,16 @@ and hand the joined bytes to the transport in one write.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING
 
 from magpie import errors
-from magpie.commands.table import COMMANDS, CommandSpec
+from magpie.commands.table import COMMANDS, DISPATCH, CommandSpec
 from magpie.errors import CommandError, ProtocolError
-from magpie.protocol.encoder import ENCODERS
+from magpie.protocol.encoder import BULK_HEADERS, ENCODERS
 from magpie.protocol.parser import RequestParser
+from magpie.protocol.replies import OK
 from magpie.store.clock import CLOCK
 
 if TYPE_CHECKING:
@@ -29,7 +31,11 @@ class _NoReply:
     __slots__ = ()
 
 
+log = logging.getLogger("magpie")
 NO_REPLY = _NoReply()
+_OK_REPLY = b"+OK\r\n"
+for _table in ENCODERS.values():
+    _table[_NoReply] = lambda value, out: None
 #: Returned by ``execute`` when CLIENT PAUSE holds the command back until the pause ends.
 POSTPONED = _NoReply()
 # CLIENT REPLY modes; SKIP_NEXT is what CLIENT REPLY SKIP sets, so its own reply is not the one skipped.
@@ -62,8 +68,10 @@ class Client(asyncio.Protocol):
         self.laddr = "?"
         self.fd = -1
         self.created = time.time()
-        self.last_interaction = time.monotonic()
-        self.last_command = b"NULL"
+        self.last_interaction = CLOCK.ms  # wall-clock ms of the last request
+        self.last_spec: CommandSpec | None = None
+        #: An authenticated client outside pub/sub and MULTI: eligible for the fast path.
+        self.plain = self.authenticated
         self.out: list[bytes] = []
         self.closing = False
         self.paused_reading = False
@@ -75,6 +83,7 @@ class Client(asyncio.Protocol):
         #: Set by a write handler to propagate something other than its argv.
         self.propagate_as: list[list[bytes]] | None = None
         self.postponed: list[bytes] | None = None
+        self.leftover: list[list[bytes]] | None = None  # requests parsed but not yet run
 
     # -- asyncio.Protocol --------------------------------------------------------------
 
@@ -114,39 +123,106 @@ class Client(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
+        self.server.stats.net_input_bytes += len(data)
+        self.last_interaction = CLOCK.update()
+        try:
+            self.parser.feed(data)
+        except ProtocolError as exc:
+            self._protocol_error(exc)
+            return
+        self.process_input()
+
+    def process_input(self) -> None:
+        """Run every complete request received so far, then write all replies at once.
+
+        The inner loop inlines the common case (a known command without subcommands, the
+        right arity, an ordinary authenticated client, no MONITOR/pause/propagation
+        consumer); anything else goes through ``execute``, which does every generic check.
+        """
         server = self.server
-        server.stats.net_input_bytes += len(data)
-        self.last_interaction = time.monotonic()
-        CLOCK.update()
         parser = self.parser
         out = self.out
+        dispatch = DISPATCH
+        encoders = self.encoders
+        fast = self.plain and not server.slow_path and not server.monitors
+        last = None
+        started = _perf_ns()
         try:
-            parser.feed(data)
-            while not self.closing:
-                argv = parser.gets()
-                if argv is False:
+            while not self.closing and self.postponed is None:
+                batch = self.leftover or parser.next_batch()
+                if not batch:
                     break
-                reply = self.execute(argv)
-                if reply is POSTPONED:
-                    self.postponed = argv
-                    self.transport.pause_reading()  # type: ignore[union-attr]
-                    break
-                if reply.__class__ is CommandError:
-                    server.count_error(reply.message)  # type: ignore[attr-defined]
-                if self.reply_mode == REPLY_ON:
-                    if reply is not NO_REPLY:
-                        self.encoders[reply.__class__](reply, out)
-                elif self.reply_mode == REPLY_SKIP:
-                    self.reply_mode = REPLY_ON  # this reply was the one to skip
-                elif self.reply_mode == REPLY_SKIP_NEXT:
-                    self.reply_mode = REPLY_SKIP
+                self.leftover = None
+                requests = iter(batch)
+                for argv in requests:
+                    spec = dispatch.get(argv[0])
+                    if (
+                        fast
+                        and spec is not None
+                        and spec.fast_ok
+                        and spec.min_args <= len(argv) <= spec.max_args
+                    ):
+                        last = spec
+                        try:
+                            reply = spec.handler(self, argv)  # type: ignore[misc]
+                        except CommandError as exc:
+                            reply = exc
+                            spec.failed_calls += 1
+                            server.count_error(exc.message)
+                        except Exception as exc:  # a bug: answer, log, keep serving
+                            reply = self._internal_error(spec, exc)
+                        spec.calls += 1
+                        now = _perf_ns()
+                        spec.ns += now - started
+                        started = now
+                    else:
+                        last = None
+                        reply = self.execute(argv)
+                        started = _perf_ns()
+                        if reply is POSTPONED:
+                            self.postponed = argv
+                            self.leftover = list(requests) or None
+                            if self.transport is not None:
+                                self.transport.pause_reading()
+                            break
+                        encoders = self.encoders  # HELLO may have switched the protocol
+                        fast = self.plain and not server.slow_path and not server.monitors
+                    if not self.reply_mode:  # REPLY_ON
+                        if reply is OK:
+                            out.append(_OK_REPLY)
+                        elif reply.__class__ is bytes and len(reply) < 4096:  # type: ignore[arg-type]
+                            out.append(BULK_HEADERS[len(reply)])  # type: ignore[arg-type]
+                            out.append(reply)  # type: ignore[arg-type]
+                            out.append(b"\r\n")
+                        else:
+                            encoders[reply.__class__](reply, out)
+                    elif self.reply_mode == REPLY_SKIP:
+                        self.reply_mode = REPLY_ON  # this reply was the one to skip
+                    elif self.reply_mode == REPLY_SKIP_NEXT:
+                        self.reply_mode = REPLY_SKIP
+                    if self.closing:
+                        break
+                if last is not None:
+                    self.last_spec = last
         except ProtocolError as exc:
-            self.encoders[CommandError](CommandError(exc.message), out)
-            self.closing = True
+            self._protocol_error(exc)
+            return
         if out:
             self.flush()
         if self.closing and self.transport is not None:
             self.transport.close()
+
+    def _internal_error(self, spec: CommandSpec, exc: Exception) -> CommandError:
+        """A handler raised something other than CommandError: a bug in Magpie, not the client."""
+        log.exception("error running %s", spec.name)
+        spec.failed_calls += 1
+        self.server.count_error("ERR")
+        return CommandError(f"ERR internal error in '{spec.name}': {type(exc).__name__}")
+
+    def _protocol_error(self, exc: ProtocolError) -> None:
+        self.server.count_error("ERR")
+        self.encoders[CommandError](CommandError(exc.message), self.out)
+        self.close()
 
     def resume_postponed(self) -> None:
         """The pause ended: run the held command, then whatever followed it."""
@@ -157,11 +233,11 @@ class Client(asyncio.Protocol):
         if reply is POSTPONED:  # paused again meanwhile
             self.postponed = argv
             return
-        if reply is not NO_REPLY and self.reply_mode == REPLY_ON:
+        if self.reply_mode == REPLY_ON:
             self.encoders[reply.__class__](reply, self.out)
         if not self.paused_reading and self.transport is not None:
             self.transport.resume_reading()
-        self.data_received(b"")
+        self.process_input()
 
     def flush(self) -> None:
         out = self.out
@@ -175,7 +251,13 @@ class Client(asyncio.Protocol):
 
     def execute(self, argv: list[bytes]) -> object:
         """Run one request through the generic checks and its handler; return the reply."""
-        spec = COMMANDS.get(argv[0])
+        reply = self._checked_call(argv)
+        if reply.__class__ is CommandError:
+            self.server.count_error(reply.message)  # type: ignore[attr-defined]
+        return reply
+
+    def _checked_call(self, argv: list[bytes]) -> object:
+        spec = DISPATCH.get(argv[0])
         if spec is None:
             spec = COMMANDS.get(argv[0].lower())
             if spec is None:
@@ -210,7 +292,7 @@ class Client(asyncio.Protocol):
         server = self.server
         if server.monitors:
             server.feed_monitors(self, argv)
-        self.last_command = spec.name.encode()
+        self.last_spec = spec
         signals = server.keyspace.signals
         dirty = signals.dirty
         start = _perf_ns()
@@ -219,9 +301,10 @@ class Client(asyncio.Protocol):
         except CommandError as exc:
             reply = exc
             spec.failed_calls += 1
-        spec.usec += (_perf_ns() - start) // 1000
+        except Exception as exc:  # a bug: answer, log, keep serving
+            reply = self._internal_error(spec, exc)
+        spec.ns += _perf_ns() - start
         spec.calls += 1
-        server.stats.commands_processed += 1
         if spec.is_write and signals.dirty != dirty and server.propagation.active:
             rewritten = self.propagate_as
             if rewritten is None:
@@ -257,6 +340,15 @@ class Client(asyncio.Protocol):
     def set_authenticated(self, value: bool) -> None:
         self.authenticated = value
         self.parser.authenticated = value
+        self.refresh_mode()
+
+    def refresh_mode(self) -> None:
+        """Recompute whether this client may take the dispatcher's fast path."""
+        self.plain = self.authenticated and not self.subscriptions
+
+    @property
+    def last_command(self) -> bytes:
+        return self.last_spec.name.encode() if self.last_spec is not None else b"NULL"
 
     def send(self, value: object) -> None:
         """Write an out-of-band reply now (MONITOR lines, pub/sub messages)."""
@@ -277,7 +369,7 @@ class Client(asyncio.Protocol):
             self.transport.close()
 
     def idle_seconds(self) -> int:
-        return int(time.monotonic() - self.last_interaction)
+        return max(0, (CLOCK.ms - self.last_interaction) // 1000)
 
 
 def _format_addr(addr: object) -> str:

@@ -20,13 +20,25 @@ class PropagationLog:
         self.consumers: list[Consumer] = []
         self.recent: deque[list[bytes]] | None = None  # DEBUG's record of the stream, for tests
         self._db = -1
+        #: True when anything reads the log; writes then take the dispatcher's full path.
+        self.active = False
+        self.on_change: Callable[[], None] = lambda: None
 
-    @property
-    def active(self) -> bool:
-        return bool(self.consumers) or self.recent is not None
+    def _refresh(self) -> None:
+        self.active = bool(self.consumers) or self.recent is not None
+        self.on_change()
+
+    def attach(self, consumer: Consumer) -> None:
+        self.consumers.append(consumer)
+        self._db = -1  # a new consumer must see a SELECT first
+        self._refresh()
+
+    def detach(self, consumer: Consumer) -> None:
+        self.consumers.remove(consumer)
+        self._refresh()
 
     def feed(self, db_index: int, argv: list[bytes]) -> None:
-        if not self.consumers and self.recent is None:
+        if not self.active:
             return
         if db_index != self._db:
             self._db = db_index
@@ -43,3 +55,4 @@ class PropagationLog:
         """Start (or stop) keeping the latest entries; restarting re-emits SELECT."""
         self.recent = deque(maxlen=size) if enabled else None
         self._db = -1
+        self._refresh()

@@ -9,6 +9,7 @@ import secrets
 import signal
 import time
 
+from magpie.commands.table import COMMANDS
 from magpie.config import Config
 from magpie.server.connection import Client
 from magpie.server.propagation import PropagationLog
@@ -30,7 +31,11 @@ class Server:
         self.monitors: list[Client] = []
         self.stats = Stats()
         self.propagation = PropagationLog()
+        self.propagation.on_change = self.refresh_slow_path
         self.keyspace.signals.propagate = self.propagation.feed
+        #: True while every command must take the dispatcher's full path (pause, propagation).
+        self.slow_path = False
+        self.stats.count_commands = self.total_commands
         self.run_id = secrets.token_hex(20)
         self.replid = secrets.token_hex(20)
         self.error_counts: dict[str, int] = {}
@@ -48,6 +53,17 @@ class Server:
         self.tcp_port = 0
         self.executable = ""
         self.config_file = ""
+
+    def refresh_slow_path(self) -> None:
+        self.slow_path = bool(self.paused_until) or self.propagation.active
+
+    def total_commands(self) -> int:
+        total = 0
+        for spec in COMMANDS.values():
+            total += spec.calls
+            for sub in spec.subcommands.values():
+                total += sub.calls
+        return total
 
     def next_client_id(self) -> int:
         self._next_id += 1
@@ -102,6 +118,7 @@ class Server:
             deadline = max(deadline, self.paused_until)
         self.paused_until = deadline
         self.pause_writes_only = writes_only
+        self.refresh_slow_path()
         assert self.loop is not None
         self.loop.call_later(seconds, self._pause_expired)
 
@@ -111,6 +128,7 @@ class Server:
 
     def unpause_clients(self) -> None:
         self.paused_until = 0.0
+        self.refresh_slow_path()
         for client in list(self.clients.values()):
             if client.postponed is not None:
                 client.resume_postponed()
@@ -168,7 +186,7 @@ class Server:
         timeout = int(self.config["timeout"])  # type: ignore[arg-type]
         if not timeout:
             return
-        cutoff = time.monotonic() - timeout
+        cutoff = CLOCK.ms - timeout * 1000
         for client in list(self.clients.values()):
             if client.last_interaction < cutoff and not client.subscriptions and not client.is_monitor:
                 client.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -10,7 +11,6 @@ from dataclasses import dataclass, field
 class Stats:
     total_connections_received: int = 0
     rejected_connections: int = 0
-    commands_processed: int = 0
     unknown_commands: int = 0
     net_input_bytes: int = 0
     net_output_bytes: int = 0
@@ -20,6 +20,12 @@ class Stats:
     keyspace_misses: int = 0
     # (monotonic time, commands, input bytes, output bytes) samples for instantaneous_*
     _samples: list[tuple[float, int, int, int]] = field(default_factory=list)
+    #: Counts commands run so far (the server sums its command table's call counters).
+    count_commands: Callable[[], int] = lambda: 0
+
+    @property
+    def commands_processed(self) -> int:
+        return self.count_commands()
 
     def sample(self) -> None:
         self._samples.append(
@@ -38,4 +44,5 @@ class Stats:
     def reset(self) -> None:
         fresh = Stats()
         for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(fresh, name))
+            if name != "count_commands":
+                setattr(self, name, getattr(fresh, name))

@@ -56,7 +56,11 @@ class Database:
 
     def get_string(self, key: bytes) -> bytes | None:
         """The string at ``key`` for a read command (counted as a hit or miss)."""
-        value = self.lookup(key)
+        if self.expires:
+            when = self.expires.get(key)
+            if when is not None and when <= CLOCK.ms:
+                self._expire(key)
+        value = self.data.get(key)
         if value is None:
             self.misses += 1
             return None
