@@ -85,8 +85,10 @@ def test_active_expiry_reclaims_unread_keys():
 
 
 def test_expiry_is_propagated_as_absolute_commands(r2):
+    r2.set("before", "1", ex=10)  # a rewrite from before recording must not leak into it
     r2.execute_command("DEBUG", "RECORD-PROPAGATION", "ON")
     try:
+        r2.set("plain", "p")
         r2.set("a", "1", ex=100)
         r2.expire("a", 200)
         r2.incrbyfloat("f", 1.5)
@@ -97,6 +99,7 @@ def test_expiry_is_propagated_as_absolute_commands(r2):
     finally:
         r2.execute_command("DEBUG", "RECORD-PROPAGATION", "OFF")
     names = [entry[0] for entry in log]
-    assert names == [b"SELECT", b"SET", b"PEXPIREAT", b"SET", b"SET", b"DEL"]
-    assert log[1][3] == b"PXAT"
-    assert log[3] == [b"SET", b"f", b"1.5", b"KEEPTTL"]
+    assert names == [b"SELECT", b"SET", b"SET", b"PEXPIREAT", b"SET", b"SET", b"DEL"]
+    assert log[1] == [b"SET", b"plain", b"p"]
+    assert log[2][3] == b"PXAT"
+    assert log[4] == [b"SET", b"f", b"1.5", b"KEEPTTL"]

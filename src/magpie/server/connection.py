@@ -1,8 +1,8 @@
 """One client connection: read requests, run them in order, write replies once per read.
 
-The hot path lives in ``data_received``: parse every complete request in the chunk, run
-each through the table's generic checks and its handler, encode the replies into a list,
-and hand the joined bytes to the transport in one write.
+The hot path lives in ``process_input``: take every complete request received, run each
+through the table's generic checks and its handler, encode the replies into a list, and
+hand the joined bytes to the transport in one write.
 """
 
 from __future__ import annotations
@@ -293,6 +293,7 @@ class Client(asyncio.Protocol):
         if server.monitors:
             server.feed_monitors(self, argv)
         self.last_spec = spec
+        self.propagate_as = None  # fast-path handlers may have left theirs behind
         signals = server.keyspace.signals
         dirty = signals.dirty
         start = _perf_ns()
