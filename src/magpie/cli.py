@@ -12,15 +12,21 @@ from magpie.config import Config, ConfigError, options_to_text
 
 
 def build_config(argv: list[str]) -> Config:
+    """The config file (if the first argument names one) followed by ``--name value``
+    options, read as one text the way redis-server does, so line numbers in errors
+    count on from the file into the options."""
     config = Config()
     args = list(argv)
+    text = ""
+    path = None
     if args and not args[0].startswith("--"):
         path = os.path.abspath(args.pop(0))
         with open(path) as fh:
-            config.load_text(fh.read())
-        config.file = path
+            text = fh.read()
     if args:
-        config.load_text(options_to_text(args))
+        text = (text + "\n" if text and not text.endswith("\n") else text) + options_to_text(args)
+    config.load_text(text)
+    config.file = path
     return config
 
 
@@ -34,8 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         config = build_config(argv)
-    except (ConfigError, OSError) as exc:
-        print(f"*** FATAL CONFIG FILE ERROR ***\n{getattr(exc, 'message', exc)}", file=sys.stderr)
+    except ConfigError as exc:
+        print(f"\n*** FATAL CONFIG FILE ERROR (Redis {REDIS_VERSION}) ***\n{exc.message}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"Fatal error, can't open config file '{exc.filename}': {exc.strerror}", file=sys.stderr)
         return 1
     logging.basicConfig(
         level=logging.DEBUG if config["loglevel"] == "debug" else logging.INFO,

@@ -7,12 +7,12 @@ text Redis's CONFIG GET would show.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from magpie.patterns import compile_pattern
 from magpie.protocol.inline import split_inline
 
 
@@ -34,7 +34,7 @@ _UNITS = {
 
 def parse_memory(text: str) -> int:
     """Redis's memtoull: ``1k`` = 1000, ``1kb`` = 1024 and so on, case-insensitive."""
-    m = re.fullmatch(r"(-?\d+)([a-zA-Z]*)", text.strip())
+    m = re.fullmatch(r"(\d+)([a-zA-Z]*)", text.strip())
     if not m or m.group(2).lower() not in _UNITS:
         raise ConfigError("argument must be a memory value")
     return int(m.group(1)) * _UNITS[m.group(2).lower()]
@@ -62,15 +62,60 @@ def _parse_save(text: str) -> list[tuple[int, int]]:
     return pairs
 
 
+_EVENT_CLASSES = "g$lshzxetd"  # what 'A' stands for, in Redis's display order
+
+
+def _parse_keyspace_events(text: str) -> str:
+    """notify-keyspace-events: validate the classes, keep Redis's canonical spelling."""
+    chars = set(text)
+    if not chars <= set("Ag$lshzxeKEtmdn"):
+        raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+    if "A" in chars:
+        chars |= set(_EVENT_CLASSES)
+    if set(_EVENT_CLASSES) <= chars:
+        out = "A"
+    else:
+        out = "".join(c for c in _EVENT_CLASSES + "n" if c in chars)
+    return out + "".join(c for c in "KEm" if c in chars)
+
+
+_OBUF_CLASSES = {"normal": "normal", "slave": "slave", "replica": "slave", "pubsub": "pubsub"}
+
+
+def _parse_output_buffer_limits(text: str) -> dict[str, tuple[int, int, int]]:
+    """``<class> <hard> <soft> <soft seconds>`` groups; classes not named keep their limits."""
+    parts = text.split()
+    if not parts or len(parts) % 4:
+        raise ConfigError("Wrong number of arguments in buffer limit configuration.")
+    limits: dict[str, tuple[int, int, int]] = {}
+    for i in range(0, len(parts), 4):
+        cls = _OBUF_CLASSES.get(parts[i].lower())
+        if cls is None:
+            raise ConfigError("Invalid client class specified in buffer limit configuration.")
+        try:
+            hard, soft = parse_memory(parts[i + 1]), parse_memory(parts[i + 2])
+            seconds = int(parts[i + 3])
+        except (ConfigError, ValueError):
+            raise ConfigError("Error in hard, soft or soft_seconds setting in buffer limit configuration.") from None
+        if seconds < 0:
+            raise ConfigError("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+        limits[cls] = (hard, soft, seconds)
+    return limits
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: str  # int, memory, bool, string, enum, save, list
+    kind: str  # int, memory, bool, string, enum, save, events, obuf
     default: str
     minimum: int | None = None
     maximum: int | None = None
     choices: tuple[str, ...] = ()
     immutable: bool = False
+    #: Redis 7 refuses CONFIG SET of these unless enable-protected-configs allows it.
+    protected: bool = False
+    #: Values outside [minimum, maximum] are accepted and stored clamped (Redis's hz).
+    clamp: tuple[int, int] | None = None
     aliases: tuple[str, ...] = field(default_factory=tuple)
 
     def parse(self, text: str) -> object:
@@ -90,6 +135,8 @@ class Param:
                 raise ConfigError(
                     f"argument must be between {self.minimum} and {self.maximum} inclusive"
                 )
+            if self.clamp is not None:
+                value = min(max(value, self.clamp[0]), self.clamp[1])
             return value
         if self.kind == "enum":
             if text.lower() not in self.choices:
@@ -97,6 +144,10 @@ class Param:
             return text.lower()
         if self.kind == "save":
             return _parse_save(text)
+        if self.kind == "events":
+            return _parse_keyspace_events(text)
+        if self.kind == "obuf":
+            return _parse_output_buffer_limits(text)
         return text
 
     def render(self, value: object) -> str:
@@ -104,16 +155,21 @@ class Param:
             return "yes" if value else "no"
         if self.kind == "save":
             return " ".join(f"{s} {c}" for s, c in value)  # type: ignore[attr-defined]
+        if self.kind == "obuf":
+            return " ".join(
+                f"{cls} {hard} {soft} {secs}" for cls, (hard, soft, secs) in value.items()  # type: ignore[attr-defined]
+            )
         return str(value)
 
 
 _MAXINT = 2**31 - 1
 _MAXLL = 2**63 - 1
 PARAMS: tuple[Param, ...] = (
-    Param("port", "int", "6379", 0, 65535),
-    Param("bind", "string", "127.0.0.1"),
-    Param("dir", "string", "."),
-    Param("dbfilename", "string", "dump.rdb"),
+    # Redis rebinds on CONFIG SET port/bind; Magpie listens once, so these are fixed at start.
+    Param("port", "int", "6379", 0, 65535, immutable=True),
+    Param("bind", "string", "127.0.0.1", immutable=True),
+    Param("dir", "string", ".", protected=True),
+    Param("dbfilename", "string", "dump.rdb", protected=True),
     Param("requirepass", "string", ""),
     Param("masterauth", "string", ""),
     Param("masteruser", "string", ""),
@@ -121,13 +177,13 @@ PARAMS: tuple[Param, ...] = (
     Param("appendonly", "bool", "no"),
     Param("appendfilename", "string", "appendonly.aof", immutable=True),
     Param("appenddirname", "string", "appendonlydir", immutable=True),
-    Param("appendfsync", "enum", "everysec", choices=("always", "everysec", "no")),
+    Param("appendfsync", "enum", "everysec", choices=("everysec", "always", "no")),
     Param("databases", "int", "16", 1, _MAXINT, immutable=True),
-    Param("maxclients", "int", "10000", 1, _MAXINT),
+    Param("maxclients", "int", "10000", 1, 2**32 - 1),
     Param("timeout", "int", "0", 0, _MAXINT),
     Param("tcp-keepalive", "int", "300", 0, _MAXINT),
     Param("tcp-backlog", "int", "511", 0, _MAXINT, immutable=True),
-    Param("hz", "int", "10", 1, 500),
+    Param("hz", "int", "10", 0, _MAXINT, clamp=(1, 500)),
     Param("maxmemory", "memory", "0", 0, _MAXLL),
     Param(
         "maxmemory-policy",
@@ -138,11 +194,11 @@ PARAMS: tuple[Param, ...] = (
             "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction",
         ),
     ),  # fmt: skip
-    Param("maxmemory-samples", "int", "5", 1, 64),
+    Param("maxmemory-samples", "int", "5", 1, _MAXINT),
     Param("proto-max-bulk-len", "memory", "536870912", 1024 * 1024, _MAXLL),
     Param("client-query-buffer-limit", "memory", "1073741824", 1024 * 1024, _MAXLL),
-    Param("notify-keyspace-events", "string", ""),
-    Param("loglevel", "enum", "notice", choices=("debug", "verbose", "notice", "warning", "nothing")),
+    Param("notify-keyspace-events", "events", ""),
+    Param("loglevel", "enum", "notice", choices=("debug", "verbose", "notice", "warning")),
     Param("logfile", "string", "", immutable=True),
     Param("daemonize", "bool", "no", immutable=True),
     Param("pidfile", "string", "", immutable=True),
@@ -171,7 +227,7 @@ PARAMS: tuple[Param, ...] = (
     Param("activerehashing", "bool", "yes"),
     Param("io-threads", "int", "1", 1, 128, immutable=True),
     Param("busy-reply-threshold", "int", "5000", 0, _MAXLL, aliases=("lua-time-limit",)),
-    Param("client-output-buffer-limit", "string",
+    Param("client-output-buffer-limit", "obuf",
           "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),  # fmt: skip
     Param("hash-max-listpack-entries", "int", "128", 0, _MAXLL, aliases=("hash-max-ziplist-entries",)),
     Param("hash-max-listpack-value", "int", "64", 0, _MAXLL, aliases=("hash-max-ziplist-value",)),
@@ -198,6 +254,8 @@ class Config:
 
     def __init__(self) -> None:
         self.values: dict[str, object] = {p.name: p.parse(p.default) for p in PARAMS}
+        #: The first ``save`` line of a config replaces the default; later ones add to it.
+        self._save_loaded = False
         self.file: str | None = None
         #: Called with the canonical name after a successful CONFIG SET.
         self.on_change: list[Callable[[str], None]] = []
@@ -211,56 +269,116 @@ class Config:
             raise KeyError(name)
         if param.immutable and not startup:
             raise ConfigError("can't set immutable config")
-        self.values[param.name] = param.parse(text)
+        if param.protected and not startup:
+            raise ConfigError("can't set protected config")
+        value = param.parse(text)
+        if param.kind == "obuf":  # a partial setting updates only the classes it names
+            value = {**self.values.get(param.name, {}), **value}  # type: ignore[dict-item]
+        self.values[param.name] = value
         if not startup:
             for callback in self.on_change:
                 callback(param.name)
 
     def matching(self, pattern: str) -> list[tuple[str, str]]:
-        """(name, rendered value) pairs for CONFIG GET; aliases match too, as in Redis."""
-        pattern = pattern.lower()
-        out: dict[str, str] = {}
-        for name, param in BY_NAME.items():
-            if fnmatch.fnmatchcase(name, pattern):
-                out[name] = param.render(self.values[param.name])
-        return list(out.items())
+        """(name, rendered value) pairs for one CONFIG GET pattern, as Redis 7 answers.
+
+        A pattern without glob characters is a direct lookup and the reply names the
+        parameter the way it was asked for; a glob matches names and aliases, ignoring case.
+        """
+        if not any(ch in pattern for ch in "[*?"):
+            param = BY_NAME.get(pattern.lower())
+            return [(pattern, param.render(self.values[param.name]))] if param else []
+        match = compile_pattern(pattern.encode(errors="surrogateescape"), nocase=True).match
+        return [
+            (name, param.render(self.values[param.name]))
+            for name, param in BY_NAME.items()
+            if match(name.encode())
+        ]
 
     def load_text(self, text: str) -> None:
-        """Apply redis.conf syntax: one directive a line, quoted values, # comments."""
+        """Apply redis.conf syntax: one directive a line, quoted values, # comments.
+
+        A bad line raises ``ConfigError`` whose message is what redis-server prints under
+        its ``*** FATAL CONFIG FILE ERROR ***`` banner (line number, the line, the reason).
+        """
         for lineno, raw in enumerate(text.splitlines(), 1):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
             args = split_inline(line.encode())
-            if args is None:
-                raise ConfigError(f"line {lineno}: unbalanced quotes")
-            name = args[0].decode().lower()
-            values = [a.decode() for a in args[1:]]
+            if not args:
+                raise _line_error(lineno, line, "Unbalanced quotes in configuration line")
+            name = args[0].decode(errors="surrogateescape").lower()
+            values = [a.decode(errors="surrogateescape") for a in args[1:]]
             if name in ("include", "rename-command", "loadmodule", "user"):
                 continue  # accepted and ignored: no modules or ACL users yet
+            param = BY_NAME.get(name)
+            if param is None or not values:
+                raise _line_error(lineno, line, "Bad directive or wrong number of arguments")
+            value = " ".join(values)
+            if param.name == "save":
+                if self._save_loaded and value:
+                    previous = param.render(self.values["save"])
+                    value = f"{previous} {value}" if previous else value
+                self._save_loaded = True
             try:
-                self.set(name, " ".join(values), startup=True)
-            except KeyError:
-                raise ConfigError(f"line {lineno}: Bad directive or wrong number of arguments") from None
+                self.set(name, value, startup=True)
             except ConfigError as exc:
-                raise ConfigError(f"line {lineno}: {name}: {exc.message}") from None
+                raise _line_error(lineno, line, exc.message) from None
 
     def rewrite(self) -> None:
-        """CONFIG REWRITE: write every non-default value back to the config file."""
+        """CONFIG REWRITE, as Redis does it: keep the file's comments and unrelated lines,
+        rewrite each directive in place with its current value (dropping repeats), and
+        append the other non-default parameters after a ``# Generated by CONFIG REWRITE``
+        marker. The new file replaces the old one atomically."""
         if not self.file:
             raise ConfigError("The server is running without a config file")
-        lines = []
-        for param in PARAMS:
-            value = self.values[param.name]
-            if value != param.parse(param.default):
-                rendered = param.render(value)
-                quoted = '""' if rendered == "" else _quote(rendered)
-                lines.append(f"{param.name} {quoted}")
+        try:
+            with open(self.file) as fh:
+                old_lines = fh.read().splitlines()
+        except FileNotFoundError:
+            old_lines = []
+        out: list[str] = []
+        written: set[str] = set()
+        for raw in old_lines:
+            args = split_inline(raw.strip().encode()) if raw.strip() and not raw.strip().startswith("#") else None
+            param = BY_NAME.get(args[0].decode(errors="replace").lower()) if args else None
+            if param is None:
+                out.append(raw)
+            elif param.name not in written:
+                written.add(param.name)
+                out.extend(self._directive_lines(param))
+        generated = [
+            line
+            for param in PARAMS
+            if param.name not in written and self.values[param.name] != param.parse(param.default)
+            for line in self._directive_lines(param)
+        ]
+        if generated:
+            if _REWRITE_MARKER not in out:
+                out.append(_REWRITE_MARKER)
+            out.extend(generated)
         tmp = f"{self.file}.tmp-{os.getpid()}"
         with open(tmp, "w") as fh:
-            fh.write("# Written by Magpie's CONFIG REWRITE\n")
-            fh.write("\n".join(lines) + "\n")
+            fh.write("\n".join(out) + "\n")
         os.replace(tmp, self.file)
+
+    def _directive_lines(self, param: Param) -> list[str]:
+        value = self.values[param.name]
+        if param.kind == "save":  # one line per rule, as redis.conf writes them
+            rules = [f"save {s} {c}" for s, c in value]  # type: ignore[attr-defined]
+            return rules or ['save ""']
+        if param.kind == "obuf":
+            return [f"{param.name} {cls} {h} {s} {secs}" for cls, (h, s, secs) in value.items()]  # type: ignore[attr-defined]
+        rendered = param.render(value)
+        return [f"{param.name} {_quote(rendered) if rendered else chr(34) * 2}"]
+
+
+_REWRITE_MARKER = "# Generated by CONFIG REWRITE"
+
+
+def _line_error(lineno: int, line: str, reason: str) -> ConfigError:
+    return ConfigError(f"Reading the configuration file, at line {lineno}\n>>> '{line}'\n{reason}")
 
 
 def _quote(text: str) -> str:

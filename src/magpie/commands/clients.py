@@ -88,12 +88,9 @@ def client_list(client, args):
             ids = set()
             for raw in args[i + 1 :]:
                 try:
-                    ident = parse_int(raw)
+                    ids.add(parse_int(raw))
                 except CommandError:
                     raise CommandError("ERR Invalid client ID") from None
-                if ident <= 0:
-                    raise CommandError("ERR Invalid client ID")
-                ids.add(ident)
             clients = [c for c in clients if c.id in ids]
             i = len(args)
         else:
@@ -147,7 +144,7 @@ def client_kill(client, args):
                 raise CommandError(errors.SYNTAX)
             skipme = value.lower() == b"yes"
         elif option == b"maxage":
-            age = parse_int(value)
+            age = parse_int(value, errors.SYNTAX)
             filters.append(lambda c, age=age: time.time() - c.created >= age)
         else:
             raise CommandError(errors.SYNTAX)
@@ -172,15 +169,18 @@ def client_pause(client, args):
         raise CommandError("ERR timeout is not an integer or out of range") from None
     if millis < 0:
         raise CommandError(errors.TIMEOUT_NEGATIVE)
+    if len(args) > 4:
+        raise CommandError(
+            "ERR unknown subcommand or wrong number of arguments for "
+            f"'{args[1].decode(errors='replace')}'. Try CLIENT HELP."
+        )
     writes_only = False
     if len(args) == 4:
         mode = args[3].lower()
         if mode == b"write":
             writes_only = True
         elif mode != b"all":
-            raise CommandError(errors.SYNTAX)
-    elif len(args) > 4:
-        raise CommandError(errors.SYNTAX)
+            raise CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
     client.server.pause_clients(millis / 1000.0, writes_only)
     return OK
 

@@ -14,7 +14,7 @@ from magpie.protocol.replies import OK
 cmd = partial(command, "connection")
 
 
-@cmd("ping", -1, "fast sentinel", summary="Returns the server's liveliness response.")
+@cmd("ping", -1, "fast", summary="Returns the server's liveliness response.")
 def ping(client, args):
     if len(args) > 2:
         raise CommandError(errors.wrong_arity("ping"))
@@ -23,18 +23,18 @@ def ping(client, args):
     return args[1] if len(args) == 2 else "PONG"
 
 
-@cmd("echo", 2, "fast", summary="Returns the given string.")
+@cmd("echo", 2, "fast loading stale", summary="Returns the given string.")
 def echo(client, args):
     return args[1]
 
 
-@cmd("quit", -1, "allow_busy no_auth fast", summary="Closes the connection.")
+@cmd("quit", -1, "allow_busy no_auth fast noscript loading stale", summary="Closes the connection.")
 def quit_(client, args):
     client.closing = True
     return OK
 
 
-@cmd("reset", 1, "noscript loading stale fast no_auth allow_busy", since="6.2.0",
+@cmd("reset", 1, "noscript loading stale fast no_auth allow_busy", since="6.2.0", fast=False,
      summary="Resets the connection.")  # fmt: skip
 def reset(client, args):
     client.reset()
@@ -51,7 +51,7 @@ def check_password(client, username: bytes, password: bytes) -> bool:
     return hmac.compare_digest(password, required.encode())
 
 
-@cmd("auth", -2, "noscript loading stale fast no_auth allow_busy", summary="Authenticates the connection.")
+@cmd("auth", -2, "noscript loading stale fast no_auth allow_busy", fast=False, summary="Authenticates the connection.")
 def auth(client, args):
     if len(args) > 3:
         raise CommandError(errors.SYNTAX)
@@ -67,7 +67,7 @@ def auth(client, args):
     return OK
 
 
-@cmd("hello", -1, "noscript loading stale fast no_auth allow_busy", since="6.0.0",
+@cmd("hello", -1, "noscript loading stale fast no_auth allow_busy", since="6.0.0", fast=False,
      summary="Handshakes with the Redis server.")  # fmt: skip
 def hello(client, args):
     version = client.resp

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import resource
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -19,7 +21,14 @@ DEFAULT_SECTIONS = (
     "server", "clients", "memory", "persistence", "stats", "replication", "cpu",
     "modules", "errorstats", "cluster", "keyspace",
 )  # fmt: skip
-ALL_SECTIONS = DEFAULT_SECTIONS + ("commandstats", "latencystats")
+#: ``INFO all`` in Redis's order (``everything`` adds the module-provided sections).
+ALL_SECTIONS = (
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu",
+    "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace",
+)  # fmt: skip
+_UNAME = platform.uname()
+# platform.architecture() may run `file` on the interpreter: ask once, not on every INFO.
+_ARCH_BITS = 64 if sys.maxsize > 2**32 else 32
 
 
 def human_bytes(n: float) -> str:
@@ -48,7 +57,7 @@ def total_memory() -> int:
 
 def _server(server) -> dict[str, object]:
     uptime = server.uptime()
-    uname = platform.uname()
+    uname = _UNAME
     return {
         "redis_version": REDIS_VERSION,
         "magpie_version": __version__,
@@ -57,7 +66,7 @@ def _server(server) -> dict[str, object]:
         "redis_build_id": "0",
         "redis_mode": "standalone",
         "os": f"{uname.system} {uname.release} {uname.machine}",
-        "arch_bits": 64 if platform.architecture()[0] == "64bit" else 32,
+        "arch_bits": _ARCH_BITS,
         "monotonic_clock": "POSIX clock_gettime",
         "multiplexing_api": "epoll" if uname.system == "Linux" else "kqueue",
         "atomicvar_api": "c11-builtin",
@@ -109,14 +118,47 @@ def _memory(server) -> dict[str, object]:
         "used_memory_overhead": 0,
         "used_memory_startup": 0,
         "used_memory_dataset": rss,
+        "used_memory_dataset_perc": "100.00%",
+        "allocator_allocated": rss,
+        "allocator_active": rss,
+        "allocator_resident": rss,
         "total_system_memory": system,
         "total_system_memory_human": human_bytes(system),
+        "used_memory_lua": 31744,
+        "used_memory_vm_eval": 31744,
+        "used_memory_lua_human": "31.00K",
+        "used_memory_scripts_eval": 0,
+        "number_of_cached_scripts": 0,
+        "number_of_functions": 0,
+        "number_of_libraries": 0,
+        "used_memory_vm_functions": 32768,
+        "used_memory_vm_total": 64512,
+        "used_memory_vm_total_human": "63.00K",
+        "used_memory_functions": 0,
+        "used_memory_scripts": 0,
+        "used_memory_scripts_human": "0B",
         "maxmemory": maxmemory,
         "maxmemory_human": human_bytes(maxmemory),
         "maxmemory_policy": server.config["maxmemory-policy"],
+        "allocator_frag_ratio": "1.00",
+        "allocator_frag_bytes": 0,
+        "allocator_rss_ratio": "1.00",
+        "allocator_rss_bytes": 0,
+        "rss_overhead_ratio": "1.00",
+        "rss_overhead_bytes": 0,
         "mem_fragmentation_ratio": "1.00",
+        "mem_fragmentation_bytes": 0,
+        "mem_not_counted_for_evict": 0,
+        "mem_replication_backlog": 0,
+        "mem_total_replication_buffers": 0,
+        "mem_clients_slaves": 0,
+        "mem_clients_normal": 0,
+        "mem_cluster_links": 0,
+        "mem_aof_buffer": 0,
         "mem_allocator": "pymalloc",
+        "active_defrag_running": 0,
         "lazyfree_pending_objects": 0,
+        "lazyfreed_objects": 0,
     }
 
 
@@ -125,19 +167,33 @@ def _persistence(server) -> dict[str, object]:
         "loading": 0,
         "async_loading": 0,
         "current_cow_peak": 0,
+        "current_cow_size": 0,
+        "current_cow_size_age": 0,
+        "current_fork_perc": "0.00",
+        "current_save_keys_processed": 0,
+        "current_save_keys_total": 0,
         "rdb_changes_since_last_save": server.keyspace.signals.dirty,
         "rdb_bgsave_in_progress": 0,
         "rdb_last_save_time": int(server.start_time),
         "rdb_last_bgsave_status": "ok",
         "rdb_last_bgsave_time_sec": -1,
         "rdb_current_bgsave_time_sec": -1,
+        "rdb_saves": 0,
+        "rdb_last_cow_size": 0,
+        "rdb_last_load_keys_expired": 0,
+        "rdb_last_load_keys_loaded": 0,
         "aof_enabled": int(bool(server.config["appendonly"])),
         "aof_rewrite_in_progress": 0,
         "aof_rewrite_scheduled": 0,
         "aof_last_rewrite_time_sec": -1,
         "aof_current_rewrite_time_sec": -1,
         "aof_last_bgrewrite_status": "ok",
+        "aof_rewrites": 0,
+        "aof_rewrites_consecutive_failures": 0,
         "aof_last_write_status": "ok",
+        "aof_last_cow_size": 0,
+        "module_fork_in_progress": 0,
+        "module_fork_last_cow_size": 0,
     }
 
 
@@ -151,8 +207,12 @@ def _stats(server) -> dict[str, object]:
         "instantaneous_ops_per_sec": ops,
         "total_net_input_bytes": st.net_input_bytes,
         "total_net_output_bytes": st.net_output_bytes,
+        "total_net_repl_input_bytes": 0,
+        "total_net_repl_output_bytes": 0,
         "instantaneous_input_kbps": f"{in_kbps:.2f}",
         "instantaneous_output_kbps": f"{out_kbps:.2f}",
+        "instantaneous_input_repl_kbps": "0.00",
+        "instantaneous_output_repl_kbps": "0.00",
         "rejected_connections": st.rejected_connections,
         "sync_full": 0,
         "sync_partial_ok": 0,
@@ -160,18 +220,38 @@ def _stats(server) -> dict[str, object]:
         "expired_keys": sum(db.expired_keys for db in dbs),
         "expired_stale_perc": "0.00",
         "expired_time_cap_reached_count": 0,
+        "expire_cycle_cpu_milliseconds": 0,
         "evicted_keys": st.evicted_keys,
         "evicted_clients": 0,
+        "total_eviction_exceeded_time": 0,
+        "current_eviction_exceeded_time": 0,
         "keyspace_hits": sum(db.hits for db in dbs),
         "keyspace_misses": sum(db.misses for db in dbs),
         "pubsub_channels": 0,
         "pubsub_patterns": 0,
+        "pubsubshard_channels": 0,
         "latest_fork_usec": 0,
         "total_forks": 0,
-        "total_error_replies": sum(server.error_counts.values()),
+        "migrate_cached_sockets": 0,
+        "slave_expires_tracked_keys": 0,
+        "active_defrag_hits": 0,
+        "active_defrag_misses": 0,
+        "active_defrag_key_hits": 0,
+        "active_defrag_key_misses": 0,
+        "total_active_defrag_time": 0,
+        "current_active_defrag_time": 0,
+        "tracking_total_keys": 0,
+        "tracking_total_items": 0,
+        "tracking_total_prefixes": 0,
         "unexpected_error_replies": 0,
+        "total_error_replies": sum(server.error_counts.values()),
+        "dump_payload_sanitizations": 0,
         "total_reads_processed": 0,
         "total_writes_processed": 0,
+        "io_threaded_reads_processed": 0,
+        "io_threaded_writes_processed": 0,
+        "reply_buffer_shrinks": 0,
+        "reply_buffer_expands": 0,
     }
 
 
@@ -216,11 +296,28 @@ def _cluster(server) -> dict[str, object]:
     return {"cluster_enabled": 0}
 
 
+#: avg_ttl looks at this many keys with a TTL at most (Redis also estimates it by sampling).
+AVG_TTL_SAMPLE = 1000
+
+
+def average_ttl(db, now_ms: int) -> int:
+    """Mean remaining time to live, in ms, of keys with a TTL (0 when there are none)."""
+    total = count = 0
+    for when in itertools.islice(db.expires.values(), AVG_TTL_SAMPLE):
+        if when > now_ms:
+            total += when - now_ms
+            count += 1
+    return total // count if count else 0
+
+
 def _keyspace(server) -> dict[str, object]:
     out: dict[str, object] = {}
+    now_ms = time.time_ns() // 1_000_000
     for db in server.keyspace.dbs:
         if len(db):
-            out[f"db{db.index}"] = f"keys={len(db)},expires={len(db.expires)},avg_ttl=0"
+            out[f"db{db.index}"] = (
+                f"keys={len(db)},expires={len(db.expires)},avg_ttl={average_ttl(db, now_ms)}"
+            )
     return out
 
 
@@ -291,7 +388,7 @@ def render_info(server, requested: list[str]) -> str:
     return "\r\n".join(blocks)
 
 
-@cmd("info", -1, "loading stale sentinel", summary="Returns information and statistics about the server.")
+@cmd("info", -1, "loading stale", acl="@dangerous", summary="Returns information and statistics about the server.")
 def info(client, args):
     text = render_info(client.server, [a.decode(errors="replace") for a in args[1:]])
     return Verbatim(text) if client.resp == 3 else text.encode()

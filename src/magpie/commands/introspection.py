@@ -16,7 +16,7 @@ cmd = partial(command, "server")
 def _key_specs(spec: CommandSpec) -> list:
     if spec.first_key <= 0 and spec.keys_finder is None:
         return []
-    flags = RespSet(["RW", "UPDATE"] if spec.is_write else ["RO", "ACCESS"])
+    flags = RespSet(["RW", "update"] if spec.is_write else ["RO", "access"])
     if spec.keys_finder is not None and spec.first_key <= 0:
         return [{b"flags": flags, b"begin_search": {b"type": b"unknown", b"spec": {}},
                  b"find_keys": {b"type": b"unknown", b"spec": {}}}]  # fmt: skip
@@ -72,12 +72,12 @@ def find_spec(name: bytes) -> CommandSpec | None:
     return COMMANDS.get(lowered)
 
 
-@cmd("command", -1, "loading stale", since="2.8.13", summary="Returns detailed information about all commands.")
+@cmd("command", -1, "loading stale", acl="@connection", since="2.8.13", summary="Returns detailed information about all commands.")
 def command_all(client, args):
     return [command_info(spec) for spec in COMMANDS.values()]
 
 
-sub = partial(command, "server", parent="command")
+sub = partial(command, "server", parent="command", acl="@connection")
 
 
 @sub("count", 2, "loading stale", since="2.8.13", summary="Returns a count of commands.")
@@ -130,7 +130,7 @@ def command_list(client, args):
     return [s.name.encode() for s in specs]
 
 
-@sub("getkeys", -3, "loading stale", since="2.8.13", summary="Extracts the key names from an arbitrary command.")
+@sub("getkeys", -4, "loading stale", since="2.8.13", summary="Extracts the key names from an arbitrary command.")
 def command_getkeys(client, args):
     target = args[2:]
     spec = COMMANDS.get(target[0].lower())

@@ -9,7 +9,7 @@ from functools import partial
 from magpie import errors
 from magpie.commands.args import parse_float
 from magpie.commands.table import command, container
-from magpie.config import ConfigError
+from magpie.config import BY_NAME, ConfigError, Param
 from magpie.errors import CommandError
 from magpie.protocol.replies import OK
 from magpie.server.connection import NO_REPLY
@@ -27,43 +27,50 @@ config_sub = partial(command, "server", parent="config")
 def config_get(client, args):
     result: dict[bytes, bytes] = {}
     for pattern in args[2:]:
-        for name, value in client.server.config.matching(pattern.decode(errors="replace")):
-            result[name.encode()] = value.encode()
+        for name, value in client.server.config.matching(pattern.decode(errors="surrogateescape")):
+            result.setdefault(name.encode(errors="surrogateescape"), value.encode(errors="surrogateescape"))
     return result
+
+
+def _set_failed(name: str, reason: str) -> CommandError:
+    return CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
+
+
+#: Parameters each connection copies when it is created; CONFIG SET pushes them to live ones.
+_PARSER_LIMITS = ("proto-max-bulk-len", "client-query-buffer-limit")
 
 
 @config_sub("set", -4, "admin noscript loading stale", since="2.0.0", summary="Sets configuration parameters in-flight.")
 def config_set(client, args):
+    """All pairs or none, with Redis 7's checks in its order: every name is looked up
+    (unknown, protected, immutable, duplicate) before any value is parsed."""
     if len(args) % 2:
-        raise CommandError(errors.wrong_arity("config|set"))
+        raise CommandError(errors.SYNTAX)
     config = client.server.config
-    pairs: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    from magpie.config import BY_NAME
-
+    pairs: list[tuple[str, Param, str]] = []
     for i in range(2, len(args), 2):
-        name = args[i].decode(errors="replace").lower()
-        param = BY_NAME.get(name)
+        given = args[i].decode(errors="surrogateescape")
+        param = BY_NAME.get(given.lower())
         if param is None:
-            raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
-        if param.name in seen:
-            raise CommandError(
-                f"ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
-            )
-        seen.add(param.name)
-        pairs.append((name, args[i + 1].decode(errors="surrogateescape")))
-    previous = {name: config.values[BY_NAME[name].name] for name, _ in pairs}
-    applied: list[str] = []
-    try:
-        for name, value in pairs:
-            config.set(name, value)
-            applied.append(name)
-    except ConfigError as exc:
-        for name in applied:  # all or nothing, as in Redis 7
-            config.values[BY_NAME[name].name] = previous[name]
-        raise CommandError(
-            f"ERR CONFIG SET failed (possibly related to argument '{name}') - {exc.message}"
-        ) from None
+            raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{given}'")
+        if param.protected:
+            raise _set_failed(given, "can't set protected config")
+        if param.immutable:
+            raise _set_failed(given, "can't set immutable config")
+        if any(p is param for _, p, _ in pairs):
+            raise _set_failed(given, "duplicate parameter")
+        pairs.append((given.lower(), param, args[i + 1].decode(errors="surrogateescape")))
+    previous = {param.name: config.values[param.name] for _, param, _ in pairs}
+    for name, _param, text in pairs:
+        try:
+            config.set(name, text)
+        except ConfigError as exc:
+            config.values.update(previous)  # all or nothing, as in Redis 7
+            raise _set_failed(name, exc.message) from None
+    if any(param.name in _PARSER_LIMITS for _, param, _ in pairs):
+        max_bulk, max_query = (int(config[name]) for name in _PARSER_LIMITS)  # type: ignore[call-overload]
+        for other in client.server.clients.values():
+            other.parser.set_limits(max_bulk, max_query)
     return OK
 
 
@@ -106,7 +113,7 @@ def time_(client, args):
     return [str(now // 1_000_000).encode(), str(now % 1_000_000).encode()]
 
 
-@cmd("shutdown", -1, "admin noscript loading stale no_multi sentinel allow_busy", summary="Synchronously saves the database(s) to disk and shuts down the Redis server.")
+@cmd("shutdown", -1, "admin noscript loading stale no_multi allow_busy", summary="Synchronously saves the database(s) to disk and shuts down the Redis server.")
 def shutdown(client, args):
     for option in args[1:]:
         if option.lower() not in (b"nosave", b"save", b"now", b"force", b"abort"):
@@ -124,7 +131,7 @@ def shutdown(client, args):
     return NO_REPLY
 
 
-@cmd("monitor", 1, "admin noscript loading stale", since="1.0.0", summary="Listens for all requests received by the server in real-time.")
+@cmd("monitor", 1, "admin noscript loading stale", fast=False, since="1.0.0", summary="Listens for all requests received by the server in real-time.")
 def monitor(client, args):
     if not client.is_monitor:
         client.is_monitor = True
@@ -132,7 +139,7 @@ def monitor(client, args):
     return OK
 
 
-@cmd("lastsave", 1, "loading stale fast", since="1.0.0", summary="Returns the Unix timestamp of the last successful save to disk.")
+@cmd("lastsave", 1, "loading stale fast", acl="@admin @dangerous", since="1.0.0", summary="Returns the Unix timestamp of the last successful save to disk.")
 def lastsave(client, args):
     return int(getattr(client.server, "last_save_time", client.server.start_time))
 
@@ -143,23 +150,39 @@ container("scripting", "function", summary="A container for function commands.",
 container("scripting", "script", summary="A container for Lua scripts management commands.", since="2.6.0")
 
 
-def _flush_stub(client, args):
-    if len(args) > 3 or (len(args) == 3 and args[2].lower() not in (b"async", b"sync")):
-        raise CommandError(errors.SYNTAX)
-    return OK
+def _flush_stub(error: str):
+    def flush(client, args):
+        if len(args) > 3 or (len(args) == 3 and args[2].lower() not in (b"async", b"sync")):
+            raise CommandError(error)
+        return OK
+
+    return flush
 
 
-command("scripting", "flush", -2, "write noscript", since="7.0.0", summary="Deletes all libraries and functions.", parent="function")(_flush_stub)
-command("scripting", "flush", -2, "noscript", since="2.6.0", summary="Removes all server-side Lua scripts from the script cache.", parent="script")(_flush_stub)
+command("scripting", "flush", -2, "write noscript", since="7.0.0", summary="Deletes all libraries and functions.", parent="function")(
+    _flush_stub("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+)
+command("scripting", "flush", -2, "noscript", since="2.6.0", summary="Removes all server-side Lua scripts from the script cache.", parent="script")(
+    _flush_stub("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+)
 
 
 # -- DEBUG ------------------------------------------------------------------------------
+
+DEBUG_NOT_ALLOWED = (
+    "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", "
+    "you can run it from a local connection, otherwise you need to set this option in the "
+    "configuration file, and then restart the server."
+)
 
 
 @cmd("debug", -2, "admin noscript loading stale", summary="A container for debugging commands.")
 def debug(client, args):
     sub = args[1].lower()
     server = client.server
+    allowed = server.config["enable-debug-command"]
+    if allowed == "no" or (allowed == "local" and not client.addr.startswith(("127.", "[::1]", "/"))):
+        raise CommandError(DEBUG_NOT_ALLOWED)
     if sub == b"sleep" and len(args) == 3:
         time.sleep(max(0.0, parse_float(args[2])))  # blocks the server on purpose, as in Redis
         return OK
