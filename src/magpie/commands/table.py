@@ -153,6 +153,7 @@ def container(group: str, name: str, summary: str = "", since: str = "1.0.0", fl
     Every container gets ``HELP``, listing its subcommands from their summaries.
     """
     command(group, name, -2, flags, summary=summary, since=since)(None)
+    COMMANDS[name.encode()].categories = ("@slow",)  # as Redis: containers carry no group category
 
     def help_handler(client: Any, args: list[bytes]) -> object:
         spec = COMMANDS[name.encode()]
