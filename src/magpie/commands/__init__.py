@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-FAMILIES = ("connection", "clients", "server", "info", "introspection", "strings", "keys", "expiry")
+FAMILIES = ("connection", "clients", "server", "info", "introspection", "strings", "keys", "expiry", "bits", "lcs")
 
 
 def load_all() -> None:
