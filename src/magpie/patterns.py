@@ -2,7 +2,8 @@
 
 The translation follows Redis's ``stringmatchlen`` case by case, including its quirks: an
 unterminated ``[`` class runs to the end of the pattern, ``[^...]`` negates, a range may be
-written backwards, ``\\`` escapes the next byte, and a lone trailing ``\\`` is literal.
+written backwards, ``\\`` escapes the next byte, a lone trailing ``\\`` is literal, and the
+empty string is matched only by the empty pattern (even ``*`` does not match it).
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ def compile_pattern(pattern: bytes, nocase: bool = False) -> re.Pattern[bytes]:
             out.append(re.escape(pattern[i : i + 1]))
         i += 1
     flags = re.IGNORECASE if nocase else 0
-    return re.compile(b"".join(out) + b"\\Z", flags)
+    # stringmatchlen's loop never starts on an empty string, so only "" matches "" (KEYS *
+    # and SCAN without MATCH list the empty key because they skip matching altogether).
+    head = b"(?=[\\s\\S])" if pattern else b""
+    return re.compile(head + b"".join(out) + b"\\Z", flags)
 
 
 def matches(pattern: bytes, value: bytes, nocase: bool = False) -> bool:

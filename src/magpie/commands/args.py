@@ -21,6 +21,22 @@ def parse_int(raw: bytes, error: str = NOT_INTEGER) -> int:
     return value
 
 
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+
+
+def parse_int32(raw: bytes, error: str | None = None) -> int:
+    """Redis's getIntFromObjectOrReply: a 64-bit integer that must also fit a C ``int``.
+
+    ``error`` replaces both messages, as the ``msg`` argument does in Redis (SWAPDB's
+    "invalid first DB index"); without it an out-of-range number gets its own text.
+    """
+    value = parse_int(raw, error or NOT_INTEGER)
+    if value < INT32_MIN or value > INT32_MAX:
+        raise CommandError(error or f"ERR value is out of range, value must between {INT32_MIN} and {INT32_MAX}")
+    return value
+
+
 def parse_nonneg_int(raw: bytes, error: str = NOT_INTEGER) -> int:
     value = parse_int(raw, error)
     if value < 0:

@@ -16,7 +16,6 @@ _PEXPIREAT, _DEL = b"PEXPIREAT", b"DEL"
 
 def _expire(client, args, unit_ms: int, relative: bool, name: str) -> int:
     key = args[1]
-    when = parse_int(args[2])
     nx = xx = gt = lt = False
     for raw in args[3:]:
         opt = raw.lower()
@@ -34,8 +33,9 @@ def _expire(client, args, unit_ms: int, relative: bool, name: str) -> int:
         raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
     if gt and lt:
         raise CommandError("ERR GT and LT options at the same time are not compatible")
+    when = parse_int(args[2])  # after the options, as Redis checks them
     if unit_ms == 1000:
-        if when > INT64_MAX // 1000 or when < INT64_MIN // 1000:
+        if when > INT64_MAX // 1000 or when < -(-INT64_MIN // 1000):  # C division truncates
             raise CommandError(errors.invalid_expire(name))
         when *= 1000
     if relative:

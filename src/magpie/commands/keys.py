@@ -8,7 +8,7 @@ import sys
 from functools import partial
 
 from magpie import errors
-from magpie.commands.args import parse_int
+from magpie.commands.args import parse_int, parse_int32
 from magpie.commands.table import command, container
 from magpie.errors import CommandError
 from magpie.patterns import compile_pattern
@@ -80,7 +80,7 @@ def renamenx(client, args):
 
 
 def parse_db_index(client, raw: bytes) -> int:
-    index = parse_int(raw)
+    index = parse_int32(raw)
     if index < 0 or index >= len(client.server.keyspace):
         raise CommandError(errors.DB_OUT_OF_RANGE)
     return index
@@ -141,14 +141,8 @@ def move(client, args):
 
 @cmd("swapdb", 3, "write fast", since="4.0.0", summary="Swaps two Redis databases.")
 def swapdb(client, args):
-    try:
-        a = parse_int(args[1])
-    except CommandError:
-        raise CommandError("ERR invalid first DB index") from None
-    try:
-        b = parse_int(args[2])
-    except CommandError:
-        raise CommandError("ERR invalid second DB index") from None
+    a = parse_int32(args[1], "ERR invalid first DB index")
+    b = parse_int32(args[2], "ERR invalid second DB index")
     count = len(client.server.keyspace)
     if not (0 <= a < count and 0 <= b < count):
         raise CommandError(errors.DB_OUT_OF_RANGE)

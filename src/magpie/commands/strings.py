@@ -146,7 +146,7 @@ def getex(client, args):
     i = 2
     while i < len(args):
         opt = args[i].upper()
-        if opt == b"PERSIST" and kind is None:
+        if opt == b"PERSIST" and kind in (None, opt):
             kind = opt
         elif opt in _EXPIRE_OPTIONS and kind in (None, opt) and i + 1 < len(args):
             kind, raw = opt, args[i + 1]
@@ -154,13 +154,13 @@ def getex(client, args):
         else:
             raise CommandError(errors.SYNTAX)
         i += 1
+    value = db.get_string(key)  # a missing key or wrong type wins over a bad expire time
+    if value is None or kind is None:
+        return value
     when = None
     if kind in _EXPIRE_OPTIONS:
         unit, relative = _EXPIRE_OPTIONS[kind]
         when = expire_at_ms(raw, unit, relative, "getex")
-    value = db.get_string(key)
-    if value is None or kind is None:
-        return value
     if kind == b"PERSIST":
         if db.persist(key):
             db.changed(key, "persist")
