@@ -28,7 +28,7 @@ def echo(client, args):
     return args[1]
 
 
-@cmd("quit", -1, "allow_busy no_auth fast noscript loading stale", summary="Closes the connection.")
+@cmd("quit", -1, "allow_busy no_auth fast noscript loading stale", fast=False, summary="Closes the connection.")
 def quit_(client, args):
     client.closing = True
     return OK

@@ -19,16 +19,26 @@ log = logging.getLogger("magpie")
 
 # -- CONFIG ----------------------------------------------------------------------------
 
-container("server", "config", summary="A container for server configuration commands.", since="2.0.0")
+container(
+    "server", "config", summary="A container for server configuration commands.", since="2.0.0"
+)
 config_sub = partial(command, "server", parent="config")
 
 
-@config_sub("get", -3, "admin noscript loading stale", since="2.0.0", summary="Returns the effective values of configuration parameters.")
+@config_sub(
+    "get",
+    -3,
+    "admin noscript loading stale",
+    since="2.0.0",
+    summary="Returns the effective values of configuration parameters.",
+)
 def config_get(client, args):
     result: dict[bytes, bytes] = {}
     for pattern in args[2:]:
         for name, value in client.server.config.matching(pattern.decode(errors="surrogateescape")):
-            result.setdefault(name.encode(errors="surrogateescape"), value.encode(errors="surrogateescape"))
+            result.setdefault(
+                name.encode(errors="surrogateescape"), value.encode(errors="surrogateescape")
+            )
     return result
 
 
@@ -40,7 +50,13 @@ def _set_failed(name: str, reason: str) -> CommandError:
 _PARSER_LIMITS = ("proto-max-bulk-len", "client-query-buffer-limit")
 
 
-@config_sub("set", -4, "admin noscript loading stale", since="2.0.0", summary="Sets configuration parameters in-flight.")
+@config_sub(
+    "set",
+    -4,
+    "admin noscript loading stale",
+    since="2.0.0",
+    summary="Sets configuration parameters in-flight.",
+)
 def config_set(client, args):
     """All pairs or none, with Redis 7's checks in its order: every name is looked up
     (unknown, protected, immutable, duplicate) before any value is parsed."""
@@ -52,7 +68,9 @@ def config_set(client, args):
         given = args[i].decode(errors="surrogateescape")
         param = BY_NAME.get(given.lower())
         if param is None:
-            raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{given}'")
+            raise CommandError(
+                f"ERR Unknown option or number of arguments for CONFIG SET - '{given}'"
+            )
         if param.protected:
             raise _set_failed(given, "can't set protected config")
         if param.immutable:
@@ -74,7 +92,13 @@ def config_set(client, args):
     return OK
 
 
-@config_sub("resetstat", 2, "admin noscript loading stale", since="2.0.0", summary="Resets the server's statistics.")
+@config_sub(
+    "resetstat",
+    2,
+    "admin noscript loading stale",
+    since="2.0.0",
+    summary="Resets the server's statistics.",
+)
 def config_resetstat(client, args):
     server = client.server
     server.stats.reset()
@@ -93,7 +117,13 @@ def config_resetstat(client, args):
     return OK
 
 
-@config_sub("rewrite", 2, "admin noscript loading stale", since="2.8.0", summary="Persists the effective configuration to file.")
+@config_sub(
+    "rewrite",
+    2,
+    "admin noscript loading stale",
+    since="2.8.0",
+    summary="Persists the effective configuration to file.",
+)
 def config_rewrite(client, args):
     try:
         client.server.config.rewrite()
@@ -113,7 +143,13 @@ def time_(client, args):
     return [str(now // 1_000_000).encode(), str(now % 1_000_000).encode()]
 
 
-@cmd("shutdown", -1, "admin noscript loading stale no_multi allow_busy", summary="Synchronously saves the database(s) to disk and shuts down the Redis server.")
+@cmd(
+    "shutdown",
+    -1,
+    "admin noscript loading stale no_multi allow_busy",
+    fast=False,
+    summary="Synchronously saves the database(s) to disk and shuts down the Redis server.",
+)
 def shutdown(client, args):
     for option in args[1:]:
         if option.lower() not in (b"nosave", b"save", b"now", b"force", b"abort"):
@@ -131,7 +167,14 @@ def shutdown(client, args):
     return NO_REPLY
 
 
-@cmd("monitor", 1, "admin noscript loading stale", fast=False, since="1.0.0", summary="Listens for all requests received by the server in real-time.")
+@cmd(
+    "monitor",
+    1,
+    "admin noscript loading stale",
+    fast=False,
+    since="1.0.0",
+    summary="Listens for all requests received by the server in real-time.",
+)
 def monitor(client, args):
     if not client.is_monitor:
         client.is_monitor = True
@@ -139,7 +182,14 @@ def monitor(client, args):
     return OK
 
 
-@cmd("lastsave", 1, "loading stale fast", acl="@admin @dangerous", since="1.0.0", summary="Returns the Unix timestamp of the last successful save to disk.")
+@cmd(
+    "lastsave",
+    1,
+    "loading stale fast",
+    acl="@admin @dangerous",
+    since="1.0.0",
+    summary="Returns the Unix timestamp of the last successful save to disk.",
+)
 def lastsave(client, args):
     return int(getattr(client.server, "last_save_time", client.server.start_time))
 
@@ -147,7 +197,9 @@ def lastsave(client, args):
 # -- FUNCTION / SCRIPT: accepted until scripting exists -------------------------------------
 
 container("scripting", "function", summary="A container for function commands.", since="7.0.0")
-container("scripting", "script", summary="A container for Lua scripts management commands.", since="2.6.0")
+container(
+    "scripting", "script", summary="A container for Lua scripts management commands.", since="2.6.0"
+)
 
 
 def _flush_stub(error: str):
@@ -159,18 +211,30 @@ def _flush_stub(error: str):
     return flush
 
 
-command("scripting", "flush", -2, "write noscript", since="7.0.0", summary="Deletes all libraries and functions.", parent="function")(
-    _flush_stub("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
-)
-command("scripting", "flush", -2, "noscript", since="2.6.0", summary="Removes all server-side Lua scripts from the script cache.", parent="script")(
-    _flush_stub("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
-)
+command(
+    "scripting",
+    "flush",
+    -2,
+    "write noscript",
+    since="7.0.0",
+    summary="Deletes all libraries and functions.",
+    parent="function",
+)(_flush_stub("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"))
+command(
+    "scripting",
+    "flush",
+    -2,
+    "noscript",
+    since="2.6.0",
+    summary="Removes all server-side Lua scripts from the script cache.",
+    parent="script",
+)(_flush_stub("ERR SCRIPT FLUSH only support SYNC|ASYNC option"))
 
 
 # -- DEBUG ------------------------------------------------------------------------------
 
 DEBUG_NOT_ALLOWED = (
-    "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", "
+    'ERR DEBUG command not allowed. If the enable-debug-command option is set to "local", '
     "you can run it from a local connection, otherwise you need to set this option in the "
     "configuration file, and then restart the server."
 )
@@ -181,7 +245,9 @@ def debug(client, args):
     sub = args[1].lower()
     server = client.server
     allowed = server.config["enable-debug-command"]
-    if allowed == "no" or (allowed == "local" and not client.addr.startswith(("127.", "[::1]", "/"))):
+    if allowed == "no" or (
+        allowed == "local" and not client.addr.startswith(("127.", "[::1]", "/"))
+    ):
         raise CommandError(DEBUG_NOT_ALLOWED)
     if sub == b"sleep" and len(args) == 3:
         time.sleep(max(0.0, parse_float(args[2])))  # blocks the server on purpose, as in Redis

@@ -164,6 +164,12 @@ class PythonRequestParser:
         return args
 
 
+# RequestParser modes
+_READY = 0  # between requests; the next chunk starting with '*' goes to hiredis
+_HIREDIS = 1  # hiredis holds a chunk not yet read out
+_STRICT = 2  # the strict parser holds data (or the client must be parsed strictly)
+
+
 class RequestParser:
     """hiredis for whole multibulk requests, the strict parser for everything else.
 
@@ -171,7 +177,8 @@ class RequestParser:
     start at a request boundary and keeps each chunk until it knows the chunk ended at one
     too. When it did not (a request split across reads) or hiredis meets something it
     should not accept, the strict parser re-reads the kept bytes, skipping the requests
-    already served, and carries on until its buffer is empty again.
+    already served, and carries on until its buffer is empty again. Unauthenticated
+    clients are always parsed strictly (Redis's tighter limits apply to them).
 
     ``next_batch`` is the server's interface: all requests of a fast chunk at once (one
     Python-level loop), or one request at a time from the strict parser, so that a change
@@ -180,15 +187,16 @@ class RequestParser:
 
     def __init__(self, max_bulk_len: int = 512 * 1024 * 1024, max_query_buffer: int = 1 << 30) -> None:
         self._strict = PythonRequestParser(max_bulk_len, max_query_buffer)
-        self._has_hiredis = hiredis is not None
         self._reader = hiredis.Reader() if hiredis is not None else None
+        self._mode = _READY if hiredis is not None else _STRICT
         self._chunk = b""  # the chunk hiredis is reading
-        self._in_fast_chunk = False
         # A chunk that ended with CRLF and left hiredis with nothing unread: a request
         # boundary, unless the next chunk starts with '$' (then it ended between arguments).
         self._unconfirmed: tuple[bytes, int] | None = None
         self._deferred_error: ProtocolError | None = None
         self._queue: list[list[bytes]] = []  # for gets()
+        #: True when ``next_batch`` certainly has nothing more until the next ``feed``.
+        self.idle = True
 
     @property
     def authenticated(self) -> bool:
@@ -197,36 +205,39 @@ class RequestParser:
     @authenticated.setter
     def authenticated(self, value: bool) -> None:
         self._strict.authenticated = value
+        if not value and self._mode == _READY:
+            self._mode = _STRICT
+        elif value and self._mode == _STRICT:
+            self._settle()
 
     def set_limits(self, max_bulk_len: int, max_query_buffer: int) -> None:
         self._strict.max_bulk_len = max_bulk_len
         self._strict.max_query_buffer = max_query_buffer
 
     def pending(self) -> int:
-        return self._strict.pending() + (len(self._chunk) if self._in_fast_chunk else 0)
+        return self._strict.pending() + (len(self._chunk) if self._mode == _HIREDIS else 0)
 
     def feed(self, data: bytes) -> None:
-        strict = self._strict
-        if self._in_fast_chunk:  # fed again before reading: hiredis keeps reading
+        self.idle = False
+        mode = self._mode
+        if mode == _READY:
+            first = data[:1]
+            if first == b"*":
+                self._unconfirmed = None  # a new request: the last chunk ended at a boundary
+                self._reader.feed(data)
+                self._chunk = data
+                self._mode = _HIREDIS
+                return
+            if first == b"$" and self._unconfirmed is not None:
+                previous, served = self._unconfirmed
+                self._to_strict(previous, served)  # the last chunk ended between arguments
+            self._unconfirmed = None
+        elif mode == _HIREDIS:  # fed again before reading: hiredis keeps reading
             self._reader.feed(data)
             self._chunk += data
             return
-        if strict.busy() or not self._has_hiredis:
-            strict.feed(data)
-            return
-        if self._unconfirmed is not None:
-            previous, served = self._unconfirmed
-            self._unconfirmed = None
-            if data[:1] == b"$":
-                self._to_strict(previous, served)
-                strict.feed(data)
-                return
-        if data[:1] != b"*" or not strict.authenticated:
-            strict.feed(data)
-            return
-        self._reader.feed(data)
-        self._chunk = data
-        self._in_fast_chunk = True
+        self._mode = _STRICT
+        self._strict.feed(data)
 
     def next_batch(self) -> list[list[bytes]]:
         """The complete requests available now (an empty list when more data is needed).
@@ -237,13 +248,15 @@ class RequestParser:
         if self._deferred_error is not None:
             error, self._deferred_error = self._deferred_error, None
             raise error
-        if not self._in_fast_chunk:
-            strict = self._strict
-            if not strict.busy():
-                return []
-            request = strict.gets()
-            return [request] if request is not False else []
-        self._in_fast_chunk = False
+        mode = self._mode
+        if mode != _HIREDIS:
+            if mode == _STRICT:
+                request = self._strict.gets()
+                if request is not False:
+                    return [request]
+                self._settle()
+            self.idle = True
+            return []
         gets = self._reader.gets
         join = b"".join
         batch: list[list[bytes]] = []
@@ -257,13 +270,15 @@ class RequestParser:
         except (hiredis.ProtocolError, TypeError):
             return self._hand_over(batch)
         chunk = self._chunk
-        if self._reader.has_data() or not chunk.endswith(b"\r\n"):
+        if self._reader.has_data() or chunk[-2:] != b"\r\n":
             return self._hand_over(batch)  # it ended inside a request
         last_line = chunk.rfind(b"\r\n", 0, len(chunk) - 2) + 2
-        if chunk[last_line : last_line + 1] in (b"*", b"$"):
+        if chunk[last_line : last_line + 1] in b"*$":
             return self._hand_over(batch)  # it ended just after a header
         self._chunk = b""
         self._unconfirmed = (chunk, len(batch))
+        self._mode = _READY
+        self.idle = True
         return batch
 
     def gets(self) -> list[bytes] | bool:
@@ -272,6 +287,11 @@ class RequestParser:
             self._queue = self.next_batch()
             self._queue.reverse()
         return self._queue.pop() if self._queue else False
+
+    def _settle(self) -> None:
+        """Back to the fast path once the strict parser holds nothing and limits allow."""
+        if self._reader is not None and self._strict.authenticated and not self._strict.busy():
+            self._mode = _READY
 
     def _hand_over(self, batch: list[list[bytes]]) -> list[list[bytes]]:
         """The strict parser re-reads the chunk after the requests hiredis served."""
@@ -291,6 +311,7 @@ class RequestParser:
 
     def _to_strict(self, chunk: bytes, served: int) -> None:
         self._reader = hiredis.Reader()
+        self._mode = _STRICT
         strict = self._strict
         strict.feed(chunk)
         for _ in range(served):

@@ -41,12 +41,46 @@ POSTPONED = _NoReply()
 # CLIENT REPLY modes; SKIP_NEXT is what CLIENT REPLY SKIP sets, so its own reply is not the one skipped.
 REPLY_ON, REPLY_OFF, REPLY_SKIP, REPLY_SKIP_NEXT = 0, 1, 2, 3
 _perf_ns = time.perf_counter_ns
+_time_ns = time.time_ns
 _PUBSUB_CONTEXT_OK = {b"subscribe", b"psubscribe", b"ssubscribe", b"unsubscribe",
                       b"punsubscribe", b"sunsubscribe", b"ping", b"quit", b"reset"}  # fmt: skip
 
 
 class Client(asyncio.Protocol):
     """Connection state, also the context every command handler receives."""
+
+    __slots__ = (
+        "server",
+        "id",
+        "db",
+        "db_index",
+        "resp",
+        "encoders",
+        "name",
+        "lib_name",
+        "lib_ver",
+        "authenticated",
+        "parser",
+        "transport",
+        "addr",
+        "laddr",
+        "fd",
+        "created",
+        "last_interaction",
+        "last_spec",
+        "plain",
+        "out",
+        "closing",
+        "paused_reading",
+        "reply_mode",
+        "no_evict",
+        "no_touch",
+        "is_monitor",
+        "subscriptions",
+        "propagate_as",
+        "postponed",
+        "leftover",
+    )
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -124,7 +158,7 @@ class Client(asyncio.Protocol):
         if self.closing:
             return
         self.server.stats.net_input_bytes += len(data)
-        self.last_interaction = CLOCK.update()
+        self.last_interaction = CLOCK.ms = _time_ns() // 1_000_000
         try:
             self.parser.feed(data)
         except ProtocolError as exc:
@@ -144,11 +178,14 @@ class Client(asyncio.Protocol):
         out = self.out
         dispatch = DISPATCH
         encoders = self.encoders
+        # Client state the fast path depends on only changes in commands that take the full
+        # path (fast=False or containers), so it is re-read after each of those.
         fast = self.plain and not server.slow_path and not server.monitors
+        reply_on = self.reply_mode == REPLY_ON
         last = None
         started = _perf_ns()
         try:
-            while not self.closing and self.postponed is None:
+            while self.postponed is None and not self.closing:
                 batch = self.leftover or parser.next_batch()
                 if not batch:
                     break
@@ -175,42 +212,60 @@ class Client(asyncio.Protocol):
                         now = _perf_ns()
                         spec.ns += now - started
                         started = now
-                    else:
-                        last = None
-                        reply = self.execute(argv)
-                        started = _perf_ns()
-                        if reply is POSTPONED:
-                            self.postponed = argv
-                            self.leftover = list(requests) or None
-                            if self.transport is not None:
-                                self.transport.pause_reading()
-                            break
-                        encoders = self.encoders  # HELLO may have switched the protocol
-                        fast = self.plain and not server.slow_path and not server.monitors
-                    if not self.reply_mode:  # REPLY_ON
-                        if reply is OK:
-                            out.append(_OK_REPLY)
-                        elif reply.__class__ is bytes and len(reply) < 4096:  # type: ignore[arg-type]
-                            out.append(BULK_HEADERS[len(reply)])  # type: ignore[arg-type]
-                            out.append(reply)  # type: ignore[arg-type]
-                            out.append(b"\r\n")
+                        if reply_on:
+                            if reply is OK:
+                                out.append(_OK_REPLY)
+                            elif reply.__class__ is bytes and len(reply) < 4096:  # type: ignore[arg-type]
+                                out.append(BULK_HEADERS[len(reply)])  # type: ignore[arg-type]
+                                out.append(reply)  # type: ignore[arg-type]
+                                out.append(b"\r\n")
+                            else:
+                                encoders[reply.__class__](reply, out)
                         else:
-                            encoders[reply.__class__](reply, out)
-                    elif self.reply_mode == REPLY_SKIP:
-                        self.reply_mode = REPLY_ON  # this reply was the one to skip
-                    elif self.reply_mode == REPLY_SKIP_NEXT:
+                            reply_on = self._reply_suppressed()
+                        continue
+                    last = None
+                    reply = self.execute(argv)
+                    started = _perf_ns()
+                    if reply is POSTPONED:
+                        self.postponed = argv
+                        self.leftover = list(requests) or None
+                        if self.transport is not None:
+                            self.transport.pause_reading()
+                        break
+                    encoders = self.encoders
+                    mode = self.reply_mode  # as this command left it (CLIENT REPLY ON replies)
+                    if mode == REPLY_ON:
+                        encoders[reply.__class__](reply, out)
+                    elif mode == REPLY_SKIP_NEXT:  # CLIENT REPLY SKIP: skip the next reply
                         self.reply_mode = REPLY_SKIP
+                    else:
+                        self._reply_suppressed()
+                    fast = self.plain and not server.slow_path and not server.monitors
+                    reply_on = self.reply_mode == REPLY_ON
                     if self.closing:
                         break
                 if last is not None:
                     self.last_spec = last
+                if parser.idle and self.leftover is None:
+                    break
         except ProtocolError as exc:
             self._protocol_error(exc)
             return
         if out:
-            self.flush()
+            payload = b"".join(out)
+            out.clear()
+            server.stats.net_output_bytes += len(payload)
+            if self.transport is not None:
+                self.transport.write(payload)
         if self.closing and self.transport is not None:
             self.transport.close()
+
+    def _reply_suppressed(self) -> bool:
+        """CLIENT REPLY OFF/SKIP: a reply was not sent; return whether the next one is."""
+        if self.reply_mode == REPLY_SKIP:
+            self.reply_mode = REPLY_ON  # this reply was the one to skip
+        return self.reply_mode == REPLY_ON
 
     def _internal_error(self, spec: CommandSpec, exc: Exception) -> CommandError:
         """A handler raised something other than CommandError: a bug in Magpie, not the client."""
