@@ -59,13 +59,29 @@ def wrong_arity(name: str) -> str:
 
 
 def unknown_command(name: bytes, args: list[bytes]) -> str:
-    """Redis quotes the name (cut to 128 bytes) and as many args as fit in about 128 bytes."""
-    shown = ""
+    """Redis's text: the name cut to 128 bytes, then as many quoted args as fit in 128 bytes.
+
+    Redis formats with C strings, so each value also ends at its first NUL byte.
+    """
+    shown = b""
     for arg in args:
         if len(shown) >= 128:
             break
-        shown += f"'{_clip(arg, 128 - len(shown))}' "
-    return f"ERR unknown command '{_clip(name)}', with args beginning with: {shown}"
+        shown += b"'" + _c_string(arg)[: 128 - len(shown)] + b"' "
+    return (
+        f"ERR unknown command '{_text(_c_string(name)[:128])}', "
+        f"with args beginning with: {_text(shown)}"
+    )
+
+
+def _c_string(raw: bytes) -> bytes:
+    end = raw.find(b"\0")
+    return raw if end < 0 else raw[:end]
+
+
+def _text(raw: bytes) -> str:
+    # surrogateescape round-trips arbitrary bytes back to the client unchanged.
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def unknown_subcommand(sub: bytes, container: str) -> str:
@@ -77,5 +93,4 @@ def invalid_expire(command: str) -> str:
 
 
 def _clip(raw: bytes, limit: int = 128) -> str:
-    # surrogateescape round-trips arbitrary bytes back to the client unchanged.
-    return raw[:limit].decode("utf-8", "surrogateescape")
+    return _text(raw[:limit])

@@ -6,7 +6,7 @@ import hmac
 from functools import partial
 
 from magpie import REDIS_VERSION, errors
-from magpie.commands.args import parse_int
+from magpie.commands.args import parse_int, parse_int32
 from magpie.commands.table import command
 from magpie.errors import CommandError
 from magpie.protocol.replies import OK
@@ -127,7 +127,7 @@ def validate_name(name: bytes, what: str) -> None:
 
 @cmd("select", 2, "loading stale fast", summary="Changes the selected database.")
 def select(client, args):
-    index = parse_int(args[1])
+    index = parse_int32(args[1])
     if index < 0 or index >= len(client.server.keyspace):
         raise CommandError(errors.DB_OUT_OF_RANGE)
     client.select(index)

@@ -139,7 +139,7 @@ def move(client, args):
     return 1
 
 
-@cmd("swapdb", 3, "write fast", since="4.0.0", summary="Swaps two Redis databases.")
+@cmd("swapdb", 3, "write fast", acl="@dangerous", since="4.0.0", summary="Swaps two Redis databases.")
 def swapdb(client, args):
     a = parse_int32(args[1], "ERR invalid first DB index")
     b = parse_int32(args[2], "ERR invalid second DB index")
@@ -161,7 +161,7 @@ def _flush_mode(args) -> None:
         raise CommandError(errors.SYNTAX)
 
 
-@cmd("flushdb", -1, "write", summary="Remove all keys from the current database.")
+@cmd("flushdb", -1, "write", acl="@dangerous", summary="Remove all keys from the current database.")
 def flushdb(client, args):
     _flush_mode(args)
     db = client.db
@@ -174,7 +174,7 @@ def flushdb(client, args):
     return OK
 
 
-@cmd("flushall", -1, "write", summary="Removes all keys from all databases.")
+@cmd("flushall", -1, "write", acl="@dangerous", summary="Removes all keys from all databases.")
 def flushall(client, args):
     _flush_mode(args)
     removed = client.server.keyspace.flush_all()
@@ -195,7 +195,7 @@ def randomkey(client, args):
     return None
 
 
-@cmd("keys", 2, "readonly", summary="Returns all key names that match a pattern.")
+@cmd("keys", 2, "readonly", acl="@dangerous", summary="Returns all key names that match a pattern.")
 def keys(client, args):
     db = client.db
     if args[1] == b"*":

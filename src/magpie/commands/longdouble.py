@@ -11,22 +11,36 @@ import numpy as np
 from magpie import errors
 from magpie.errors import CommandError
 
-_ALLOWED = frozenset(b"0123456789+-.eEinfatyINFATY")
+_ALLOWED = frozenset(b"0123456789+-.eEinfatyINFATYxXpPbcdBCD")
+MAX_CHARS = 5 * 1024  # Redis's MAX_LONG_DOUBLE_CHARS: longer input is refused
 
 
 def parse_long_double(raw: bytes) -> np.longdouble:
-    """Redis's string2ld: no surrounding spaces, no NaN, no overflow to infinity."""
-    if not raw or len(raw) > 5120 or raw[:1].isspace() or raw[-1:].isspace() or not set(raw) <= _ALLOWED:
+    """Redis's string2ld (strtold): no surrounding spaces, no NaN, no overflow or underflow.
+
+    strtold also reads hexadecimal floats (``0x1p3``); those go through ``float.fromhex``,
+    exact for every value a double holds.
+    """
+    if not raw or len(raw) >= MAX_CHARS or raw[:1].isspace() or raw[-1:].isspace() or not set(raw) <= _ALLOWED:
         raise CommandError(errors.NOT_FLOAT)
+    text = raw.decode()
+    mantissa = text.lower().lstrip("+-")
     try:
-        with np.errstate(all="ignore"):
-            value = np.longdouble(raw.decode())
+        if mantissa.startswith("0x"):
+            value = np.longdouble(float.fromhex(text))
+            mantissa = mantissa[2:].split("p")[0]
+        else:
+            with np.errstate(all="ignore"):
+                value = np.longdouble(text)
+            mantissa = mantissa.split("e")[0]
     except (ValueError, OverflowError):
         raise CommandError(errors.NOT_FLOAT) from None
     if np.isnan(value):
         raise CommandError(errors.NOT_FLOAT)
-    if np.isinf(value) and raw.lstrip(b"+-").lower() not in (b"inf", b"infinity"):
+    if np.isinf(value) and mantissa not in ("inf", "infinity"):
         raise CommandError(errors.NOT_FLOAT)  # out of range, as strtold's ERANGE
+    if value == 0 and mantissa.strip("0.") != "":
+        raise CommandError(errors.NOT_FLOAT)  # underflowed to zero: ERANGE as well
     return value
 
 
