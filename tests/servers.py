@@ -70,7 +70,9 @@ def _wait_ready(server: ServerProcess, password: str | None = None) -> None:
     raise RuntimeError(f"{server.kind} did not start:\n{server.log()}")
 
 
-def start_magpie(*args: str, port: int | None = None, config_text: str | None = None) -> ServerProcess:
+def start_magpie(
+    *args: str, port: int | None = None, config_text: str | None = None, env: dict | None = None
+) -> ServerProcess:
     """``magpie-server`` as a user would run it, in its own temporary data directory."""
     port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="magpie-test-")
@@ -83,7 +85,13 @@ def start_magpie(*args: str, port: int | None = None, config_text: str | None = 
         argv.append(conf)
     argv += ["--port", str(port), "--bind", "127.0.0.1", "--dir", workdir, *args]
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+        )
     server = ServerProcess("magpie", port, proc, workdir, log_path)
     _wait_ready(server)
     return server

@@ -134,3 +134,34 @@ def test_unknown_command_and_arity_errors_use_redis_text(raw, request_line, repl
 def test_quit_replies_then_closes(raw):
     raw.send(b"QUIT\r\n")
     assert raw.read_all() == b"+OK\r\n"
+
+
+class TestWithoutHiredis:
+    """The same server with the pure-Python parser only, as on a machine without hiredis."""
+
+    @pytest.fixture(scope="class")
+    def pure(self):
+        server = start_magpie(env={"MAGPIE_PURE_PYTHON_PARSER": "1"})
+        yield server
+        server.stop()
+
+    def test_pipeline_and_split_requests(self, pure):
+        conn = RawConnection(pure.port)
+        data = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\na\r\nb\r\n" + b"GET k\r\n" * 3
+        for i in range(0, len(data), 5):
+            conn.send(data[i : i + 5])
+        expected = b"+OK\r\n" + b"$4\r\na\r\nb\r\n" * 3
+        assert conn.read_exactly(len(expected)) == expected
+        conn.close()
+
+    def test_redis_py_over_both_protocols(self, pure):
+        for protocol in (2, 3):
+            client = pure.client(protocol=protocol)
+            assert client.set("x", "1") and client.incr("x") == 2
+            client.close()
+
+    def test_malformed_input(self, pure):
+        conn = RawConnection(pure.port)
+        conn.send(b"*1\r\n+PING\r\n")
+        assert conn.read_all() == b"-ERR Protocol error: expected '$', got '+'\r\n"
+        conn.close()
