@@ -69,6 +69,13 @@ class Database:
             return value  # type: ignore[return-value]
         raise CommandError(WRONGTYPE)
 
+    def get_typed(self, key: bytes, cls: type) -> object | None:
+        """The value at ``key`` if it is a ``cls`` (None when missing); WRONGTYPE otherwise."""
+        value = self.lookup(key)
+        if value is None or value.__class__ is cls:
+            return value
+        raise CommandError(WRONGTYPE)
+
     def exists(self, key: bytes) -> bool:
         return self.lookup(key) is not None
 

@@ -33,6 +33,14 @@ TYPES: dict[type, tuple[str, Callable[[object], str]]] = {
 }
 
 
+def register_type(
+    cls: type, name: str, encoding: Callable[[object], str], copier: Callable[[object], object]
+) -> None:
+    """Called by each data type's module: what TYPE, OBJECT ENCODING and COPY do with it."""
+    TYPES[cls] = (name, encoding)
+    COPIERS[cls] = copier
+
+
 def type_name(value: object) -> str:
     return TYPES[value.__class__][0]
 
