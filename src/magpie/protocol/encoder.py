@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 
 from magpie.errors import CommandError
-from magpie.protocol.replies import NULL_ARRAY, Push, RespSet, Verbatim, _NullArray
+from magpie.protocol.replies import NULL_ARRAY, Push, RespSet, Sequence, Verbatim, _NullArray
 
 Encoder = Callable[[object, list], None]
 
@@ -117,8 +117,13 @@ def _make(resp3: bool) -> dict[type, Encoder]:
 
         push = resp_set = array  # type: ignore[assignment]
 
+    def sequence(value: Sequence, out: list) -> None:
+        for item in value:
+            table[item.__class__](item, out)
+
     table.update(
         {
+            Sequence: sequence,
             bytes: _bulk,
             str: _simple,
             int: _int,

@@ -22,6 +22,12 @@ class Push(list):
     __slots__ = ()
 
 
+class Sequence(list):
+    """Several replies to one command, sent back to back (SUBSCRIBE answers per channel)."""
+
+    __slots__ = ()
+
+
 class Verbatim(str):
     """A verbatim text (``=``, format ``txt``) in RESP3, a bulk string in RESP2 (INFO)."""
 

@@ -77,6 +77,9 @@ class Client(asyncio.Protocol):
         "no_touch",
         "is_monitor",
         "subscriptions",
+        "channels",
+        "patterns",
+        "shard_channels",
         "propagate_as",
         "postponed",
         "leftover",
@@ -113,7 +116,10 @@ class Client(asyncio.Protocol):
         self.no_evict = False
         self.no_touch = False
         self.is_monitor = False
-        self.subscriptions = 0  # channels + patterns (RESP2 subscribed mode when > 0)
+        self.subscriptions = 0  # channels + patterns + shard channels (RESP2 subscribed mode when > 0)
+        self.channels: set[bytes] = set()
+        self.patterns: set[bytes] = set()
+        self.shard_channels: set[bytes] = set()
         #: Set by a write handler to propagate something other than its argv.
         self.propagate_as: list[list[bytes]] | None = None
         self.postponed: list[bytes] | None = None
@@ -387,6 +393,8 @@ class Client(asyncio.Protocol):
         if self.is_monitor:
             self.is_monitor = False
             self.server.monitors.remove(self)
+        if self.subscriptions:
+            self.server.pubsub.client_gone(self)
         self.set_authenticated(not self.server.config["requirepass"])
 
     def set_protocol(self, resp: int) -> None:

@@ -12,7 +12,9 @@ import time
 from magpie.commands.table import COMMANDS
 from magpie.config import Config
 from magpie.server.connection import Client
+from magpie.server.notifications import KeyspaceNotifier
 from magpie.server.propagation import PropagationLog
+from magpie.server.pubsub import PubSub
 from magpie.server.stats import Stats
 from magpie.store.clock import CLOCK
 from magpie.store.keyspace import Keyspace
@@ -36,6 +38,9 @@ class Server:
         #: True while every command must take the dispatcher's full path (pause, propagation).
         self.slow_path = False
         self.stats.count_commands = self.total_commands
+        self.pubsub = PubSub(self)
+        self.notifications = KeyspaceNotifier(self)
+        config.on_change.append(self._config_changed)
         self.run_id = secrets.token_hex(20)
         self.replid = secrets.token_hex(20)
         self.error_counts: dict[str, int] = {}
@@ -73,6 +78,7 @@ class Server:
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        self.notifications.configure()
         self._stopped = asyncio.Event()
         hosts = str(self.config["bind"]).split() or ["127.0.0.1"]
         hosts = [h.lstrip("-") for h in hosts]
@@ -145,10 +151,16 @@ class Server:
         prefix = message.split(" ", 1)[0]
         self.error_counts[prefix] = self.error_counts.get(prefix, 0) + 1
 
+    def _config_changed(self, name: str) -> None:
+        if name == "notify-keyspace-events":
+            self.notifications.configure()
+
     def client_gone(self, client: Client) -> None:
         self.clients.pop(client.id, None)
         if client.is_monitor:
             self.monitors.remove(client)
+        if client.subscriptions:
+            self.pubsub.client_gone(client)
 
     # -- housekeeping ------------------------------------------------------------------
 
