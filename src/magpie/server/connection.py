@@ -42,6 +42,10 @@ POSTPONED = _NoReply()
 REPLY_ON, REPLY_OFF, REPLY_SKIP, REPLY_SKIP_NEXT = 0, 1, 2, 3
 _perf_ns = time.perf_counter_ns
 _time_ns = time.time_ns
+_QUEUED = "QUEUED"
+_EXECABORT_BECAUSE = "EXECABORT Transaction discarded because of: "
+#: Commands that run at once inside MULTI instead of being queued (as in Redis).
+_RUN_IN_MULTI = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
 _PUBSUB_CONTEXT_OK = {b"subscribe", b"psubscribe", b"ssubscribe", b"unsubscribe",
                       b"punsubscribe", b"sunsubscribe", b"ping", b"quit", b"reset"}  # fmt: skip
 
@@ -80,6 +84,12 @@ class Client(asyncio.Protocol):
         "channels",
         "patterns",
         "shard_channels",
+        "in_multi",
+        "in_exec",
+        "multi_queue",
+        "multi_error",
+        "watched",
+        "dirty_cas",
         "propagate_as",
         "postponed",
         "leftover",
@@ -120,6 +130,12 @@ class Client(asyncio.Protocol):
         self.channels: set[bytes] = set()
         self.patterns: set[bytes] = set()
         self.shard_channels: set[bytes] = set()
+        self.in_multi = False
+        self.in_exec = False  # blocking commands run inside EXEC must not block
+        self.multi_queue: list[tuple[CommandSpec, list[bytes]]] = []
+        self.multi_error = False  # a command was refused while queueing: EXEC aborts
+        self.watched: list[tuple[int, bytes]] = []
+        self.dirty_cas = False  # a watched key changed: EXEC fails
         #: Set by a write handler to propagate something other than its argv.
         self.propagate_as: list[list[bytes]] | None = None
         self.postponed: list[bytes] | None = None
@@ -318,35 +334,52 @@ class Client(asyncio.Protocol):
         return reply
 
     def _checked_call(self, argv: list[bytes]) -> object:
-        spec = DISPATCH.get(argv[0])
+        """Redis's processCommand checks, in Redis's order; then queue (MULTI) or run."""
+        spec = DISPATCH.get(argv[0]) or COMMANDS.get(argv[0].lower())
         if spec is None:
-            spec = COMMANDS.get(argv[0].lower())
-            if spec is None:
-                self.server.stats.unknown_commands += 1
-                return CommandError(errors.unknown_command(argv[0], argv[1:]))
+            self.server.stats.unknown_commands += 1
+            return self._reject(None, errors.unknown_command(argv[0], argv[1:]))
         if spec.subcommands:
             if len(argv) >= 2:
                 sub = spec.subcommands.get(argv[1].lower())
                 if sub is None:
-                    spec.rejected_calls += 1
-                    return CommandError(errors.unknown_subcommand(argv[1], spec.name))
+                    return self._reject(spec, errors.unknown_subcommand(argv[1], spec.name))
                 spec = sub
             elif spec.handler is None:
-                spec.rejected_calls += 1
-                return CommandError(errors.wrong_arity(spec.name))
+                return self._reject(spec, errors.wrong_arity(spec.name))
         argc = len(argv)
         if argc != spec.arity and (spec.arity >= 0 or argc < -spec.arity):
-            spec.rejected_calls += 1
-            return CommandError(errors.wrong_arity(spec.name))
+            return self._reject(spec, errors.wrong_arity(spec.name))
         if not self.authenticated and not spec.no_auth:
-            spec.rejected_calls += 1
-            return CommandError(errors.NOAUTH)
+            return self._reject(spec, errors.NOAUTH)
+        if self.in_multi and spec.no_multi:
+            return self._reject(spec, "ERR Command not allowed inside a transaction")
+        if self.subscriptions and self.resp == 2 and argv[0].lower() not in _PUBSUB_CONTEXT_OK:
+            return self._reject(spec, errors.NOT_ALLOWED_IN_PUBSUB.format(argv[0].decode(errors="replace").lower()))
         if self.server.paused_until and self.server.must_postpone(spec):
             return POSTPONED
-        if self.subscriptions and self.resp == 2 and argv[0].lower() not in _PUBSUB_CONTEXT_OK:
-            spec.rejected_calls += 1
-            return CommandError(errors.NOT_ALLOWED_IN_PUBSUB.format(argv[0].decode(errors="replace").lower()))
+        if self.in_multi and spec.name not in _RUN_IN_MULTI:
+            self.multi_queue.append((spec, argv))
+            return _QUEUED
         return self.call(spec, argv)
+
+    def _reject(self, spec: CommandSpec | None, message: str) -> CommandError:
+        """A command refused before running; inside MULTI it also dooms the transaction."""
+        if spec is not None:
+            spec.rejected_calls += 1
+        if self.in_multi:
+            self.multi_error = True
+        if spec is not None and spec.name == "exec":
+            self.discard_transaction()
+            return CommandError(_EXECABORT_BECAUSE + message.removeprefix("ERR "))
+        return CommandError(message)
+
+    def discard_transaction(self) -> None:
+        self.in_multi = False
+        self.multi_error = False
+        self.multi_queue = []
+        self.server.watches.unwatch_all(self)
+        self.refresh_mode()
 
     def call(self, spec: CommandSpec, argv: list[bytes]) -> object:
         """Run the handler, keep statistics, feed monitors and the propagation log."""
@@ -395,6 +428,7 @@ class Client(asyncio.Protocol):
             self.server.monitors.remove(self)
         if self.subscriptions:
             self.server.pubsub.client_gone(self)
+        self.discard_transaction()
         self.set_authenticated(not self.server.config["requirepass"])
 
     def set_protocol(self, resp: int) -> None:
@@ -408,7 +442,7 @@ class Client(asyncio.Protocol):
 
     def refresh_mode(self) -> None:
         """Recompute whether this client may take the dispatcher's fast path."""
-        self.plain = self.authenticated and not self.subscriptions
+        self.plain = self.authenticated and not self.subscriptions and not self.in_multi
 
     @property
     def last_command(self) -> bytes:

@@ -20,6 +20,7 @@ class PropagationLog:
         self.consumers: list[Consumer] = []
         self.recent: deque[list[bytes]] | None = None  # DEBUG's record of the stream, for tests
         self._db = -1
+        self._held: list[tuple[int, list[bytes]]] | None = None
         #: True when anything reads the log; writes then take the dispatcher's full path.
         self.active = False
         self.on_change: Callable[[], None] = lambda: None
@@ -37,8 +38,27 @@ class PropagationLog:
         self.consumers.remove(consumer)
         self._refresh()
 
+    def begin_transaction(self) -> None:
+        """EXEC starts: hold what its commands propagate until ``end_transaction``."""
+        self._held = []
+
+    def end_transaction(self) -> None:
+        """EXEC ends: several effects go out wrapped in MULTI/EXEC, one goes out alone."""
+        held, self._held = self._held, None
+        if not held:
+            return
+        if len(held) > 1:
+            self.feed(held[0][0], [b"MULTI"])
+        for db_index, argv in held:
+            self.feed(db_index, argv)
+        if len(held) > 1:
+            self.feed(held[-1][0], [b"EXEC"])
+
     def feed(self, db_index: int, argv: list[bytes]) -> None:
         if not self.active:
+            return
+        if self._held is not None:
+            self._held.append((db_index, argv))
             return
         if db_index != self._db:
             self._db = db_index

@@ -16,6 +16,7 @@ from magpie.server.notifications import KeyspaceNotifier
 from magpie.server.propagation import PropagationLog
 from magpie.server.pubsub import PubSub
 from magpie.server.stats import Stats
+from magpie.server.transactions import WatchRegistry
 from magpie.store.clock import CLOCK
 from magpie.store.keyspace import Keyspace
 
@@ -39,6 +40,7 @@ class Server:
         self.slow_path = False
         self.stats.count_commands = self.total_commands
         self.pubsub = PubSub(self)
+        self.watches = WatchRegistry(self.keyspace)
         self.notifications = KeyspaceNotifier(self)
         config.on_change.append(self._config_changed)
         self.run_id = secrets.token_hex(20)
@@ -161,6 +163,8 @@ class Server:
             self.monitors.remove(client)
         if client.subscriptions:
             self.pubsub.client_gone(client)
+        if client.watched:
+            self.watches.unwatch_all(client)
 
     # -- housekeeping ------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from magpie.store.database import Database
 from magpie.store.signals import Signals
 
@@ -10,6 +12,8 @@ class Keyspace:
     def __init__(self, count: int = 16) -> None:
         self.signals = Signals()
         self.dbs = [Database(i, self.signals) for i in range(count)]
+        #: Called with the two indexes after SWAPDB (WATCH invalidation).
+        self.swap_listeners: list[Callable[[int, int], None]] = []
 
     def __getitem__(self, index: int) -> Database:
         return self.dbs[index]
@@ -31,3 +35,5 @@ class Keyspace:
     def swap(self, a: int, b: int) -> None:
         self.dbs[a].swap_contents(self.dbs[b])
         self.signals.dirty += 1
+        for listener in self.swap_listeners:
+            listener(a, b)
