@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-FAMILIES = ("connection", "clients", "server", "info", "introspection", "strings", "keys", "expiry", "bits", "lcs")
+FAMILIES = ("connection", "clients", "server", "info", "introspection", "strings", "keys", "expiry", "bits", "lcs", "transactions")
 
 
 def load_all() -> None:
