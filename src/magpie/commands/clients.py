@@ -56,7 +56,8 @@ def client_type(c) -> str:
 
 def describe(c) -> str:
     """One line of CLIENT LIST, with Redis 7's fields in Redis's order."""
-    flags = ("O" if c.is_monitor else "") + ("P" if c.subscriptions else "")
+    flags = ("O" if c.is_monitor else "") + ("P" if c.subscriptions else "") + ("b" if c.blocked else "")
+    flags += "x" if c.in_multi else ""
     flags = flags or "N"
     now = time.time()
     pending = c.parser.pending()
@@ -222,3 +223,20 @@ def client_reply(client, args):
         client.reply_mode = REPLY_SKIP_NEXT
         return NO_REPLY
     raise CommandError(errors.SYNTAX)
+
+
+@sub("unblock", -3, "admin noscript loading stale", since="5.0.0", summary="Unblocks a client blocked by a blocking command from a different connection.")
+def client_unblock(client, args):
+    target = parse_int(args[2])
+    with_error = False
+    if len(args) == 4:
+        reason = args[3].lower()
+        if reason not in (b"timeout", b"error"):
+            raise CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        with_error = reason == b"error"
+    elif len(args) > 4:
+        raise CommandError(errors.SYNTAX)
+    other = client.server.clients.get(target)
+    if other is None:
+        return 0
+    return 1 if client.server.blocking.unblock(other, with_error) else 0

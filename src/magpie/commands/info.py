@@ -96,7 +96,7 @@ def _clients(server) -> dict[str, object]:
         "maxclients": server.config["maxclients"],
         "client_recent_max_input_buffer": max((c.parser.pending() for c in clients), default=0),
         "client_recent_max_output_buffer": 0,
-        "blocked_clients": 0,
+        "blocked_clients": server.blocking.count,
         "tracking_clients": 0,
         "clients_in_timeout_table": 0,
     }

@@ -21,6 +21,7 @@ from magpie.protocol.replies import OK
 from magpie.store.clock import CLOCK
 
 if TYPE_CHECKING:
+    from magpie.server.blocking import Blocked
     from magpie.server.server import Server
     from magpie.store.database import Database
 
@@ -38,6 +39,8 @@ for _table in ENCODERS.values():
     _table[_NoReply] = lambda value, out: None
 #: Returned by ``execute`` when CLIENT PAUSE holds the command back until the pause ends.
 POSTPONED = _NoReply()
+#: Returned by a blocking command that must wait (the reply comes later, via ``unblocked``).
+BLOCKED = _NoReply()
 # CLIENT REPLY modes; SKIP_NEXT is what CLIENT REPLY SKIP sets, so its own reply is not the one skipped.
 REPLY_ON, REPLY_OFF, REPLY_SKIP, REPLY_SKIP_NEXT = 0, 1, 2, 3
 _perf_ns = time.perf_counter_ns
@@ -90,6 +93,7 @@ class Client(asyncio.Protocol):
         "multi_error",
         "watched",
         "dirty_cas",
+        "blocked",
         "propagate_as",
         "postponed",
         "leftover",
@@ -136,6 +140,7 @@ class Client(asyncio.Protocol):
         self.multi_error = False  # a command was refused while queueing: EXEC aborts
         self.watched: list[tuple[int, bytes]] = []
         self.dirty_cas = False  # a watched key changed: EXEC fails
+        self.blocked: Blocked | None = None
         #: Set by a write handler to propagate something other than its argv.
         self.propagate_as: list[list[bytes]] | None = None
         self.postponed: list[bytes] | None = None
@@ -202,12 +207,13 @@ class Client(asyncio.Protocol):
         encoders = self.encoders
         # Client state the fast path depends on only changes in commands that take the full
         # path (fast=False or containers), so it is re-read after each of those.
+        blocking = server.blocking
         fast = self.plain and not server.slow_path and not server.monitors
         reply_on = self.reply_mode == REPLY_ON
         last = None
         started = _perf_ns()
         try:
-            while self.postponed is None and not self.closing:
+            while self.postponed is None and self.blocked is None and not self.closing:
                 batch = self.leftover or parser.next_batch()
                 if not batch:
                     break
@@ -234,6 +240,8 @@ class Client(asyncio.Protocol):
                         now = _perf_ns()
                         spec.ns += now - started
                         started = now
+                        if blocking.ready:
+                            blocking.serve_ready()
                         if reply_on:
                             if reply is OK:
                                 out.append(_OK_REPLY)
@@ -254,6 +262,9 @@ class Client(asyncio.Protocol):
                         self.leftover = list(requests) or None
                         if self.transport is not None:
                             self.transport.pause_reading()
+                        break
+                    if reply is BLOCKED:
+                        self.leftover = list(requests) or None
                         break
                     encoders = self.encoders
                     mode = self.reply_mode  # as this command left it (CLIENT REPLY ON replies)
@@ -288,6 +299,21 @@ class Client(asyncio.Protocol):
         if self.reply_mode == REPLY_SKIP:
             self.reply_mode = REPLY_ON  # this reply was the one to skip
         return self.reply_mode == REPLY_ON
+
+    def unblocked(self, reply: object) -> None:
+        """The wait is over (served, timed out, CLIENT UNBLOCK): reply, then carry on."""
+        if self.closing:
+            return
+        if self.reply_mode == REPLY_ON:
+            self.encoders[reply.__class__](reply, self.out)
+        elif self.reply_mode == REPLY_SKIP:
+            self.reply_mode = REPLY_ON
+        if reply.__class__ is CommandError:
+            self.server.count_error(reply.message)  # type: ignore[attr-defined]
+        if self.out:
+            self.flush()
+        if self.server.loop is not None:
+            self.server.loop.call_soon(self.process_input)  # not nested in another client's turn
 
     def _internal_error(self, spec: CommandSpec, exc: Exception) -> CommandError:
         """A handler raised something other than CommandError: a bug in Magpie, not the client."""
@@ -408,6 +434,8 @@ class Client(asyncio.Protocol):
                 for item in rewritten:
                     server.propagation.feed(self.db_index, item)
         self.propagate_as = None
+        if server.blocking.ready and not self.in_exec:
+            server.blocking.serve_ready()
         return reply
 
     # -- state changes used by handlers --------------------------------------------------

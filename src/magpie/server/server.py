@@ -11,6 +11,7 @@ import time
 
 from magpie.commands.table import COMMANDS
 from magpie.config import Config
+from magpie.server.blocking import BlockingRegistry
 from magpie.server.connection import Client
 from magpie.server.notifications import KeyspaceNotifier
 from magpie.server.propagation import PropagationLog
@@ -41,6 +42,7 @@ class Server:
         self.stats.count_commands = self.total_commands
         self.pubsub = PubSub(self)
         self.watches = WatchRegistry(self.keyspace)
+        self.blocking = BlockingRegistry(self)
         self.notifications = KeyspaceNotifier(self)
         config.on_change.append(self._config_changed)
         self.run_id = secrets.token_hex(20)
@@ -165,6 +167,8 @@ class Server:
             self.pubsub.client_gone(client)
         if client.watched:
             self.watches.unwatch_all(client)
+        if client.blocked is not None:
+            self.blocking.client_gone(client)
 
     # -- housekeeping ------------------------------------------------------------------
 
