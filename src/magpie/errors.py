@@ -53,6 +53,18 @@ NOT_ALLOWED_IN_PUBSUB = (
 )
 MAX_CLIENTS = "ERR max number of clients reached"
 
+# lists
+MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
+INDEX_OUT_OF_RANGE = "ERR index out of range"
+LPOS_RANK_ZERO = (
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
+    "or use negative to start from the end of the list"
+)
+LPOS_COUNT_NEGATIVE = "ERR COUNT can't be negative"
+LPOS_MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
+MPOP_NUMKEYS = "ERR numkeys should be greater than 0"
+MPOP_COUNT = "ERR count should be greater than 0"
+
 
 def wrong_arity(name: str) -> str:
     return f"ERR wrong number of arguments for '{name}' command"
@@ -94,3 +106,13 @@ def invalid_expire(command: str) -> str:
 
 def _clip(raw: bytes, limit: int = 128) -> str:
     return _text(raw[:limit])
+
+# hashes and sets
+HASH_NOT_INTEGER = "ERR hash value is not an integer"
+HASH_NOT_FLOAT = "ERR hash value is not a float"
+NAN_OR_INFINITY = "ERR value is NaN or Infinity"
+NOT_POSITIVE = "ERR value is out of range, must be positive"
+INVALID_CURSOR = "ERR invalid cursor"
+NUMKEYS_NOT_POSITIVE = "ERR numkeys should be greater than 0"
+NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
+LIMIT_NEGATIVE = "ERR LIMIT can't be negative"

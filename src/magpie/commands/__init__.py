@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-FAMILIES = ("connection", "clients", "server", "info", "introspection", "strings", "keys", "expiry", "bits", "lcs", "transactions")
+FAMILIES = ("connection", "clients", "server", "info", "introspection", "strings", "keys", "expiry", "bits", "lcs", "transactions", "lists", "blocking_lists")
 
 
 def load_all() -> None:
