@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-FAMILIES = ("connection", "clients", "server", "info", "introspection", "strings", "keys", "expiry", "bits", "lcs", "transactions", "lists", "blocking_lists")
+FAMILIES = ("connection", "clients", "server", "info", "introspection", "strings", "keys", "expiry", "bits", "lcs", "transactions", "lists", "blocking_lists", "hashes", "sets")
 
 
 def load_all() -> None:
