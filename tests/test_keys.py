@@ -126,3 +126,24 @@ def test_object_and_memory(r):
     assert r.memory_usage("missing") is None
     with pytest.raises(redis.ResponseError, match="LFU maxmemory policy is not selected"):
         r.object("freq", "s")
+
+
+@pytest.mark.parametrize("cursor", ["-1", "+0", "", "18446744073709551615"])
+def test_scan_cursor_spellings_match_redis(r2, reference_redis, cursor):
+    ref = reference_redis.client(protocol=2)
+    for client in (r2, ref):
+        client.flushall()
+        client.set("k", "v")
+    ours = r2.execute_command("SCAN", cursor)
+    theirs = ref.execute_command("SCAN", cursor)
+    assert (ours[0] == b"0") == (theirs[0] == b"0")
+
+
+def test_getkeys_errors_match_redis(r2, reference_redis):
+    ref = reference_redis.client(protocol=2)
+    for args in (["COMMAND", "GETKEYS", "SINTERCARD", "0", "a"], ["COMMAND", "GETKEYS", "PING"]):
+        with pytest.raises(redis.ResponseError) as ours:
+            r2.execute_command(*args)
+        with pytest.raises(redis.ResponseError) as theirs:
+            ref.execute_command(*args)
+        assert str(ours.value) == str(theirs.value)

@@ -10,7 +10,7 @@ import numpy as np
 
 from magpie import errors
 from magpie.commands.args import INT64_MAX, INT64_MIN, parse_int
-from magpie.commands.keys import SCANS, parse_scan_options
+from magpie.commands.keys import SCANS, parse_scan_cursor, parse_scan_options
 from magpie.commands.longdouble import format_long_double, parse_long_double
 from magpie.commands.table import command
 from magpie.errors import WRONGTYPE, CommandError
@@ -286,21 +286,9 @@ def hrandfield(client, args):
     return [[field, h[field]] for field in fields]
 
 
-def parse_collection_cursor(raw: bytes) -> int:
-    """An HSCAN/SSCAN cursor as Redis's strtoul reads it: an optional sign (a negative
-    number wraps modulo 2**64), digits, nothing after; the empty string is 0."""
-    digits = raw[1:] if raw[:1] in (b"+", b"-") else raw
-    if digits and not digits.isdigit() or (not digits and raw):
-        raise CommandError(errors.INVALID_CURSOR)
-    cursor = int(digits) if digits else 0
-    if cursor >= 2**64:
-        raise CommandError(errors.INVALID_CURSOR)
-    return (-cursor) % 2**64 if raw[:1] == b"-" else cursor
-
-
 @cmd("hscan", -3, "readonly", (1, 1, 1), since="2.8.0", summary="Iterates over fields and values of a hash.")
 def hscan(client, args):
-    cursor = parse_collection_cursor(args[2])
+    cursor = parse_scan_cursor(args[2])
     h = read_hash(client.db, args[1])
     if h is None:
         return [b"0", []]

@@ -140,7 +140,9 @@ def command_getkeys(client, args):
         spec = spec.subcommands.get(target[1].lower(), spec)
     if not spec.arity_ok(len(target)):
         raise CommandError("ERR Invalid number of arguments specified for command")
+    if spec.first_key <= 0 and spec.keys_finder is None:
+        raise CommandError("ERR The command has no key arguments")
     positions = spec.key_positions(target)
     if not positions:
-        raise CommandError("ERR The command has no key arguments")
+        raise CommandError("ERR Invalid arguments specified for command")
     return [target[i] for i in positions]

@@ -205,13 +205,15 @@ def keys(client, args):
 
 
 def parse_scan_cursor(raw: bytes) -> int:
-    try:
-        cursor = int(raw)
-    except ValueError:
-        raise CommandError("ERR invalid cursor") from None
-    if cursor < 0 or cursor >= 2**64 or str(cursor).encode() != raw:
+    """A SCAN-family cursor as Redis's strtoul reads it: an optional sign (a negative number
+    wraps modulo 2**64), digits, nothing after; the empty string is 0."""
+    digits = raw[1:] if raw[:1] in (b"+", b"-") else raw
+    if (digits and not digits.isdigit()) or (not digits and raw):
         raise CommandError("ERR invalid cursor")
-    return cursor
+    cursor = int(digits) if digits else 0
+    if cursor >= 2**64:
+        raise CommandError("ERR invalid cursor")
+    return (-cursor) % 2**64 if raw[:1] == b"-" else cursor
 
 
 def parse_scan_options(args: list[bytes], start: int, allow_type: bool):

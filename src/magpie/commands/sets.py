@@ -7,8 +7,8 @@ from functools import partial
 
 from magpie import errors
 from magpie.commands.args import parse_int
-from magpie.commands.hashes import parse_collection_cursor, parse_random_count, random_item
-from magpie.commands.keys import SCANS, parse_scan_options
+from magpie.commands.hashes import parse_random_count, random_item
+from magpie.commands.keys import SCANS, parse_scan_cursor, parse_scan_options
 from magpie.commands.table import command
 from magpie.errors import WRONGTYPE, CommandError
 from magpie.protocol.replies import RespSet
@@ -352,7 +352,7 @@ def sintercard(client, args):
 
 @cmd("sscan", -3, "readonly", (1, 1, 1), since="2.8.0", summary="Iterates over members of a set.")
 def sscan(client, args):
-    cursor = parse_collection_cursor(args[2])
+    cursor = parse_scan_cursor(args[2])
     s = read_set(client.db, args[1])
     if s is None:
         return [b"0", []]

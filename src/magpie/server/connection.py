@@ -430,9 +430,14 @@ class Client(asyncio.Protocol):
             rewritten = self.propagate_as
             if rewritten is None:
                 server.propagation.feed(self.db_index, argv)
-            else:
+            elif len(rewritten) == 1 or self.in_exec:
                 for item in rewritten:
                     server.propagation.feed(self.db_index, item)
+            else:  # several effects of one command go out as a transaction, as in Redis
+                server.propagation.begin_transaction()
+                for item in rewritten:
+                    server.propagation.feed(self.db_index, item)
+                server.propagation.end_transaction()
         self.propagate_as = None
         if server.blocking.ready and not self.in_exec:
             server.blocking.serve_ready()
