@@ -6,7 +6,9 @@ PORT ?= 6379
 
 .PHONY: serve test lint bench clean
 
-$(STAMP): pyproject.toml
+# setup.py compiles structures/avl.py in place: rebuild when it changes, or the stale
+# extension would shadow the edited source.
+$(STAMP): pyproject.toml setup.py src/magpie/structures/avl.py
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
