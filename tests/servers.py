@@ -109,7 +109,7 @@ def start_redis(*args: str) -> ServerProcess:
     workdir = tempfile.mkdtemp(prefix="redis-ref-")
     log_path = os.path.join(workdir, "server.log")
     argv = [path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--daemonize", "no", "--dir", workdir, *args]  # fmt: skip
+            "--daemonize", "no", "--enable-debug-command", "yes", "--dir", workdir, *args]  # fmt: skip
     with open(log_path, "w") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = ServerProcess("redis", port, proc, workdir, log_path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-FAMILIES = ("connection", "clients", "server", "info", "introspection", "strings", "keys", "expiry", "bits", "lcs", "transactions", "lists", "blocking_lists", "hashes", "sets")
+FAMILIES = ("connection", "clients", "server", "info", "introspection", "strings", "keys", "expiry", "bits", "lcs", "pubsub", "lists", "hashes", "sets", "transactions", "blocking_lists")
 
 
 def load_all() -> None:

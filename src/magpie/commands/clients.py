@@ -65,7 +65,8 @@ def describe(c) -> str:
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd={c.fd} name={name} "
         f"age={int(now - c.created)} idle={c.idle_seconds()} flags={flags} db={c.db_index} "
-        f"sub={c.subscriptions} psub=0 ssub=0 multi=-1 qbuf={pending} qbuf-free=0 "
+        f"sub={len(c.channels)} psub={len(c.patterns)} ssub={len(c.shard_channels)} "
+        f"multi={len(c.multi_queue) if c.in_multi else -1} qbuf={pending} qbuf-free=0 "
         f"argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r "
         f"cmd={c.last_command.decode()} user=default redir=-1 resp={c.resp} "
         f"lib-name={c.lib_name.decode(errors='replace')} lib-ver={c.lib_ver.decode(errors='replace')}"

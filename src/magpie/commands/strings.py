@@ -89,6 +89,7 @@ def set_(client, args):
     db.set(key, value, keep_ttl=keep_ttl)
     if when is not None:
         db.set_expire(key, when)
+        db.changed(key, "expire")  # Redis signals "set", then "expire"
         client.propagate_as = [[_SET, key, value, _PXAT, str(when).encode()]]
     return old if get_old else OK
 
@@ -107,6 +108,7 @@ def _set_with_expire(client, args, unit: int, name: str):
     db = client.db
     db.set(args[1], args[3])
     db.set_expire(args[1], when)
+    db.changed(args[1], "expire")
     client.propagate_as = [[_SET, args[1], args[3], _PXAT, str(when).encode()]]
     return OK
 
