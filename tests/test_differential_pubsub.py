@@ -144,13 +144,17 @@ def test_keyspace_message_streams_match(servers, resp, scenario):
     compare(servers, resp, KEYSPACE_SUBSCRIPTION, SCENARIOS[scenario])
 
 
-@pytest.mark.parametrize("flags", ["K$", "Eg", "Kgx", "E$g", "KA", "EA", "A", "Kl"])
+@pytest.mark.parametrize("flags", ["K$", "Eg", "Kgx", "E$g", "KA", "EA", "A", "Kl", "En", "KEAn"])
 def test_class_filters_match(servers, flags):
     commands = [
         ["SET", "a", 1],
         ["INCR", "a"],
         ["EXPIRE", "a", 100],
         ["RENAME", "a", "b"],
+        ["MOVE", "b", 1],
+        ["COPY", "b", "c", "DB", 0],
+        ["SELECT", 1],
+        ["COPY", "b", "c", "DB", 0],
         ["DEL", "b"],
     ]
     compare(servers, 2, [cmd("PSUBSCRIBE", "*")], commands, flags)

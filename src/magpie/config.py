@@ -65,6 +65,16 @@ def _parse_save(text: str) -> list[tuple[int, int]]:
 _EVENT_CLASSES = "g$lshzxetd"  # what 'A' stands for, in Redis's display order
 
 
+class KeyspaceEvents(str):
+    """notify-keyspace-events as Redis displays it, plus every class it enables.
+
+    Redis's display drops 'n' next to 'A' ("KEAn" shows as "AKE") although new-key events
+    stay on, so the display alone cannot be parsed back.
+    """
+
+    classes: frozenset[str]
+
+
 def _parse_keyspace_events(text: str) -> str:
     """notify-keyspace-events: validate the classes, keep Redis's canonical spelling."""
     chars = set(text)
@@ -76,7 +86,9 @@ def _parse_keyspace_events(text: str) -> str:
         out = "A"
     else:
         out = "".join(c for c in _EVENT_CLASSES + "n" if c in chars)
-    return out + "".join(c for c in "KEm" if c in chars)
+    value = KeyspaceEvents(out + "".join(c for c in "KEm" if c in chars))
+    value.classes = frozenset(chars - {"A"})
+    return value
 
 
 _OBUF_CLASSES = {"normal": "normal", "slave": "slave", "replica": "slave", "pubsub": "pubsub"}

@@ -61,9 +61,10 @@ def _rename(client, args, nx: bool):
         return 0
     when = db.get_expire(src)
     db.pop(src)
-    db.changed(src, "rename_from")
     db.pop(dst)
-    db.set(dst, value, "rename_to")
+    db.set(dst, value, None)
+    db.changed(src, "rename_from")
+    db.changed(dst, "rename_to")
     if when is not None:
         db.set_expire(dst, when)
     return 1 if nx else OK
@@ -132,8 +133,9 @@ def move(client, args):
         return 0
     when = src_db.get_expire(key)
     src_db.pop(key)
+    dst_db.set(key, value, None)
     src_db.changed(key, "move_from")
-    dst_db.set(key, value, "move_to")
+    dst_db.changed(key, "move_to")
     if when is not None:
         dst_db.set_expire(key, when)
     return 1

@@ -69,8 +69,9 @@ class KeyspaceNotifier:
 
     def configure(self) -> None:
         """Re-read ``notify-keyspace-events``; listen to change signals only when enabled."""
+        setting = self.server.config["notify-keyspace-events"]
         classes, self._keyspace, self._keyevent = parse_flags(
-            str(self.server.config["notify-keyspace-events"])
+            "".join(getattr(setting, "classes", None) or str(setting))
         )
         self._events = {
             name: name.encode() for name, cls in EVENT_CLASSES.items() if cls in classes

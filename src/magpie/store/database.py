@@ -96,14 +96,22 @@ class Database:
 
     # -- writing -----------------------------------------------------------------------
 
-    def set(self, key: bytes, value: object, event: str = "set", keep_ttl: bool = False) -> None:
-        """Store ``value``; a plain set clears any TTL, as Redis's SET does."""
+    def set(self, key: bytes, value: object, event: str | None = "set", keep_ttl: bool = False) -> None:
+        """Store ``value``; a plain set clears any TTL, as Redis's SET does.
+
+        With listeners attached, a key that did not exist is first announced as "new".
+        ``event=None`` leaves the command's own event to the caller (RENAME and MOVE
+        signal the source between the destination's "new" and its event, as Redis does).
+        """
+        sig = self.signals
+        if sig.listeners and key not in self.data:
+            for listener in sig.listeners:
+                listener(self, key, "new")
         self.data[key] = value
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
-        sig = self.signals
         sig.dirty += 1
-        if sig.listeners:
+        if sig.listeners and event is not None:
             for listener in sig.listeners:
                 listener(self, key, event)
 
