@@ -283,11 +283,16 @@ def setrange(client, args):
 def _incr(client, key: bytes, delta: int) -> int:
     db = client.db
     old = db.get_string(key)
-    current = 0 if old is None else parse_int(old)
+    if old is None:
+        current = 0
+    elif old.isdigit() and (old[0] != 48 or len(old) == 1) and len(old) < 19:
+        current = int(old)  # the common case: a short canonical non-negative number
+    else:
+        current = parse_int(old)
     result = current + delta
     if result < INT64_MIN or result > INT64_MAX:
         raise CommandError(errors.OVERFLOW)
-    db.set(key, str(result).encode(), "incrby", keep_ttl=True)
+    db.set(key, b"%d" % result, "incrby", keep_ttl=True)
     return result
 
 
