@@ -39,7 +39,8 @@ def summary(entry):
      "select", "hello", "auth", "info", "time", "lastsave", "monitor", "shutdown",
      "config|get", "config|set", "client|list", "client|kill", "command|info", "command|getkeys",
      "client", "config", "object", "memory", "script", "function", "debug",
-     "keys", "flushdb", "flushall", "swapdb", "scan", "randomkey", "expire", "ttl", "incrbyfloat"],
+     "keys", "flushdb", "flushall", "swapdb", "scan", "randomkey", "expire", "ttl", "incrbyfloat",
+     "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "multi", "exec", "watch", "unwatch", "discard"],
 )  # fmt: skip
 def test_command_info_matches_redis(mine, ref, name):
     ours = mine.execute_command("COMMAND", "INFO", name)[0]
