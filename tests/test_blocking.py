@@ -173,3 +173,23 @@ def test_wrongtype_key_fails_at_once(r2):
     r2.set("s", "v")
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         r2.blpop(["s"], timeout=0)
+
+
+def test_bzpopmin_bzpopmax_bzmpop(blocker, r2):
+    low = blocker(b"BZPOPMIN z1 z2 0")
+    r2.zadd("z2", {"a": 1, "b": 2})
+    assert low.read_until(b"1\r\n") == b"*3\r\n$2\r\nz2\r\n$1\r\na\r\n$1\r\n1\r\n"
+    high = blocker(b"BZPOPMAX z3 0")
+    r2.zadd("z3", {"x": 5, "y": 7})
+    assert high.read_until(b"7\r\n") == b"*3\r\n$2\r\nz3\r\n$1\r\ny\r\n$1\r\n7\r\n"
+    many = blocker(b"BZMPOP 0 2 z4 z5 MIN COUNT 2")
+    r2.zadd("z5", {"p": 1, "q": 2, "r": 3})
+    assert many.read_until(b"2\r\n") == b"*2\r\n$2\r\nz5\r\n*2\r\n*2\r\n$1\r\np\r\n$1\r\n1\r\n*2\r\n$1\r\nq\r\n$1\r\n2\r\n"
+    assert r2.zrange("z5", 0, -1) == [b"r"]
+
+
+def test_bzpop_served_at_once_and_timeouts(r2):
+    r2.zadd("z", {"a": 1})
+    assert tuple(r2.execute_command("BZPOPMAX", "z", "0")) == (b"z", b"a", 1.0)
+    assert r2.execute_command("BZPOPMIN", "z", "0.05") is None
+    assert r2.execute_command("BZMPOP", "0.05", "1", "z", "MAX") is None

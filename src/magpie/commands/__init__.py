@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-FAMILIES = ("connection", "clients", "server", "info", "introspection", "strings", "keys", "expiry", "bits", "lcs", "pubsub", "lists", "hashes", "sets", "transactions", "blocking_lists")
+FAMILIES = ("connection", "clients", "server", "info", "introspection", "strings", "keys", "expiry", "bits", "lcs", "pubsub", "lists", "hashes", "sets", "zsets", "transactions", "blocking_lists", "blocking_zsets")
 
 
 def load_all() -> None:

@@ -64,3 +64,30 @@ def upper(raw: bytes) -> bytes:
 def expect_end(args: list[bytes], index: int) -> None:
     if index < len(args):
         raise CommandError(SYNTAX)
+
+
+def c_atoi(raw: bytes) -> int:
+    """C's atoi: leading blanks, an optional sign, then as many digits as there are.
+
+    Redis's key-finding helpers (COMMAND GETKEYS, ACL, cluster routing) read numkeys this way.
+    """
+    text = raw.lstrip(b" \t\n\v\f\r")
+    sign = 1
+    if text[:1] in (b"+", b"-"):
+        sign = -1 if text[:1] == b"-" else 1
+        text = text[1:]
+    number = 0
+    for byte in text:
+        if not 48 <= byte <= 57:
+            break
+        number = number * 10 + byte - 48
+    return sign * number
+
+
+def numkeys_positions(argv: list[bytes], numkeys_index: int) -> list[int]:
+    """Key positions of a ``numkeys key [key ...]`` command, or [] when numkeys is unusable."""
+    num = c_atoi(argv[numkeys_index]) if len(argv) > numkeys_index else 0
+    first = numkeys_index + 1
+    if num < 1 or num > len(argv) - first:
+        return []
+    return list(range(first, first + num))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from magpie.commands.args import numkeys_positions
 from magpie.commands.lists import move_element as lists_move
 from magpie.commands.lists import mpop, mpop_propagation, parse_mpop, parse_side, pop_element
 from magpie.commands.table import command
@@ -99,9 +100,7 @@ def blmove(client, args):
 
 
 def _blmpop_keys(argv: list[bytes]) -> list[int]:
-    from magpie.commands.lists import _numkeys_positions
-
-    return _numkeys_positions(argv, 2)
+    return numkeys_positions(argv, 2)
 
 
 @cmd("blmpop", -5, "write blocking movablekeys", keys_finder=_blmpop_keys, since="7.0.0", summary="Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")

@@ -22,7 +22,7 @@ from __future__ import annotations
 from functools import partial
 
 from magpie import errors
-from magpie.commands.args import INT64_MAX, INT64_MIN, parse_int
+from magpie.commands.args import INT64_MAX, INT64_MIN, numkeys_positions, parse_int
 from magpie.commands.table import command
 from magpie.errors import WRONGTYPE, CommandError
 from magpie.protocol.replies import NULL_ARRAY, OK
@@ -191,30 +191,7 @@ def mpop_propagation(left: bool, key: bytes, popped: int) -> list[list[bytes]]:
 
 def _mpop_keys(argv: list[bytes]) -> list[int]:
     """COMMAND GETKEYS for LMPOP: Redis reads numkeys with atoi and gives up when out of range."""
-    return _numkeys_positions(argv, 1)
-
-
-def _numkeys_positions(argv: list[bytes], numkeys_index: int) -> list[int]:
-    num = _atoi(argv[numkeys_index]) if len(argv) > numkeys_index else 0
-    first = numkeys_index + 1
-    if num < 1 or num > len(argv) - first:
-        return []
-    return list(range(first, first + num))
-
-
-def _atoi(raw: bytes) -> int:
-    """C's atoi: leading blanks, an optional sign, then as many digits as there are."""
-    text = raw.lstrip(b" \t\n\v\f\r")
-    sign = 1
-    if text[:1] in (b"+", b"-"):
-        sign = -1 if text[:1] == b"-" else 1
-        text = text[1:]
-    digits = 0
-    for byte in text:
-        if not 48 <= byte <= 57:
-            break
-        digits = digits * 10 + byte - 48
-    return sign * digits
+    return numkeys_positions(argv, 1)
 
 
 # -- pushes ----------------------------------------------------------------------------
