@@ -243,12 +243,22 @@ class RequestParser:
         self._mode = _STRICT
         self._strict.feed(data)
 
-    def next_batch(self) -> list[list[bytes]]:
-        """The complete requests available now (an empty list when more data is needed).
+    def read(self, data: bytes = b"") -> list[list[bytes]]:
+        """Take ``data`` (if any) and return the complete requests available now.
 
-        A malformed request raises ``ProtocolError`` once the requests before it were
-        returned.
+        An empty list means more data is needed. A malformed request raises
+        ``ProtocolError`` once the requests before it were returned. Feeding and reading
+        in one call keeps the per-read cost of the server's hot path down.
         """
+        if data:
+            if self._mode == _READY and data[:1] == b"*":
+                self.idle = False
+                self._unconfirmed = None  # a new request: the last chunk ended at a boundary
+                self._reader.feed(data)
+                self._chunk = data
+                self._mode = _HIREDIS
+            else:
+                self.feed(data)
         if self._deferred_error is not None:
             error, self._deferred_error = self._deferred_error, None
             raise error
@@ -284,6 +294,10 @@ class RequestParser:
         self._mode = _READY
         self.idle = True
         return batch
+
+    next_batch = read
+
+    next_batch = read
 
     def gets(self) -> list[bytes] | bool:
         """One request at a time (tests and simple callers), or False for "need more"."""

@@ -1,6 +1,6 @@
 """One client connection: read requests, run them in order, write replies once per read.
 
-The hot path lives in ``process_input``: take every complete request received, run each
+The hot path lives in ``data_received``: take every complete request received, run each
 through the table's generic checks and its handler, encode the replies into a list, and
 hand the joined bytes to the transport in one write.
 """
@@ -182,24 +182,15 @@ class Client(asyncio.Protocol):
             self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
-        if self.closing:
-            return
-        self.server.stats.net_input_bytes += len(data)
-        self.last_interaction = CLOCK.ms = _time_ns() // 1_000_000
-        try:
-            self.parser.feed(data)
-        except ProtocolError as exc:
-            self._protocol_error(exc)
-            return
-        self.process_input()
-
-    def process_input(self) -> None:
         """Run every complete request received so far, then write all replies at once.
 
         The inner loop inlines the common case (a known command without subcommands, the
         right arity, an ordinary authenticated client, no MONITOR/pause/propagation
         consumer); anything else goes through ``execute``, which does every generic check.
+        Called with ``b""`` to resume a client whose requests were held (pause, blocking).
         """
+        if self.closing:
+            return
         server = self.server
         parser = self.parser
         out = self.out
@@ -211,12 +202,20 @@ class Client(asyncio.Protocol):
         fast = self.plain and not server.slow_path and not server.monitors
         reply_on = self.reply_mode == REPLY_ON
         last = None
+        server.stats.net_input_bytes += len(data)
         started = _perf_ns()
+        self.last_interaction = CLOCK.ms = _time_ns() // 1_000_000
         try:
-            while self.postponed is None and self.blocked is None and not self.closing:
-                batch = self.leftover or parser.next_batch()
-                if not batch:
-                    break
+            if self.postponed is not None or self.blocked is not None:
+                if data:
+                    parser.feed(data)  # held until the client may run commands again
+                return
+            batch = self.leftover
+            if batch is None:
+                batch = parser.read(data)
+            elif data:
+                parser.feed(data)
+            while batch:
                 self.leftover = None
                 requests = iter(batch)
                 for argv in requests:
@@ -280,8 +279,9 @@ class Client(asyncio.Protocol):
                         break
                 if last is not None:
                     self.last_spec = last
-                if parser.idle and self.leftover is None:
+                if self.postponed is not None or self.blocked is not None or self.closing:
                     break
+                batch = None if parser.idle else parser.read()
         except ProtocolError as exc:
             self._protocol_error(exc)
             return
@@ -313,7 +313,7 @@ class Client(asyncio.Protocol):
         if self.out:
             self.flush()
         if self.server.loop is not None:
-            self.server.loop.call_soon(self.process_input)  # not nested in another client's turn
+            self.server.loop.call_soon(self.data_received, b"")  # not nested in another client's turn
 
     def _internal_error(self, spec: CommandSpec, exc: Exception) -> CommandError:
         """A handler raised something other than CommandError: a bug in Magpie, not the client."""
@@ -340,7 +340,7 @@ class Client(asyncio.Protocol):
             self.encoders[reply.__class__](reply, self.out)
         if not self.paused_reading and self.transport is not None:
             self.transport.resume_reading()
-        self.process_input()
+        self.data_received(b"")
 
     def flush(self) -> None:
         out = self.out
