@@ -292,8 +292,23 @@ def wait_for_quiet(max_seconds: float, threshold: float = 15.0) -> float:
 
 # --------------------------------------------------------------------------- throughput
 
-# redis-benchmark's -t name -> the test name it prints in --csv output
-TESTS = {"set": "SET", "get": "GET", "incr": "INCR", "mset": "MSET (10 keys)"}
+# redis-benchmark's -t name -> the test name it prints in --csv output, per suite:
+# "kv" is the server foundation's set, "types" the data types' (lists, sets, hashes, zsets).
+SUITES = {
+    "kv": {"set": "SET", "get": "GET", "incr": "INCR", "mset": "MSET (10 keys)"},
+    "types": {"lpush": "LPUSH", "lpop": "LPOP", "sadd": "SADD", "hset": "HSET", "zadd": "ZADD",
+              "zpopmin": "ZPOPMIN"},
+}  # fmt: skip
+TESTS = SUITES["kv"]
+SUITE = "kv"
+
+
+def select_suite(name: str) -> None:
+    """Point the module at one suite's tests, targets and markdown section markers."""
+    global TESTS, SUITE, MARK_START, MARK_END
+    TESTS, SUITE = SUITES[name], name
+    if name != "kv":
+        MARK_START, MARK_END = f"<!-- {name}-bench:start -->", f"<!-- {name}-bench:end -->"
 
 
 def benchmark_argv(
@@ -410,7 +425,15 @@ def measure_throughput(args: argparse.Namespace, pinning: Pinning) -> Throughput
 
 
 def target_for(test: str, pipeline: int) -> float | None:
-    """The project's ratio target: 0.9x for unpipelined GET/SET, 0.5x for everything at -P 16."""
+    """The project's ratio targets.
+
+    kv: 0.9x for unpipelined GET/SET, 0.5x for everything at -P 16.
+    types: 0.8x for every unpipelined test, 0.5x for ZADD at -P 16.
+    """
+    if SUITE == "types":
+        if pipeline > 1:
+            return 0.5 if test == "ZADD" else None
+        return 0.8
     if pipeline > 1:
         return 0.5
     return 0.9 if test in ("GET", "SET") else None
@@ -601,7 +624,8 @@ def markdown_section(args: argparse.Namespace, pinning: Pinning, throughput: Thr
                      memory: MemoryResult | None, command_line: str) -> str:  # fmt: skip
     """The results section for docs/benchmarks.md, between the two markers."""
     info = machine_info()
-    parts = [MARK_START, "## Latest results", "",
+    title = "Latest results" if SUITE == "kv" else f"Latest results: `--suite {SUITE}`"
+    parts = [MARK_START, f"## {title}", "",
              f"Measured {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} with:", "",
              "```sh", command_line, "```", "",
              "Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()) + ".",
@@ -677,6 +701,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """Command-line options; ``--quick`` shrinks every size unless it was given explicitly."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--suite", choices=sorted(SUITES), default="kv",
+                        help="kv: SET/GET/INCR/MSET and memory (default); types: LPUSH, LPOP, "
+                        "SADD, HSET, ZADD, ZPOPMIN (implies --skip-memory)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 1 round, small -n, 20k keys for memory")  # fmt: skip
     parser.add_argument("--rounds", type=int, help="alternating rounds per server (default 3)")
@@ -711,6 +738,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the tables and commands, and optionally update the markdown."""
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    select_suite(args.suite)
+    if args.suite != "kv":
+        args.skip_memory = True
     if not args.skip_throughput and not shutil.which("redis-benchmark"):
         print("redis-benchmark is not installed (try scripts/ensure-redis)", file=sys.stderr)
         return 2
