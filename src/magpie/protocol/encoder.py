@@ -45,8 +45,12 @@ def _simple(value: str, out: list) -> None:
     out.append(encoded)
 
 
+#: ``:<n>\r\n`` for the integers most replies are (counts, 0/1 flags).
+INT_REPLIES = [b":%d\r\n" % n for n in range(1024)]
+
+
 def _int(value: int, out: list) -> None:
-    out.append(b":%d\r\n" % value)
+    out.append(INT_REPLIES[value] if 0 <= value < 1024 else b":%d\r\n" % value)
 
 
 def _error(value: CommandError, out: list) -> None:

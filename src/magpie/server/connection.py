@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from magpie import errors
 from magpie.commands.table import COMMANDS, DISPATCH, CommandSpec
 from magpie.errors import CommandError, ProtocolError
-from magpie.protocol.encoder import BULK_HEADERS, ENCODERS
+from magpie.protocol.encoder import BULK_HEADERS, ENCODERS, INT_REPLIES
 from magpie.protocol.parser import RequestParser
 from magpie.protocol.replies import OK
 from magpie.store.clock import CLOCK
@@ -248,6 +248,8 @@ class Client(asyncio.Protocol):
                                 out.append(BULK_HEADERS[len(reply)])  # type: ignore[arg-type]
                                 out.append(reply)  # type: ignore[arg-type]
                                 out.append(b"\r\n")
+                            elif reply.__class__ is int and 0 <= reply < 1024:  # type: ignore[operator]
+                                out.append(INT_REPLIES[reply])  # type: ignore[index]
                             else:
                                 encoders[reply.__class__](reply, out)
                         else:
