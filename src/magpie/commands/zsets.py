@@ -46,7 +46,11 @@ _LIMIT_RANK = "ERR syntax error, LIMIT is only supported in combination with eit
 _WITHSCORES_LEX = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
 
 _ZPOPMIN, _ZPOPMAX = b"ZPOPMIN", b"ZPOPMAX"
+
+
 # -- lookups and replies ------------------------------------------------------------------
+
+
 def read_zset(db, key: bytes) -> ZSet | None:
     """The sorted set at ``key`` for a read command; WRONGTYPE for another type."""
     value = db.lookup_read(key)
