@@ -61,12 +61,14 @@ def test_select_and_database_isolation(magpie):
         a.execute_command("SELECT", "16")
 
 
+@pytest.fixture(scope="module")
+def secured():
+    server = start_magpie("--requirepass", "s3cret")
+    yield server
+    server.stop()
+
+
 class TestAuth:
-    @pytest.fixture(scope="class")
-    def secured(self):
-        server = start_magpie("--requirepass", "s3cret")
-        yield server
-        server.stop()
 
     def test_commands_need_auth(self, secured):
         client = secured.client(protocol=2)
@@ -129,7 +131,7 @@ def test_idle_timeout_closes_client():
 
     server = start_magpie("--timeout", "1")
     try:
-        client = server.client(protocol=2, retry_on_timeout=False)
+        client = server.client(protocol=2)
         client.ping()
         conn_ids = {c["id"] for c in server.client(protocol=2).client_list()}
         time.sleep(2.5)

@@ -136,14 +136,15 @@ def test_quit_replies_then_closes(raw):
     assert raw.read_all() == b"+OK\r\n"
 
 
+@pytest.fixture(scope="module")
+def pure():
+    server = start_magpie(env={"MAGPIE_PURE_PYTHON_PARSER": "1"})
+    yield server
+    server.stop()
+
+
 class TestWithoutHiredis:
     """The same server with the pure-Python parser only, as on a machine without hiredis."""
-
-    @pytest.fixture(scope="class")
-    def pure(self):
-        server = start_magpie(env={"MAGPIE_PURE_PYTHON_PARSER": "1"})
-        yield server
-        server.stop()
 
     def test_pipeline_and_split_requests(self, pure):
         conn = RawConnection(pure.port)
