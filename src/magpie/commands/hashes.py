@@ -26,18 +26,12 @@ _LONG_MAX = INT64_MAX
 
 def read_hash(db, key: bytes) -> Hash | None:
     """The hash at ``key`` for a read command (a counted hit or miss); WRONGTYPE otherwise."""
-    value = db.lookup_read(key)
-    if value is None or value.__class__ is Hash:
-        return value  # type: ignore[return-value]
-    raise CommandError(WRONGTYPE)
+    return db.read_typed(key, Hash)  # type: ignore[return-value]
 
 
 def write_hash(db, key: bytes) -> Hash | None:
     """The hash at ``key`` for a write command, or None when there is none."""
-    value = db.lookup(key)
-    if value is None or value.__class__ is Hash:
-        return value  # type: ignore[return-value]
-    raise CommandError(WRONGTYPE)
+    return db.get_typed(key, Hash)  # type: ignore[return-value]
 
 
 def _store(client, key: bytes, h: Hash, created: bool, longest: int, event: str) -> None:

@@ -48,18 +48,12 @@ def parse_side(raw: bytes) -> bool:
 
 
 def _get_list(db, key: bytes) -> ListValue | None:
-    value = db.lookup(key)
-    if value is None or value.__class__ is ListValue:
-        return value  # type: ignore[return-value]
-    raise CommandError(WRONGTYPE)
+    return db.get_typed(key, ListValue)  # type: ignore[return-value]
 
 
 def _read_list(db, key: bytes) -> ListValue | None:
     """The list for a read command (counted as a keyspace hit or miss)."""
-    value = db.lookup_read(key)
-    if value is None or value.__class__ is ListValue:
-        return value  # type: ignore[return-value]
-    raise CommandError(WRONGTYPE)
+    return db.read_typed(key, ListValue)  # type: ignore[return-value]
 
 
 def _removed(db, key: bytes, value: ListValue, event: str) -> None:

@@ -24,17 +24,11 @@ SPOP_MOVE_STRATEGY_MUL = 5
 
 def read_set(db, key: bytes) -> Set | None:
     """The set at ``key`` for a read command (a counted hit or miss); WRONGTYPE otherwise."""
-    value = db.lookup_read(key)
-    if value is None or value.__class__ is Set:
-        return value  # type: ignore[return-value]
-    raise CommandError(WRONGTYPE)
+    return db.read_typed(key, Set)  # type: ignore[return-value]
 
 
 def write_set(db, key: bytes) -> Set | None:
-    value = db.lookup(key)
-    if value is None or value.__class__ is Set:
-        return value  # type: ignore[return-value]
-    raise CommandError(WRONGTYPE)
+    return db.get_typed(key, Set)  # type: ignore[return-value]
 
 
 _MAX_INTSET = "set-max-intset-entries"

@@ -53,17 +53,11 @@ _ZPOPMIN, _ZPOPMAX = b"ZPOPMIN", b"ZPOPMAX"
 
 def read_zset(db, key: bytes) -> ZSet | None:
     """The sorted set at ``key`` for a read command; WRONGTYPE for another type."""
-    value = db.lookup_read(key)
-    if value is None or value.__class__ is ZSet:
-        return value  # type: ignore[return-value]
-    raise CommandError(WRONGTYPE)
+    return db.read_typed(key, ZSet)  # type: ignore[return-value]
 
 
 def write_zset(db, key: bytes) -> ZSet | None:
-    value = db.lookup(key)
-    if value is None or value.__class__ is ZSet:
-        return value  # type: ignore[return-value]
-    raise CommandError(WRONGTYPE)
+    return db.get_typed(key, ZSet)  # type: ignore[return-value]
 
 
 def _config(client) -> dict:

@@ -76,6 +76,13 @@ class Database:
             return value
         raise CommandError(WRONGTYPE)
 
+    def read_typed(self, key: bytes, cls: type) -> object | None:
+        """``get_typed`` for read commands: also counts the keyspace hit or miss."""
+        value = self.lookup_read(key)
+        if value is None or value.__class__ is cls:
+            return value
+        raise CommandError(WRONGTYPE)
+
     def exists(self, key: bytes) -> bool:
         return self.lookup(key) is not None
 
