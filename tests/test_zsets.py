@@ -565,3 +565,17 @@ def test_keyspace_events_match_redis(magpie, reference_redis):
     expected = _keyevents(reference_redis)
     assert (b"__keyevent@0__:zincr", b"z") in expected  # the sequence does exercise the events
     assert _keyevents(magpie) == expected
+
+
+@pytest.mark.parametrize("args", [["ZADD", "z", "nx"], ["ZADD", "z", "NX", "m"], ["ZADD", "z", "incr", "m"],
+                                  ["ZADD", "z", "inf", "m"], ["ZADD", "z", "0", "m"], ["ZADD", "z", "x1", "m"]])
+def test_zadd_short_forms_match_redis(r2, reference_redis, args):
+    ref = reference_redis.client(protocol=2)
+    replies = []
+    for client in (r2, ref):
+        client.delete("z")
+        try:
+            replies.append(client.execute_command(*args))
+        except redis.ResponseError as exc:
+            replies.append(str(exc))
+    assert replies[0] == replies[1]

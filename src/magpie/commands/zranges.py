@@ -70,6 +70,8 @@ def _strtod(raw: bytes) -> tuple[float, bool] | None:
 
 def parse_score(raw: bytes, error: str = errors.NOT_FLOAT) -> float:
     """Redis's getDoubleFromObject: no leading blank, the whole string, no NaN, no ERANGE."""
+    if raw == b"0":
+        return 0.0
     try:
         value = float(raw)
     except ValueError:
