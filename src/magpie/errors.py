@@ -62,7 +62,7 @@ LPOS_RANK_ZERO = (
 )
 LPOS_COUNT_NEGATIVE = "ERR COUNT can't be negative"
 LPOS_MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
-MPOP_NUMKEYS = "ERR numkeys should be greater than 0"
+MPOP_NUMKEYS = "ERR numkeys should be greater than 0"  # LMPOP, ZMPOP, SINTERCARD...
 MPOP_COUNT = "ERR count should be greater than 0"
 
 
@@ -111,8 +111,6 @@ def _clip(raw: bytes, limit: int = 128) -> str:
 HASH_NOT_INTEGER = "ERR hash value is not an integer"
 HASH_NOT_FLOAT = "ERR hash value is not a float"
 NAN_OR_INFINITY = "ERR value is NaN or Infinity"
-NOT_POSITIVE = "ERR value is out of range, must be positive"
 INVALID_CURSOR = "ERR invalid cursor"
-NUMKEYS_NOT_POSITIVE = "ERR numkeys should be greater than 0"
 NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
 LIMIT_NEGATIVE = "ERR LIMIT can't be negative"

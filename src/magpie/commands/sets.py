@@ -153,9 +153,9 @@ def _parse_positive(raw: bytes) -> int:
     try:
         count = parse_int(raw)
     except CommandError:
-        raise CommandError(errors.NOT_POSITIVE) from None
+        raise CommandError(errors.MUST_BE_POSITIVE) from None
     if count < 0:
-        raise CommandError(errors.NOT_POSITIVE)
+        raise CommandError(errors.MUST_BE_POSITIVE)
     return count
 
 
@@ -295,7 +295,7 @@ def _numkeys(raw: bytes) -> int:
     except CommandError:
         numkeys = 0
     if numkeys < 1:
-        raise CommandError(errors.NUMKEYS_NOT_POSITIVE)
+        raise CommandError(errors.MPOP_NUMKEYS)
     return numkeys
 
 
