@@ -365,7 +365,6 @@ class Client(asyncio.Protocol):
         """Redis's processCommand checks, in Redis's order; then queue (MULTI) or run."""
         spec = DISPATCH.get(argv[0]) or COMMANDS.get(argv[0].lower())
         if spec is None:
-            self.server.stats.unknown_commands += 1
             return self._reject(None, errors.unknown_command(argv[0], argv[1:]))
         if spec.subcommands:
             if len(argv) >= 2:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 class Stats:
     total_connections_received: int = 0
     rejected_connections: int = 0
-    unknown_commands: int = 0
     net_input_bytes: int = 0
     net_output_bytes: int = 0
     expired_keys: int = 0
