@@ -260,34 +260,14 @@ def _pop_with_count(client, args, left: bool, name: str):
 def lpop(client, args):
     if len(args) != 2:
         return _pop_with_count(client, args, True, "lpop")
-    db, key = client.db, args[1]
-    value = db.lookup(key)
-    if value is None:
-        return None
-    if value.__class__ is not ListValue:
-        raise CommandError(WRONGTYPE)
-    element = value.popleft()  # type: ignore[attr-defined]
-    db.changed(key, "lpop")
-    if not value:
-        db.delete(key, "del")
-    return element
+    return pop_element(client.db, args[1], True)
 
 
 @cmd("rpop", -2, "write fast", (1, 1, 1), summary="Returns and removes the last elements of a list. Deletes the list if the last element was popped.")
 def rpop(client, args):
     if len(args) != 2:
         return _pop_with_count(client, args, False, "rpop")
-    db, key = client.db, args[1]
-    value = db.lookup(key)
-    if value is None:
-        return None
-    if value.__class__ is not ListValue:
-        raise CommandError(WRONGTYPE)
-    element = value.pop()  # type: ignore[attr-defined]
-    db.changed(key, "rpop")
-    if not value:
-        db.delete(key, "del")
-    return element
+    return pop_element(client.db, args[1], False)
 
 
 @cmd("lmpop", -4, "write movablekeys", (0, 0, 0), since="7.0.0", keys_finder=_mpop_keys, summary="Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.")

@@ -160,12 +160,16 @@ def pubsub_channels(client, args):
      complexity="O(N) for the NUMSUB subcommand, where N is the number of requested channels",
      summary="Returns a count of subscribers to channels.")  # fmt: skip
 def pubsub_numsub(client, args):
-    registry = client.server.pubsub
+    return _counts(args[2:], client.server.pubsub.numsub)
+
+
+def _counts(channels: list[bytes], count) -> list:  # noqa: ANN001 - a registry method
+    """[channel, subscribers, ...]: a flat array in RESP3 too, as Redis 7.0 answers."""
     reply: list = []
-    for channel in args[2:]:
+    for channel in channels:
         reply.append(channel)
-        reply.append(registry.numsub(channel))
-    return reply  # a flat array in RESP3 too, as Redis 7.0 answers
+        reply.append(count(channel))
+    return reply
 
 
 @sub("numpat", 2, "pubsub loading stale", since="2.8.0", complexity="O(1)",
@@ -188,12 +192,7 @@ def pubsub_shardchannels(client, args):
      complexity="O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels",
      summary="Returns the count of subscribers of shard channels.")  # fmt: skip
 def pubsub_shardnumsub(client, args):
-    registry = client.server.pubsub
-    reply: list = []
-    for channel in args[2:]:
-        reply.append(channel)
-        reply.append(registry.shard_numsub(channel))
-    return reply
+    return _counts(args[2:], client.server.pubsub.shard_numsub)
 
 
 _HELP = [
