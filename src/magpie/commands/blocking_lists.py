@@ -107,17 +107,23 @@ def _blmpop_keys(argv: list[bytes]) -> list[int]:
 def blmpop(client, args):
     timeout = parse_timeout(args[1])
     keys, left, count = parse_mpop(args, 2)
+    return blocking_mpop(client, keys, left, count, timeout, ListValue, mpop, mpop_propagation)
+
+
+def blocking_mpop(client, keys, side: bool, count: int, timeout: float, value_class: type, pop, propagation):  # noqa: ANN001
+    """BLMPOP/BZMPOP: ``pop(db, keys, side, count)`` and ``propagation(side, key, n)`` come from
+    the type's module; while waiting, keys holding another type are skipped, as Redis does."""
     db = client.db
-    result = mpop(db, keys, left, count)
+    result = pop(db, keys, side, count)
     if result is not None:
-        client.propagate_as = mpop_propagation(left, result[0], len(result[1]))
+        client.propagate_as = propagation(side, result[0], len(result[1]))
         return result
 
     def retry():
-        ready = [key for key in keys if _is_list(db, key)]
-        found = mpop(db, ready, left, count) if ready else None
+        ready = [key for key in keys if db.lookup(key).__class__ is value_class]
+        found = pop(db, ready, side, count) if ready else None
         if found is None:
             return None
-        return found, mpop_propagation(left, found[0], len(found[1]))
+        return found, propagation(side, found[0], len(found[1]))
 
     return _wait(client, keys, timeout, retry, NULL_ARRAY)

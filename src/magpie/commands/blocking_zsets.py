@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from magpie.commands.args import numkeys_positions
-from magpie.commands.blocking_lists import _wait
+from magpie.commands.blocking_lists import _wait, blocking_mpop
 from magpie.commands.table import command
 from magpie.commands.zsets import parse_zmpop, pop_from_zset, zmpop, zpop_propagation
 from magpie.protocol.replies import NULL_ARRAY
@@ -68,17 +68,4 @@ def _bzmpop_keys(argv: list[bytes]) -> list[int]:
 def bzmpop(client, args):
     timeout = parse_timeout(args[1])
     keys, highest, count = parse_zmpop(args, 2)
-    db = client.db
-    result = zmpop(db, keys, highest, count)
-    if result is not None:
-        client.propagate_as = zpop_propagation(highest, result[0], len(result[1]))
-        return result
-
-    def retry():
-        ready = [key for key in keys if _is_zset(db, key)]
-        found = zmpop(db, ready, highest, count) if ready else None
-        if found is None:
-            return None
-        return found, zpop_propagation(highest, found[0], len(found[1]))
-
-    return _wait(client, keys, timeout, retry, NULL_ARRAY)
+    return blocking_mpop(client, keys, highest, count, timeout, ZSet, zmpop, zpop_propagation)
