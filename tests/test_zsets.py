@@ -568,7 +568,8 @@ def test_keyspace_events_match_redis(magpie, reference_redis):
 
 
 @pytest.mark.parametrize("args", [["ZADD", "z", "nx"], ["ZADD", "z", "NX", "m"], ["ZADD", "z", "incr", "m"],
-                                  ["ZADD", "z", "inf", "m"], ["ZADD", "z", "0", "m"], ["ZADD", "z", "x1", "m"]])
+                                  ["ZADD", "z", "inf", "m"], ["ZADD", "z", "0", "m"], ["ZADD", "z", "x1", "m"],
+                                  ["ZADD", "z", "", "m"]])
 def test_zadd_short_forms_match_redis(r2, reference_redis, args):
     ref = reference_redis.client(protocol=2)
     replies = []
