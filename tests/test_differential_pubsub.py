@@ -14,6 +14,7 @@ import socket
 import time
 
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -334,3 +335,37 @@ def test_client_reply_off_and_skip_still_deliver_pubsub(servers, resp):
             conn.close()
             other.close()
     assert streams[0] == streams[1]
+
+
+KEYMISS_READS = [
+    ["GET", "gone"], ["SET", "s", 1], ["GET", "s"], ["MGET", "s", "gone", "gone2"], ["STRLEN", "gone"],
+    ["GETRANGE", "gone", 0, 1], ["HGET", "gone", "f"], ["HGETALL", "gone"], ["LRANGE", "gone", 0, -1],
+    ["LINDEX", "gone", 0], ["SCARD", "gone"], ["SISMEMBER", "gone", "m"], ["ZSCORE", "gone", "m"],
+    ["ZRANGE", "gone", 0, -1], ["EXISTS", "gone", "s"], ["TYPE", "gone"], ["TTL", "gone"],
+    ["GETBIT", "gone", 3], ["BITCOUNT", "gone"], ["SET", "s", 1, "GET"],
+    ["INCR", "gone"], ["HSET", "gone2", "f", "v"], ["DEL", "nothing"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("flags", ["Km", "Em", "KEAm", "KEA"])
+def test_keymiss_events_match(servers, flags):
+    """Reads that miss publish "keymiss" under class m; writes and existing keys do not."""
+    compare(servers, 2, [cmd("PSUBSCRIBE", "*")], KEYMISS_READS, flags)
+
+
+def test_keyspace_hit_and_miss_counts_match(servers):
+    """The reads that publish keymiss are the ones INFO counts; writes count neither."""
+    counts = []
+    for port in servers:
+        client = redis.Redis(port=port)
+        client.flushall()
+        client.config_resetstat()
+        for command in KEYMISS_READS + [["APPEND", "s", "x"], ["SETRANGE", "t", 0, "x"], ["INCRBYFLOAT", "f", 1]]:
+            try:
+                client.execute_command(*command)
+            except redis.ResponseError:
+                pass
+        stats = client.info("stats")
+        counts.append((stats["keyspace_hits"], stats["keyspace_misses"]))
+        client.close()
+    assert counts[0] == counts[1]

@@ -35,18 +35,18 @@ def unlink(client, args):
 @cmd("exists", -2, "readonly fast", (1, -1, 1), summary="Determines whether one or more keys exist.")
 def exists(client, args):
     db = client.db
-    return sum(1 for key in args[1:] if db.lookup(key) is not None)
+    return sum(1 for key in args[1:] if db.lookup_read(key) is not None)
 
 
 @cmd("touch", -2, "readonly fast", (1, -1, 1), since="3.2.1", summary="Returns the number of existing keys out of those specified after updating the time they were last accessed.")
 def touch(client, args):
     db = client.db
-    return sum(1 for key in args[1:] if db.lookup(key) is not None)
+    return sum(1 for key in args[1:] if db.lookup_read(key) is not None)
 
 
 @cmd("type", 2, "readonly fast", (1, 1, 1), summary="Determines the type of value stored at a key.")
 def type_(client, args):
-    value = client.db.lookup(args[1])
+    value = client.db.lookup_read(args[1])
     return "none" if value is None else type_name(value)
 
 

@@ -218,7 +218,7 @@ def msetnx(client, args):
 @cmd("append", 3, "write denyoom fast", (1, 1, 1), since="2.0.0", summary="Appends a string to the value of a key. Creates the key if it doesn't exist.")
 def append(client, args):
     db, key = client.db, args[1]
-    old = db.get_string(key)
+    old = db.get_string_for_write(key)
     if old is None:
         db.set(key, args[2], "append")
         return len(args[2])
@@ -262,7 +262,7 @@ def setrange(client, args):
     offset = parse_int(args[2])
     if offset < 0:
         raise CommandError(errors.OFFSET_RANGE)
-    old = db.get_string(key)
+    old = db.get_string_for_write(key)
     if old is None:
         if not patch:
             return 0
@@ -282,7 +282,7 @@ def setrange(client, args):
 
 def _incr(client, key: bytes, delta: int) -> int:
     db = client.db
-    old = db.get_string(key)
+    old = db.get_string_for_write(key)
     if old is None:
         current = 0
     elif old.isdigit() and (old[0] != 48 or len(old) == 1) and len(old) < 19:
@@ -324,7 +324,7 @@ def incrbyfloat(client, args):
     from magpie.commands.longdouble import add_long_doubles
 
     db, key = client.db, args[1]
-    old = db.get_string(key)
+    old = db.get_string_for_write(key)
     result = add_long_doubles(b"0" if old is None else old, args[2])
     check_length(client, len(result))
     db.set(key, result, "incrbyfloat", keep_ttl=True)

@@ -44,7 +44,7 @@ EVENT_CLASSES: dict[str, str] = {
     # t: stream
     "xadd": "t", "xtrim": "t", "xdel": "t", "xsetid": "t", "xgroup-create": "t",
     "xgroup-createconsumer": "t", "xgroup-delconsumer": "t", "xgroup-destroy": "t", "xgroup-setid": "t",
-    # n: a key added to the database; m: a read that missed (neither is signalled yet)
+    # n: a key added to the database; m: a read that missed (signalled apart, by Signals.on_miss)
     "new": "n", "keymiss": "m",
 }  # fmt: skip
 
@@ -83,6 +83,10 @@ class KeyspaceNotifier:
         elif not active and self._listening:
             listeners.remove(self._on_change)
         self._listening = active
+        keymiss = self._events.get("keymiss") if active else None
+        self.server.keyspace.signals.on_miss = (
+            None if keymiss is None else lambda db, key: self.notify(db.index, key, keymiss)
+        )
 
     def _on_change(self, db: Database, key: bytes | None, event: str) -> None:
         name = self._events.get(event)

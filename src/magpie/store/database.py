@@ -50,6 +50,8 @@ class Database:
         value = self.lookup(key)
         if value is None:
             self.misses += 1
+            if self.signals.on_miss is not None:
+                self.signals.on_miss(self, key)
         else:
             self.hits += 1
         return value
@@ -63,9 +65,18 @@ class Database:
         value = self.data.get(key)
         if value is None:
             self.misses += 1
+            if self.signals.on_miss is not None:
+                self.signals.on_miss(self, key)
             return None
         self.hits += 1
         if value.__class__ is bytes:
+            return value  # type: ignore[return-value]
+        raise CommandError(WRONGTYPE)
+
+    def get_string_for_write(self, key: bytes) -> bytes | None:
+        """The string at ``key`` for a write command (not a keyspace hit or miss); WRONGTYPE otherwise."""
+        value = self.lookup(key)
+        if value is None or value.__class__ is bytes:
             return value  # type: ignore[return-value]
         raise CommandError(WRONGTYPE)
 

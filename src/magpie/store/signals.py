@@ -16,12 +16,15 @@ Listener = Callable[["Database", bytes, str], None]
 
 
 class Signals:
-    __slots__ = ("dirty", "listeners", "propagate")
+    __slots__ = ("dirty", "listeners", "on_miss", "propagate")
 
     def __init__(self) -> None:
         #: Writes since the last save, as Redis counts them (``rdb_changes_since_last_save``).
         self.dirty = 0
         self.listeners: list[Listener] = []
+        #: Called with (database, key) when a read command misses, only while someone wants
+        #: "keymiss" events; reads are not changes, so misses stay out of ``listeners``.
+        self.on_miss: Callable[[Database, bytes], None] | None = None
         #: Called with (db index, argv) for effects the data layer originates itself
         #: (a key deleted because it expired); the server wires it to the propagation log.
         self.propagate: Callable[[int, list[bytes]], None] = lambda db, argv: None
