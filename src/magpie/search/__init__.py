@@ -1,0 +1,1 @@
+"""RediSearch-compatible FT.* indexes: field indexes, query parsing and planning, vector search."""
