@@ -207,6 +207,8 @@ PARAMS: tuple[Param, ...] = (
         ),
     ),  # fmt: skip
     Param("maxmemory-samples", "int", "5", 1, _MAXINT),
+    Param("lfu-log-factor", "int", "10", 0, _MAXINT),
+    Param("lfu-decay-time", "int", "1", 0, _MAXINT),
     Param("proto-max-bulk-len", "memory", "536870912", 1024 * 1024, _MAXLL),
     Param("client-query-buffer-limit", "memory", "1073741824", 1024 * 1024, _MAXLL),
     Param("notify-keyspace-events", "events", ""),

@@ -52,6 +52,7 @@ NOT_ALLOWED_IN_PUBSUB = (
     "are allowed in this context"
 )
 MAX_CLIENTS = "ERR max number of clients reached"
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
 
 # lists
 MUST_BE_POSITIVE = "ERR value is out of range, must be positive"

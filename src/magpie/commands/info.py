@@ -107,9 +107,11 @@ def _memory(server) -> dict[str, object]:
     server.peak_memory = max(getattr(server, "peak_memory", 0), rss)
     maxmemory = int(server.config["maxmemory"])
     system = total_memory()
+    # Under maxmemory, used_memory is the dataset estimate that the limit is checked against.
+    used = server.evictor.memory.used if server.evictor.memory.active else rss
     return {
-        "used_memory": rss,
-        "used_memory_human": human_bytes(rss),
+        "used_memory": used,
+        "used_memory_human": human_bytes(used),
         "used_memory_rss": rss,
         "used_memory_rss_human": human_bytes(rss),
         "used_memory_peak": server.peak_memory,
@@ -117,7 +119,7 @@ def _memory(server) -> dict[str, object]:
         "used_memory_peak_perc": f"{100.0 * rss / server.peak_memory:.2f}%",
         "used_memory_overhead": 0,
         "used_memory_startup": 0,
-        "used_memory_dataset": rss,
+        "used_memory_dataset": used,
         "used_memory_dataset_perc": "100.00%",
         "allocator_allocated": rss,
         "allocator_active": rss,
@@ -221,7 +223,7 @@ def _stats(server) -> dict[str, object]:
         "expired_stale_perc": "0.00",
         "expired_time_cap_reached_count": 0,
         "expire_cycle_cpu_milliseconds": 0,
-        "evicted_keys": st.evicted_keys,
+        "evicted_keys": server.evictor.evicted_keys,
         "evicted_clients": 0,
         "total_eviction_exceeded_time": 0,
         "current_eviction_exceeded_time": 0,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import sys
 from functools import partial
 
 from magpie import errors
@@ -13,6 +12,8 @@ from magpie.commands.table import command, container
 from magpie.errors import CommandError
 from magpie.patterns import compile_pattern
 from magpie.protocol.replies import OK
+from magpie.store.access import LfuCounters
+from magpie.store.memory import entry_size
 from magpie.store.scan import ScanCursors
 from magpie.store.types import copy_value, encoding_of, type_name
 
@@ -268,7 +269,7 @@ object_sub = partial(command, "generic", parent="object")
 
 
 def _lookup_or_nil(client, key: bytes):
-    return client.db.lookup(key)
+    return client.db.peek(key)  # OBJECT does not count as an access (LRU/LFU)
 
 
 @object_sub("encoding", 3, "readonly", (2, 2, 1), since="2.2.3", summary="Returns the internal encoding of a Redis object.")
@@ -292,9 +293,10 @@ def object_freq(client, args):
     value = _lookup_or_nil(client, args[2])
     if value is None:
         return None
-    if "lfu" not in str(client.server.config["maxmemory-policy"]):
+    access = client.db.access
+    if not isinstance(access, LfuCounters):
         raise CommandError(_LFU_ERROR)
-    return 0
+    return access.frequency(args[2])
 
 
 @object_sub("idletime", 3, "readonly", (2, 2, 1), since="2.2.3", summary="Returns the time since the last access to a Redis object.")
@@ -302,9 +304,10 @@ def object_idletime(client, args):
     value = _lookup_or_nil(client, args[2])
     if value is None:
         return None
-    if "lfu" in str(client.server.config["maxmemory-policy"]):
+    access = client.db.access
+    if isinstance(access, LfuCounters):
         raise CommandError(_LRU_ERROR)
-    return 0
+    return 0 if access is None else access.idle_ms(args[2]) // 1000
 
 
 _SHARED_REFCOUNT = 2**31 - 1
@@ -330,13 +333,8 @@ def memory_usage(client, args):
         raise CommandError(errors.SYNTAX)
     if len(args) == 5:
         parse_int(args[4])
-    key = args[2]
-    value = client.db.lookup(key)
+    db, key = client.db, args[2]
+    value = db.peek(key)
     if value is None:
         return None
-    return memory_of(key, value)
-
-
-def memory_of(key: bytes, value: object) -> int:
-    """Bytes held for one key: the key and value objects plus their dict slot."""
-    return sys.getsizeof(key) + sys.getsizeof(value) + 48
+    return entry_size(key, value, key in db.expires)

@@ -114,6 +114,7 @@ def config_resetstat(client, args):
         clear(spec)
     for db in server.keyspace.dbs:
         db.hits = db.misses = db.expired_keys = 0
+    server.evictor.evicted_keys = 0
     return OK
 
 

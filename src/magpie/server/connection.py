@@ -49,6 +49,7 @@ _QUEUED = "QUEUED"
 _EXECABORT_BECAUSE = "EXECABORT Transaction discarded because of: "
 #: Commands that run at once inside MULTI instead of being queued (as in Redis).
 _RUN_IN_MULTI = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+_OOM_EXEMPT_IN_MULTI = frozenset({"exec", "discard", "quit", "reset"})
 _PUBSUB_CONTEXT_OK = {b"subscribe", b"psubscribe", b"ssubscribe", b"unsubscribe",
                       b"punsubscribe", b"sunsubscribe", b"ping", b"quit", b"reset"}  # fmt: skip
 
@@ -381,6 +382,8 @@ class Client(asyncio.Protocol):
             return self._reject(spec, errors.NOAUTH)
         if self.in_multi and spec.no_multi:
             return self._reject(spec, "ERR Command not allowed inside a transaction")
+        if self.server.evictor.maxmemory and self._out_of_memory(spec):
+            return self._reject(spec, errors.OOM)
         if self.subscriptions and self.resp == 2 and argv[0].lower() not in _PUBSUB_CONTEXT_OK:
             return self._reject(spec, errors.NOT_ALLOWED_IN_PUBSUB.format(argv[0].decode(errors="replace").lower()))
         if self.server.paused_until and self.server.must_postpone(spec):
@@ -389,6 +392,18 @@ class Client(asyncio.Protocol):
             self.multi_queue.append((spec, argv))
             return _QUEUED
         return self.call(spec, argv)
+
+    def _out_of_memory(self, spec: CommandSpec) -> bool:
+        """Evict as the policy allows; True if the command must be refused (Redis's rules:
+        commands that may grow the dataset, and anything queued in MULTI but EXEC/DISCARD)."""
+        evictor = self.server.evictor
+        if not evictor.over_limit or evictor.free_memory():
+            return False
+        if "denyoom" in spec.flags:
+            return True
+        if spec.name == "exec":
+            return any("denyoom" in queued.flags for queued, _ in self.multi_queue)
+        return self.in_multi and spec.name not in _OOM_EXEMPT_IN_MULTI
 
     def _reject(self, spec: CommandSpec | None, message: str) -> CommandError:
         """A command refused before running; inside MULTI it also dooms the transaction."""

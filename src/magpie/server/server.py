@@ -19,6 +19,7 @@ from magpie.server.pubsub import PubSub
 from magpie.server.stats import Stats
 from magpie.server.transactions import WatchRegistry
 from magpie.store.clock import CLOCK
+from magpie.store.eviction import Evictor
 from magpie.store.keyspace import Keyspace
 
 log = logging.getLogger("magpie")
@@ -44,6 +45,7 @@ class Server:
         self.watches = WatchRegistry(self.keyspace)
         self.blocking = BlockingRegistry(self)
         self.notifications = KeyspaceNotifier(self)
+        self.evictor = Evictor(self.keyspace)
         config.on_change.append(self._config_changed)
         self.run_id = secrets.token_hex(20)
         self.replid = secrets.token_hex(20)
@@ -64,7 +66,19 @@ class Server:
         self.config_file = ""
 
     def refresh_slow_path(self) -> None:
-        self.slow_path = bool(self.paused_until) or self.propagation.active
+        """Commands skip the fast path while paused, propagating or under a memory limit."""
+        self.slow_path = bool(self.paused_until) or self.propagation.active or bool(self.evictor.maxmemory)
+
+    def configure_memory(self) -> None:
+        config = self.config
+        self.evictor.configure(
+            int(config["maxmemory"]),  # type: ignore[arg-type]
+            str(config["maxmemory-policy"]),
+            int(config["maxmemory-samples"]),  # type: ignore[arg-type]
+            int(config["lfu-log-factor"]),  # type: ignore[arg-type]
+            int(config["lfu-decay-time"]),  # type: ignore[arg-type]
+        )
+        self.refresh_slow_path()
 
     def total_commands(self) -> int:
         total = 0
@@ -83,6 +97,7 @@ class Server:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.notifications.configure()
+        self.configure_memory()
         self._stopped = asyncio.Event()
         hosts = str(self.config["bind"]).split() or ["127.0.0.1"]
         hosts = [h.lstrip("-") for h in hosts]
@@ -158,6 +173,8 @@ class Server:
     def _config_changed(self, name: str) -> None:
         if name == "notify-keyspace-events":
             self.notifications.configure()
+        elif name.startswith(("maxmemory", "lfu-")):
+            self.configure_memory()
 
     def client_gone(self, client: Client) -> None:
         self.clients.pop(client.id, None)

@@ -14,7 +14,6 @@ class Stats:
     net_input_bytes: int = 0
     net_output_bytes: int = 0
     expired_keys: int = 0
-    evicted_keys: int = 0
     keyspace_hits: int = 0
     keyspace_misses: int = 0
     # (monotonic time, commands, input bytes, output bytes) samples for instantaneous_*

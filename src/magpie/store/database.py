@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from magpie.errors import WRONGTYPE, CommandError
 from magpie.store.clock import CLOCK
 from magpie.store.signals import Signals
 
+if TYPE_CHECKING:
+    from magpie.store.access import LfuCounters, LruClock
+
 _DEL = b"DEL"
 
 
 class Database:
-    __slots__ = ("index", "data", "expires", "signals", "_expiry_heap", "expired_keys", "hits", "misses")
+    __slots__ = (
+        "index", "data", "expires", "signals", "expiry_heap", "expired_keys", "hits", "misses",
+        "access", "sizes", "used_bytes",
+    )  # fmt: skip
 
     def __init__(self, index: int, signals: Signals) -> None:
         self.index = index
@@ -26,10 +33,15 @@ class Database:
         self.expires: dict[bytes, int] = {}
         self.signals = signals
         # (when, key) pairs; entries whose key lost or changed its TTL are skipped when popped.
-        self._expiry_heap: list[tuple[int, bytes]] = []
+        self.expiry_heap: list[tuple[int, bytes]] = []
         self.expired_keys = 0
         self.hits = 0  # keyspace_hits / keyspace_misses of read commands
         self.misses = 0
+        #: Per-key access tracking while an LRU/LFU policy is set (store/access.py).
+        self.access: LruClock | LfuCounters | None = None
+        #: Estimated bytes per key and in total while maxmemory is set (store/memory.py).
+        self.sizes: dict[bytes, int] = {}
+        self.used_bytes = 0
 
     def __len__(self) -> int:
         return len(self.data)
@@ -38,6 +50,18 @@ class Database:
 
     def lookup(self, key: bytes) -> object | None:
         """The live value of ``key``, expiring it first if its time has come."""
+        if self.expires:
+            when = self.expires.get(key)
+            if when is not None and when <= CLOCK.ms:
+                self._expire(key)
+                return None
+        value = self.data.get(key)
+        if self.access is not None and value is not None:
+            self.access.touch(key)
+        return value
+
+    def peek(self, key: bytes) -> object | None:
+        """``lookup`` that is not an access (OBJECT, MEMORY USAGE): LRU/LFU data stay as they are."""
         if self.expires:
             when = self.expires.get(key)
             if when is not None and when <= CLOCK.ms:
@@ -69,6 +93,8 @@ class Database:
                 self.signals.on_miss(self, key)
             return None
         self.hits += 1
+        if self.access is not None:
+            self.access.touch(key)
         if value.__class__ is bytes:
             return value  # type: ignore[return-value]
         raise CommandError(WRONGTYPE)
@@ -157,7 +183,7 @@ class Database:
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         self.expires[key] = when_ms
-        heap = self._expiry_heap
+        heap = self.expiry_heap
         heapq.heappush(heap, (when_ms, key))
         if len(heap) > 2 * len(self.expires) + 1024:
             self._rebuild_heap()
@@ -169,7 +195,7 @@ class Database:
         removed = len(self.data)
         self.data = {}
         self.expires = {}
-        self._expiry_heap = []
+        self.expiry_heap = []
         return removed
 
     def _remove(self, key: bytes) -> None:
@@ -183,9 +209,15 @@ class Database:
         self.signals.propagate(self.index, [_DEL, key])
         self.changed(key, "expired")
 
+    def evict(self, key: bytes) -> None:
+        """Delete ``key`` to free memory: propagated as DEL, signalled as "evicted"."""
+        self.signals.propagate(self.index, [_DEL, key])
+        self._remove(key)
+        self.changed(key, "evicted")
+
     def _rebuild_heap(self) -> None:
-        self._expiry_heap = [(when, key) for key, when in self.expires.items()]
-        heapq.heapify(self._expiry_heap)
+        self.expiry_heap = [(when, key) for key, when in self.expires.items()]
+        heapq.heapify(self.expiry_heap)
 
     # -- active expiry ------------------------------------------------------------------
 
@@ -195,7 +227,7 @@ class Database:
         The heap gives the due keys directly, so a tick reclaims exactly the expired keys
         (Redis samples randomly because its dict cannot be ordered by time cheaply).
         """
-        heap, expires = self._expiry_heap, self.expires
+        heap, expires = self.expiry_heap, self.expires
         deleted = 0
         while heap and deleted < budget and heap[0][0] <= now_ms:
             when, key = heapq.heappop(heap)
@@ -207,4 +239,7 @@ class Database:
     def swap_contents(self, other: Database) -> None:
         self.data, other.data = other.data, self.data
         self.expires, other.expires = other.expires, self.expires
-        self._expiry_heap, other._expiry_heap = other._expiry_heap, self._expiry_heap
+        self.expiry_heap, other.expiry_heap = other.expiry_heap, self.expiry_heap
+        self.access, other.access = other.access, self.access
+        self.sizes, other.sizes = other.sizes, self.sizes
+        self.used_bytes, other.used_bytes = other.used_bytes, self.used_bytes
