@@ -82,7 +82,9 @@ class TagIndex:
 
     separator: str
     case_sensitive: bool
-    _postings: dict[str, set[int]]
+    # tag -> {doc_id: None}: a dict of ints, not a set, because the cyclic garbage collector
+    # never tracks a dict that holds only atomic values, while it tracks every set.
+    _postings: dict[str, dict[int, None]]
     _doc_tags: dict[int, tuple[str, ...]]
     _sorted: AvlTree
     _reversed: list[str] | None
@@ -118,11 +120,11 @@ class TagIndex:
         for tag in kept:
             docs = postings.get(tag)
             if docs is None:
-                postings[tag] = {doc_id}
+                postings[tag] = {doc_id: None}
                 self._sorted.insert(tag)
                 self._reversed = None
             else:
-                docs.add(doc_id)
+                docs[doc_id] = None
         self._doc_tags[doc_id] = kept
 
     def remove(self, doc_id: int) -> None:
@@ -133,7 +135,7 @@ class TagIndex:
         postings = self._postings
         for tag in tags:
             docs = postings[tag]
-            docs.discard(doc_id)
+            del docs[doc_id]
             if not docs:
                 del postings[tag]
                 self._sorted.delete(tag)
