@@ -15,6 +15,7 @@ them. Results are cached: real text repeats words all the time.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 
 __all__ = ["stem"]
@@ -95,9 +96,9 @@ _STEP_4 = (
 )  # fmt: skip
 
 
-def _by_length(suffixes: object) -> tuple[str, ...]:
+def _by_length(suffixes: Iterable[str]) -> tuple[str, ...]:
     """Longest first, so that the first suffix that matches is the longest one."""
-    return tuple(sorted(suffixes, key=len, reverse=True))  # type: ignore[call-overload]
+    return tuple(sorted(suffixes, key=len, reverse=True))
 
 
 _STEP_2_ORDER = _by_length(_STEP_2)

@@ -57,7 +57,7 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from magpie.search.stemmer import stem
 from magpie.search.stopwords import DEFAULT, StopWords
@@ -156,7 +156,9 @@ class Posting(NamedTuple):
 # the dicts holding such tuples), so millions of records do not slow every full collection
 # down. A class instance, or a NamedTuple, would stay tracked for ever.
 _Record = tuple[int, int, tuple[int, ...]]
-_FREQ, _MASK, _POSITIONS = 0, 1, 2
+_FREQ: Final = 0
+_MASK: Final = 1
+_POSITIONS: Final = 2
 
 
 class _Doc:
