@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-from magpie.search import vectors_hnsw
 from magpie.search.vectors import (
+    ExactCosts,
     FlatVectorIndex,
     HnswVectorIndex,
     VectorField,
@@ -181,7 +181,7 @@ def test_each_filtered_plan_keeps_the_guarantee(
     also when the allowed docs sit in one cluster far from the query (the graph path must
     then widen, and finally fall back to exact)."""
     index, points, labels, _ = hnsw_10k
-    monkeypatch.setattr(vectors_hnsw, "_GATHER_NS_FIXED", -1e18 if plan == "exact" else 1e18)
+    monkeypatch.setattr(ExactCosts, "GATHER_NS_FIXED", -1e18 if plan == "exact" else 1e18)
     far = np.flatnonzero(labels == 42)
     rng = np.random.default_rng(10)
     spread = rng.choice(len(points), 3000, replace=False)
@@ -212,9 +212,13 @@ def test_small_allowed_sets(algorithm: str, hnsw_10k: tuple) -> None:
     assert [doc for _, doc in index.knn(q, K, allowed={-5, 10**6, 3})] == [3]
 
 
+@pytest.mark.parametrize("plan", ["gather", "walk"])
 @pytest.mark.parametrize("selectivity", [0.01, 0.1, 0.5, 0.9])
-def test_flat_filtered_knn_is_exact(selectivity: float) -> None:
-    """Small allowed sets are gathered, large ones found by walking out from a full scan."""
+def test_flat_filtered_knn_is_exact(
+    selectivity: float, plan: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both plans (score the allowed rows; or score all and walk out from the nearest) are exact."""
+    monkeypatch.setattr(ExactCosts, "GATHER_NS_FIXED", -1e18 if plan == "gather" else 1e18)
     points, _, _ = clustered(6000, 32, seed=12)
     ids = np.arange(len(points))
     index = filled(make_vector_index("FLAT", "FLOAT32", 32, "L2"), points)

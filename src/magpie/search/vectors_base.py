@@ -44,6 +44,7 @@ import numpy as np
 __all__ = [
     "ALGORITHMS",
     "DTYPES",
+    "ExactCosts",
     "METRICS",
     "Neighbours",
     "VectorField",
@@ -63,6 +64,31 @@ Neighbours = list[tuple[float, int]]
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
+
+
+class ExactCosts:
+    """What exact numpy search costs, for the planners (ns; measurements in vectors_hnsw).
+
+    gather: look up each allowed doc's row (a dict lookup, ~85 ns), copy the rows, score them.
+    scan:   score every row with one sequential matrix-vector product.
+    Class attributes so a test can force a plan by changing them.
+    """
+
+    GATHER_NS_FIXED = 60_000.0
+    GATHER_NS_PER_DOC = 350.0
+    GATHER_NS_PER_BYTE = 0.25
+    SCAN_NS_FIXED = 30_000.0
+    SCAN_NS_PER_BYTE = 0.07
+
+    @classmethod
+    def gather_ns(cls, docs: int, row_bytes: int) -> float:
+        return cls.GATHER_NS_FIXED + docs * (
+            cls.GATHER_NS_PER_DOC + cls.GATHER_NS_PER_BYTE * row_bytes
+        )
+
+    @classmethod
+    def scan_ns(cls, rows: int, row_bytes: int) -> float:
+        return cls.SCAN_NS_FIXED + rows * cls.SCAN_NS_PER_BYTE * row_bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ import hnswlib
 import numpy as np
 
 from magpie.search.vectors_base import (
+    ExactCosts,
     Neighbours,
     VectorIndex,
     VectorSpace,
@@ -53,26 +54,55 @@ __all__ = ["HnswVectorIndex"]
 
 _SPACES = {"L2": "l2", "IP": "ip", "COSINE": "cosine"}
 
-# -- the planner's cost model (ns) ----------------------------------------------------------
-# Measured on the 2-core dev VM, 100k clustered vectors, M=16, EF_CONSTRUCTION=200, k=10; the
-# full tables are in tests/test_search_vectors.py (module docstring).
-#  graph:  one knn_query for ``fetch`` neighbours (ef = fetch) plus mapping labels to doc ids
-#          and testing them against ``allowed``: ~1.1 us per candidate at dim 128.
-#  gather: exact numpy search over the allowed docs: per doc a dict lookup (~85 ns), a random
-#          row copy and its share of the matrix-vector product.
-#  scan:   exact numpy search over every slot: one sequential matrix-vector product.
+# -- the filtered-KNN planner ------------------------------------------------------------
+# Two plans: "exact" (numpy over the allowed docs' rows of our float32 copy) and "graph"
+# (knn_query for fetch = max(k, ef) * 2 / selectivity neighbours, keep the allowed ones,
+# double while short). Measured on the 2-core dev VM (shared: load 1-2), 100k x 128 float32,
+# 100 gaussian clusters, M=16, EF_CONSTRUCTION=200, k=10, EF_RUNTIME=10, random allowed sets,
+# OPENBLAS_NUM_THREADS=1, best of 3 over 30 queries; us per query (recall@10):
+#
+#   selectivity  allowed      exact            graph       planner picks
+#      0.1%          100    179 (1.000)   31894 (1.000)   exact   148
+#      0.5%          500    199 (1.000)    6678 (0.970)   exact   198
+#        1%         1000    330 (1.000)    2740 (0.990)   exact   327
+#        2%         2000    563 (1.000)     819 (0.997)   exact   543
+#        3%         3000   1235 (1.000)     813 (1.000)   graph   810
+#        5%         5000   2133 (1.000)     510 (1.000)   graph   648
+#       10%        10000   5409 (1.000)     371 (0.993)   graph   364
+#       20%        20000   9236 (1.000)     231 (0.997)   graph   248
+#       50%        50000  21021 (1.000)     153 (0.990)   graph   157
+#
+# So at 100k x 128 the threshold is ~2.5k allowed docs (2.5%). It moves with the index size
+# (the graph's fetch grows as n / allowed), so the planner compares modelled costs instead of
+# using one number; solving exact(a) = graph(20 n / a) gives a threshold of ~8 sqrt(n) docs
+# at dim 128 (800 at 10k = 8%, 2.5k at 100k, 8k at 1M = 0.8%). The model, per query:
+#   graph(fetch) = 30 us + fetch * (1.1 us + 0.9 ns * row bytes); measured per candidate at
+#                  fetch 400-4000: 1.0-1.7 us at dim 128, 1.2-1.7 at dim 32, 2.6-3.8 at dim 512
+#   exact(a)     = ExactCosts.gather_ns: 60 us + a * (350 ns + 0.25 ns * row bytes); measured
+#                  330-575 ns per doc at dim 128 (100k: 6 ms for a full scan)
+# Unfiltered queries use the graph unless max(k, ef) candidates would cost more than a scan
+# of every vector (small indexes, huge k).
+#
+# Allowed docs far from the query (whole clusters the query is not in) defeat over-fetch: the
+# graph returns few of them, from the fringe of its search where it is least accurate (recall
+# 0.66 at 30% selectivity). So a graph answer is kept only when at least a quarter of the
+# expected hits came back; otherwise the fetch keeps doubling, and once the graph has cost
+# what exact would have, exact answers (so at most ~2x exact). Allowed = 1 / 10 / 30 whole
+# clusters, queries from other clusters, us (recall): exact 379 / 5229 / 16599; graph alone
+# 59432 (0.93) / 13475 (0.97) / 7494 (1.0); planner 512 / 6857 / 8938, all recall 1.0.
+#
+# hnswlib's own filter (a Python callable per visited node), measured with labels == doc ids
+# and ``allowed.__contains__`` (a C method; a lambda is ~10x slower): 1%: 1007 us (ef 10,
+# recall 0.99), 5%: 296, 10%: 223, 20%: 176 (0.954), 50%: 130 (0.798). Our labels are not doc
+# ids, so it would first need a label set built from ``allowed`` at ~85 ns per doc (850 us
+# at 10%): it loses to the plans above at every selectivity, and its recall drops at 50%.
+# Not used.
 _GRAPH_NS_FIXED = 30_000.0
 _GRAPH_NS_PER_CANDIDATE = 1_100.0
 _GRAPH_NS_PER_CANDIDATE_BYTE = 0.9
-_GATHER_NS_FIXED = 60_000.0
-_GATHER_NS_PER_DOC = 350.0
-_GATHER_NS_PER_BYTE = 0.25
-_SCAN_NS_FIXED = 30_000.0
-_SCAN_NS_PER_BYTE = 0.07
-# Filtered graph search asks for max(k, ef) * margin / selectivity neighbours, so about
-# ``margin`` times as many allowed ones as it needs.
+# The graph plan fetches about this many times the allowed hits it needs ...
 _FILTER_MARGIN = 2.0
-# ... and accepts its answer only when at least this share of the hits it expected came back.
+# ... and keeps its answer only when at least this share of the expected hits came back.
 _MIN_HIT_RATIO = 0.25
 # VECTOR_RANGE starts with this many neighbours and doubles until it passes the radius.
 _RANGE_FIRST_FETCH = 64
@@ -204,12 +234,10 @@ class HnswVectorIndex(VectorIndex):
         return _GRAPH_NS_FIXED + fetch * per
 
     def _gather_ns(self, docs: int) -> float:
-        return _GATHER_NS_FIXED + docs * (
-            _GATHER_NS_PER_DOC + _GATHER_NS_PER_BYTE * self._row_bytes
-        )
+        return ExactCosts.gather_ns(docs, self._row_bytes)
 
     def _scan_ns(self) -> float:
-        return _SCAN_NS_FIXED + self._used * _SCAN_NS_PER_BYTE * self._row_bytes
+        return ExactCosts.scan_ns(self._used, self._row_bytes)
 
     def _update_graph_limit(self) -> None:
         """The most neighbours (or ef) for which the graph beats scanning every slot."""
@@ -456,6 +484,14 @@ class HnswVectorIndex(VectorIndex):
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
+        """An index saved by ``to_bytes``; ValueError when ``data`` is not one."""
+        try:
+            return cls._load(data)
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"corrupt vector index: {e!r}") from e
+
+    @classmethod
+    def _load(cls, data: bytes) -> Self:
         header, arrays, graph = unpack_arrays(data)
         if header.get("algorithm") != cls.algorithm:
             raise ValueError("not an HNSW vector index")
