@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 ALGORITHMS = ("FLAT", "HNSW")
-DTYPES = {"FLOAT32": np.dtype("<f4"), "FLOAT64": np.dtype("<f8")}
+DTYPES: dict[str, np.dtype[Any]] = {"FLOAT32": np.dtype("<f4"), "FLOAT64": np.dtype("<f8")}
 METRICS = ("L2", "IP", "COSINE")
 
 Neighbours = list[tuple[float, int]]
@@ -332,6 +332,11 @@ class VectorIndex(ABC):
     @property
     def blob_size(self) -> int:
         return self.space.blob_size
+
+    @property
+    @abstractmethod
+    def capacity(self) -> int:
+        """Vector slots allocated (FT.INFO's capacity)."""
 
     @property
     def dim(self) -> int:
