@@ -1,8 +1,8 @@
 """The RediSearch query language (DIALECT 2): FT.SEARCH's query string to a `Query` tree.
 
-RediSearch parses with a Ragel lexer (src/query_parser/v2/lexer.rl) and a Lemon LALR grammar
-(parser.y) whose conflicts are settled by token precedences. This module is a hand-written
-lexer with the same longest-match rules and a precedence-climbing parser that takes the
+RediSearch parses with a Ragel lexer (src/query_parser/v2/lexer.rl, mirrored in
+`magpie.search.query_tokens`) and a Lemon LALR grammar (parser.y) whose conflicts are
+settled by token precedences. This module is a precedence-climbing parser that takes the
 same decisions, so the same strings parse to the same trees and fail with the same texts:
 
 * juxtaposition (AND) binds tighter than ``|``: ``a b | c d`` is ``(a b) | (c d)``;
@@ -13,21 +13,25 @@ same decisions, so the same strings parse to the same trees and fail with the sa
 * ``=>{...}`` attributes bind tighter than AND, ``-`` and ``|`` but not than ``@f:``:
   ``a b=>{$weight:2}`` weighs ``b``, ``@t:a=>{..}`` weighs the whole ``@t:a``;
 * ``=>[KNN ...]`` may only follow the whole query when that is one unit (``*``, ``(...)``,
-  ``@f:...``, a single word), so ``a b=>[KNN ...]`` is a syntax error, as in RediSearch.
+  ``@f:...``, a single word), so ``a b=>[KNN ...]`` is a syntax error, as in RediSearch;
+* after ``text | text`` a further ``|`` takes only text (Lemon's text_union), so
+  ``a | b | @t:{x}`` is a syntax error while ``a | @t:{x} | b`` is not.
 
 Errors carry RediSearch's texts (for ``Syntax error at offset N near X`` the offset counts
 UTF-8 bytes, and "near" shows what RediSearch's lexer shows: for a punctuation token, the
 text of the token before it). Parameter errors come after all syntax errors, as RediSearch
-resolves parameters after parsing; range and vector checks that RediSearch makes later
-still come last. With ``fields`` (the index's field name -> type) the parser also reports
-``Unknown field`` and ``Expected a TAG field``-style errors where RediSearch's parser does.
+resolves parameters after parsing; range and distance-name checks that RediSearch makes
+later still come last. With ``fields`` (the index's field name -> type) the parser also
+reports ``Unknown field`` and ``Expected a TAG field``-style errors where RediSearch's
+parser does. Vector search parameters (EF_RUNTIME, ...) depend on the field's algorithm:
+`check_vector_params` checks them once the caller knows it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Container, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Literal, NoReturn
 
 from magpie.search import query_tokens as qt
@@ -50,7 +54,7 @@ from magpie.search.query_ast import (
     TagTerm,
     TextMatch,
     VectorRange,
-)  # fmt: skip
+)
 from magpie.search.query_tokens import QuerySyntaxError, check_vector_params
 from magpie.search.stopwords import DEFAULT_STOPWORDS
 
@@ -99,13 +103,7 @@ _AFFIX_KIND: dict[str, Literal["prefix", "suffix", "infix"]] = {
 }  # fmt: skip
 
 
-@dataclass(slots=True)
-class _ParamRef:
-    name: str
-    sign: int = 1
-
-
-_Number = float | _ParamRef
+_Number = float | qt.ParamRef
 
 
 def _intersect(left: Node | None, right: Node | None) -> Node | None:
@@ -148,15 +146,15 @@ class _Parser:
         stopwords: Container[str],
         fields: Mapping[str, str] | None,
     ) -> None:
-        self.text, self.params, self.stopwords, self.fields = text, params, stopwords, fields
+        self.text, self.stopwords, self.fields = text, stopwords, fields
         self.tokens = qt.lex(text)
         self.i = 0
         self.depth = 0
         self.is_text = True  # whether the last operand parsed was text only
         # RediSearch resolves parameters after parsing (the KNN node's first: it is the
         # root), then checks ranges, then evaluates: errors are raised in that order.
-        self.param_errors: list[str] = []
-        self.knn_param_errors: list[str] = []
+        self.params = qt.Params(params)
+        self.knn_params = qt.Params(params)  # the KNN node's, resolved first
         self.late_errors: list[str] = []
 
     # -- tokens and errors
@@ -204,47 +202,6 @@ class _Parser:
         if wanted is not None and kind.upper() != wanted:
             self.report(f"Expected a {wanted} field", tok, qtype)
 
-    # -- parameters
-
-    def param(self, name: str, errors: list[str] | None = None) -> bytes | None:
-        value = self.params.get(name)
-        if value is None:
-            (self.param_errors if errors is None else errors).append(f"No such parameter `{name}`")
-        return value
-
-    def param_text(self, name: str, errors: list[str] | None = None) -> str:
-        value = self.param(name, errors)
-        return "" if value is None else qt.decode(value)
-
-    def number(self, value: _Number, errors: list[str] | None = None) -> float:
-        """A PARAM_NUMERIC value: ParseDouble, an empty value refused."""
-        if not isinstance(value, _ParamRef):
-            return value
-        raw = self.param(value.name, errors)
-        if raw is None:
-            return 0.0
-        text = qt.decode(raw).split("\0")[0]
-        parsed = qt.parse_double(text) if text else None
-        if parsed is None:
-            (self.param_errors if errors is None else errors).append(
-                f"Invalid numeric value ({text}) for parameter `{value.name}`"
-            )
-            return 0.0
-        return parsed * value.sign
-
-    def bound(self, value: _Number, is_min: bool) -> float:
-        """A range bound from a parameter: parseDoubleRange, an empty value read as 0."""
-        if not isinstance(value, _ParamRef):
-            return value
-        raw = self.param(value.name)
-        text = "" if raw is None else qt.decode(raw).split("\0")[0]
-        parsed = qt.parse_range_bound(text, is_min, value.sign) if text else 0.0
-        if parsed is None:
-            text = text[1:] if text.startswith("(") else text
-            self.param_errors.append(f"{'Bad lower range' if is_min else 'Bad upper range'}: {text}")
-            return 0.0
-        return parsed
-
     # -- query ::= expr | star | (expr|star) => [KNN ...] [=> {attributes}]
 
     def parse(self) -> Query:
@@ -274,7 +231,7 @@ class _Parser:
                 knn = self.apply_knn_attributes(knn, self.attributes())
         if self.peek().kind != "EOF":
             self.syntax_error(self.peek())
-        errors = self.knn_param_errors + self.param_errors + self.late_errors
+        errors = self.knn_params.errors + self.params.errors + self.late_errors
         if errors:
             raise QuerySyntaxError(errors[0])
         if knn is not None:
@@ -331,7 +288,7 @@ class _Parser:
         if kind in ("NUMBER", "SIZE"):
             return TextMatch(None, tok.text)
         if kind == "ATTRIBUTE":
-            return TextMatch(None, qt.normalize(self.param_text(tok.text)))
+            return TextMatch(None, qt.normalize(self.params.text(tok.text)))
         if kind == "EXACT":
             return Phrase(None, qt.split_phrase(tok.text))
         if kind == "QUOTE":
@@ -339,10 +296,10 @@ class _Parser:
             self.expect("QUOTE")
             return TextMatch(None, "$" + name.lower())
         if kind in _AFFIX_KIND:
-            value = self.param_text(tok.text) if tok.param else qt.unescape(tok.text)
+            value = self.params.text(tok.text) if tok.param else qt.unescape(tok.text)
             return TextMatch(None, value.lower(), _AFFIX_KIND[kind])
         if kind == "WILDCARD":
-            return TextMatch(None, self.param_text(tok.text) if tok.param else tok.text, "wildcard")
+            return TextMatch(None, self.params.text(tok.text) if tok.param else tok.text, "wildcard")
         if kind == "PERCENT":
             return self.fuzzy()
         if kind == "LP":
@@ -375,7 +332,7 @@ class _Parser:
             distance += 1
         tok = self.take()
         if tok.kind == "ATTRIBUTE":
-            value = qt.normalize(self.param_text(tok.text))
+            value = qt.normalize(self.params.text(tok.text))
         elif tok.kind in _PARAM_TERM:
             value = qt.normalize(tok.text)
         else:
@@ -406,9 +363,9 @@ class _Parser:
             value_tok = self.take()
             value: _Number = value_tok.num
             if value_tok.kind == "ATTRIBUTE":
-                value = _ParamRef(value_tok.text, value_tok.sign)
+                value = qt.ParamRef(value_tok.text, value_tok.sign)
             self.check_field(name, mod, mod.qtype, "NUMERIC")
-            number = self.number(value)
+            number = self.params.number(value)
             low, high = {"GT": (number, math.inf), "GE": (number, math.inf)}.get(
                 tok.kind, (-math.inf, number) if tok.kind in ("LT", "LE") else (number, number)
             )
@@ -440,20 +397,20 @@ class _Parser:
         while True:
             tok = self.take()
             if tok.kind in _AFFIX_KIND:
-                raw = self.param_text(tok.text) if tok.param else qt.unescape(tok.text)
+                raw = self.params.text(tok.text) if tok.param else qt.unescape(tok.text)
                 terms.append(TagTerm(qt.unescape_tag(raw), _AFFIX_KIND[tok.kind]))
             elif tok.kind == "WILDCARD":
-                raw = self.param_text(tok.text) if tok.param else tok.text
+                raw = self.params.text(tok.text) if tok.param else tok.text
                 terms.append(TagTerm(qt.unescape_tag(raw), "wildcard"))
             elif tok.kind in _PARAM_TERM:
                 words = [tok]
                 while self.peek().kind in _PARAM_TERM:
                     words.append(self.take())
                 if len(words) == 1:
-                    value = self.param_text(tok.text) if tok.kind == "ATTRIBUTE" else tok.text
+                    value = self.params.text(tok.text) if tok.kind == "ATTRIBUTE" else tok.text
                 else:  # a term list: each word normalized, then joined by one space
                     value = " ".join(
-                        qt.normalize(self.param_text(w.text)) if w.kind == "ATTRIBUTE"
+                        qt.normalize(self.params.text(w.text)) if w.kind == "ATTRIBUTE"
                         else w.text if w.kind in ("NUMBER", "SIZE") else qt.normalize(w.text)
                         for w in words
                     )  # fmt: skip
@@ -472,9 +429,9 @@ class _Parser:
         """param_num: a number (``- - 5`` allowed), ``$p`` or ``-$p``."""
         tok = self.take()
         if tok.kind == "ATTRIBUTE":
-            return _ParamRef(tok.text, tok.sign)
+            return qt.ParamRef(tok.text, tok.sign)
         if tok.kind == "MINUS" and self.peek().kind == "ATTRIBUTE":
-            return _ParamRef(self.take().text, -1)
+            return qt.ParamRef(self.take().text, -1)
         sign = 1.0
         while tok.kind == "MINUS":
             sign, tok = -sign, self.take()
@@ -508,15 +465,15 @@ class _Parser:
                 if predicate not in _GEOSHAPE_PREDICATES:
                     self.report("Syntax error: Expecting a geoshape predicate", after, qt.QT_OTHER)
                 self.check_field(name, mod, mod.qtype, "GEOSHAPE")
-                return GeoShape(name, predicate, self.param_text(after.text))  # type: ignore[arg-type]
+                return GeoShape(name, predicate, self.params.text(after.text))  # type: ignore[arg-type]
             radius = self.param_num()
             blob = self.expect("ATTRIBUTE")
             if keyword.text.upper() != "VECTOR_RANGE":
                 self.report("Syntax error: expecting vector similarity range command", keyword, keyword.qtype)
             self.expect("RSQB")
             self.check_field(name, mod, mod.qtype, "VECTOR")
-            blob_value = self.param(blob.text) or b""
-            return VectorRange(name, self.number(radius), blob_value, blob_param=blob.text)
+            blob_value = self.params.raw(blob.text) or b""
+            return VectorRange(name, self.params.number(radius), blob_value, blob_param=blob.text)
         exclusive_low = self.peek().kind == "LP"
         if exclusive_low:
             self.take()
@@ -525,7 +482,7 @@ class _Parser:
         if tok.kind == "RSQB" and not exclusive_low:
             self.take()
             self.check_field(name, mod, mod.qtype, "NUMERIC")
-            value = self.number(low)
+            value = self.params.number(low)
             return self.numeric(name, value, value, True, True)
         exclusive_high = tok.kind == "LP"
         if exclusive_high:
@@ -539,7 +496,7 @@ class _Parser:
             return self.geo(name, mod, low, high)
         self.expect("RSQB")
         self.check_field(name, mod, mod.qtype, "NUMERIC")
-        low_value, high_value = self.bound(low, True), self.bound(high, False)
+        low_value, high_value = self.params.bound(low, True), self.params.bound(high, False)
         return self.numeric(name, low_value, high_value, not exclusive_low, not exclusive_high)
 
     def geo(self, name: str, mod: qt.Token, lon: _Number, lat: _Number) -> GeoRadius:
@@ -551,8 +508,8 @@ class _Parser:
         if unit_tok.kind in ("NUMBER", "SIZE"):
             raise QuerySyntaxError("Invalid GeoFilter unit")
         self.check_field(name, mod, mod.qtype, "GEO")
-        node = GeoRadius(name, self.number(lon), self.number(lat), self.number(radius), "")
-        unit = self.param_text(unit_tok.text) if unit_tok.kind == "ATTRIBUTE" else unit_tok.text
+        node = GeoRadius(name, self.params.number(lon), self.params.number(lat), self.params.number(radius), "")
+        unit = self.params.text(unit_tok.text) if unit_tok.kind == "ATTRIBUTE" else unit_tok.text
         if unit.lower() not in _GEO_UNITS:
             self.late_errors.append("Invalid GeoFilter unit")
         return replace(node, unit=unit.lower())
@@ -573,15 +530,9 @@ class _Parser:
         self.check_field(name, mod, mod.qtype, "VECTOR")
         if keyword.text.upper() != "KNN":
             self.report("Syntax error: Expecting Vector Similarity command", keyword, keyword.qtype)
-        errors = self.knn_param_errors
-        blob = self.param(blob_tok.text, errors) or b""
-        k = int(k_tok.text) if k_tok.kind == "SIZE" else 0
-        if k_tok.kind == "ATTRIBUTE" and (raw := self.param(k_tok.text, errors)) is not None:
-            text = qt.decode(raw).split("\0")[0]
-            parsed = qt.parse_integer(text) if text else None
-            if parsed is None or parsed < 0:
-                errors.append(f"Invalid numeric value ({text}) for parameter `{k_tok.text}`")
-            k = parsed or 0
+        params = self.knn_params
+        blob = params.raw(blob_tok.text) or b""
+        k = int(k_tok.text) if k_tok.kind == "SIZE" else params.size(k_tok.text)
         attributes: list[tuple[str, qt.Token]] = []
         score = None
         while self.peek().kind in _TERMISH:
@@ -590,15 +541,14 @@ class _Parser:
             if value_tok.kind not in _PARAM_TERM:
                 self.syntax_error(value_tok)
             if name_tok.kind == "AS":
-                score = self.param_text(value_tok.text, errors) if value_tok.kind == "ATTRIBUTE" else value_tok.text
+                score = params.text(value_tok.text) if value_tok.kind == "ATTRIBUTE" else value_tok.text
                 break
             attributes.append((name_tok.text, value_tok))
         self.expect("RSQB")
-        params = tuple(
-            (attr, self.param_text(tok.text, errors) if tok.kind == "ATTRIBUTE" else tok.text)
-            for attr, tok in attributes
-        )  # fmt: skip
-        return _typed_knn(Knn(k, name, blob, yield_distance_as=score, blob_param=blob_tok.text, params=params))
+        values = tuple(
+            (attr, params.text(tok.text) if tok.kind == "ATTRIBUTE" else tok.text) for attr, tok in attributes
+        )
+        return _typed_knn(Knn(k, name, blob, yield_distance_as=score, blob_param=blob_tok.text, params=values))
 
     # -- =>{$name: value; ...}
 
@@ -622,7 +572,7 @@ class _Parser:
                 self.syntax_error(value_tok)
             value = value_tok.text
             if value_tok.kind == "ATTRIBUTE":
-                raw = self.params.get(value_tok.text)
+                raw = self.params.values.get(value_tok.text)
                 if raw is None:
                     raise QuerySyntaxError(f"No such parameter `{value_tok.text}`")
                 value = qt.decode(raw)

@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, NoReturn
+from typing import Literal, NoReturn, TypeVar
 
 from magpie.search.query_ast import Attributes
 
+T = TypeVar("T")
+
 __all__ = [
-    "QT_NUMERIC", "QT_OTHER", "QT_TERM", "SPACE", "FLOAT_RE", "VECTOR_ATTRIBUTES",
-    "QuerySyntaxError", "Token", "apply_attribute", "check_vector_params", "decode", "first_param",
-    "lex", "normalize", "parse_double", "parse_integer", "parse_range_bound", "positive_double",
-    "positive_int", "split_phrase", "strtod_prefix", "unescape", "unescape_tag",
+    "FLOAT_RE", "QT_NUMERIC", "QT_OTHER", "QT_TERM", "SPACE", "VECTOR_ATTRIBUTES", "ParamRef",
+    "Params", "QuerySyntaxError", "Token", "apply_attribute", "check_vector_params", "decode",
+    "first_param", "lex", "normalize", "parse_double", "parse_integer", "parse_range_bound",
+    "positive_double", "positive_int", "split_phrase", "strtod_prefix", "unescape", "unescape_tag",
 ]  # fmt: skip
 
 
@@ -74,6 +76,8 @@ QT_TERM, QT_NUMERIC, QT_OTHER = 0, 2, 6  # RediSearch's QueryToken types, as far
 
 @dataclass(slots=True)
 class Token:
+    """One token as RediSearch's lexer pushes it to the grammar."""
+
     kind: str
     pos: int  # character offset; reported as a byte offset
     text: str = ""  # the value: a name without @ or $, the inside of quotes, ...
@@ -373,6 +377,83 @@ def decode(value: bytes) -> str:
 
 
 # ---------------------------------------------------------------------------------------
+# Parameters (query_param.c, param.c)
+
+
+@dataclass(slots=True)
+class ParamRef:
+    """A ``$name`` (``-$name``: ``sign`` -1) standing for a number until it is resolved."""
+
+    name: str
+    sign: int = 1
+
+
+class Params:
+    """FT.SEARCH's PARAMS, resolved as RediSearch resolves them.
+
+    RediSearch looks parameters up only once the whole query has parsed, so a missing or
+    malformed one is recorded in ``errors`` (RediSearch's text) and a placeholder returned;
+    the parser raises the first recorded error after its own syntax checks.
+    """
+
+    __slots__ = ("values", "errors")
+
+    def __init__(self, values: Mapping[str, bytes]) -> None:
+        self.values = values
+        self.errors: list[str] = []
+
+    def raw(self, name: str) -> bytes | None:
+        value = self.values.get(name)
+        if value is None:
+            self.errors.append(f"No such parameter `{name}`")
+        return value
+
+    def text(self, name: str) -> str:
+        value = self.raw(name)
+        return "" if value is None else decode(value)
+
+    def _c_string(self, name: str) -> str | None:
+        value = self.raw(name)
+        return None if value is None else decode(value).split("\0")[0]
+
+    def number(self, value: float | ParamRef) -> float:
+        """A PARAM_NUMERIC value: ParseDouble, an empty value refused."""
+        if not isinstance(value, ParamRef):
+            return value
+        text = self._c_string(value.name)
+        if text is None:
+            return 0.0
+        parsed = parse_double(text) if text else None
+        if parsed is None:
+            self.errors.append(f"Invalid numeric value ({text}) for parameter `{value.name}`")
+            return 0.0
+        return parsed * value.sign
+
+    def bound(self, value: float | ParamRef, is_min: bool) -> float:
+        """A range bound: parseDoubleRange, an empty value read as 0 (RediSearch's quirk)."""
+        if not isinstance(value, ParamRef):
+            return value
+        text = self._c_string(value.name) or ""
+        parsed = parse_range_bound(text, is_min, value.sign) if text else 0.0
+        if parsed is None:
+            text = text[1:] if text.startswith("(") else text
+            self.errors.append(f"{'Bad lower range' if is_min else 'Bad upper range'}: {text}")
+            return 0.0
+        return parsed
+
+    def size(self, name: str) -> int:
+        """A PARAM_SIZE value (KNN's k): a whole number, not negative."""
+        text = self._c_string(name)
+        if text is None:
+            return 0
+        parsed = parse_integer(text) if text else None
+        if parsed is None or parsed < 0:
+            self.errors.append(f"Invalid numeric value ({text}) for parameter `{name}`")
+            return 0
+        return parsed
+
+
+# ---------------------------------------------------------------------------------------
 # Attribute values and vector search parameters (query.c, VecSim's vec_sim.cpp).
 
 VECTOR_ATTRIBUTES = frozenset({"ef_runtime", "epsilon", "hybrid_policy", "batch_size"})
@@ -407,7 +488,8 @@ def apply_attribute(
     raise QuerySyntaxError(f"Invalid attribute {name}")
 
 
-def first_param(params: tuple[tuple[str, str], ...], key: str, convert):  # type: ignore[no-untyped-def]
+def first_param(params: Sequence[tuple[str, str]], key: str, convert: Callable[[str], T]) -> T | None:
+    """The first parameter named ``key`` (any case), converted; None if there is none."""
     for name, value in params:
         if name.lower() == key:
             return convert(value)
