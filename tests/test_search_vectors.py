@@ -125,6 +125,17 @@ def test_l2_distances_stay_exact_for_long_vectors_close_together() -> None:
     want = true_distances("L2", points, q)
     assert [doc for _, doc in found] == np.argsort(want)[:5].tolist()
     np.testing.assert_allclose([d for d, _ in found], np.sort(want)[:5], rtol=1e-4)
+    # filtered: walking a full scan, gathering 250 rows (expanded), gathering 6 (direct)
+    for rows, gather in ((np.arange(0, 500, 2), False), (np.arange(0, 500, 2), True),
+                         (np.arange(7, 500, 97), True)):  # fmt: skip
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(ExactCosts, "GATHER_NS_FIXED", -1e18 if gather else 1e18)
+            allowed = set(rows.tolist())
+            found = index.knn(q, 5, allowed=allowed)
+            assert [doc for _, doc in found] == rows[np.argsort(want[rows])[:5]].tolist()
+            radius = float(np.sort(want[rows])[2:4].mean())
+            within = {doc for _, doc in index.range(q, radius, allowed=allowed)}
+            assert within == set(rows[want[rows] <= radius].tolist())
 
 
 # -- recall ------------------------------------------------------------------------------------

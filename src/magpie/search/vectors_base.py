@@ -62,6 +62,9 @@ METRICS = ("L2", "IP", "COSINE")
 
 Neighbours = list[tuple[float, int]]
 
+# Up to this many gathered rows, scoring directly (no expansion, no rescoring) is cheaper:
+# measured at dim 128, 1 row 13 vs 29 us, 100 rows 38 vs 58 us, crossover ~1000 rows.
+_DIRECT_ROWS = 512
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
@@ -74,7 +77,7 @@ class ExactCosts:
     Class attributes so a test can force a plan by changing them.
     """
 
-    GATHER_NS_FIXED = 60_000.0
+    GATHER_NS_FIXED = 30_000.0
     GATHER_NS_PER_DOC = 350.0
     GATHER_NS_PER_BYTE = 0.25
     SCAN_NS_FIXED = 30_000.0
@@ -125,9 +128,8 @@ class VectorField:
 
 def _nan_to_inf(d: np.ndarray) -> np.ndarray:
     """NaN distances (inf - inf from overflowing finite vectors) rank last instead of nowhere."""
-    nan = np.isnan(d)
-    if nan.any():
-        d[nan] = np.inf
+    if np.isnan(d.sum()):  # one reduction; a NaN anywhere makes the sum NaN
+        d[np.isnan(d)] = np.inf
     return d
 
 
@@ -243,6 +245,8 @@ class VectorSpace:
         ``d``, when given, holds ``scores`` of those rows already computed.
         """
         if rows is not None and d is None:
+            if len(rows) <= _DIRECT_ROWS:
+                return nearest(self.direct(mat[rows], q), docs[rows], k) if k > 0 else []
             d = self.scores(mat[rows], sqnorms[rows], q)
         elif d is None:
             d = self.scores(mat, sqnorms, q)
@@ -268,6 +272,10 @@ class VectorSpace:
         rows: np.ndarray | None = None,
     ) -> Neighbours:
         """Every row of ``mat[rows]`` at distance <= radius, exactly, ascending."""
+        if rows is not None and len(rows) <= _DIRECT_ROWS:
+            d = self.direct(mat[rows], q)
+            keep = np.flatnonzero(d <= radius)
+            return nearest(d[keep], docs[rows[keep]], len(keep))
         sub, sq = (mat, sqnorms) if rows is None else (mat[rows], sqnorms[rows])
         d = self.scores(sub, sq, q)
         cand = np.flatnonzero(d <= radius + self.tolerance(sq, q))

@@ -84,7 +84,7 @@ _SPACES = {"L2": "l2", "IP": "ip", "COSINE": "cosine"}
 # at dim 128 (800 at 10k = 8%, 2.5k at 100k, 8k at 1M = 0.8%). The model, per query:
 #   graph(fetch) = 30 us + fetch * (1.1 us + 0.9 ns * row bytes); measured per candidate at
 #                  fetch 400-4000: 1.0-1.7 us at dim 128, 1.2-1.7 at dim 32, 2.6-3.8 at dim 512
-#   exact(a)     = ExactCosts.gather_ns: 60 us + a * (350 ns + 0.25 ns * row bytes); measured
+#   exact(a)     = ExactCosts.gather_ns: 30 us + a * (350 ns + 0.25 ns * row bytes); measured
 #                  330-575 ns per doc at dim 128 (100k: 6 ms for a full scan)
 # Unfiltered queries use the graph unless max(k, ef) candidates would cost more than a scan
 # of every vector (small indexes, huge k).
