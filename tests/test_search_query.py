@@ -470,3 +470,68 @@ def test_any_text_parses_or_raises_query_syntax_error(text: str) -> None:
         assert exc.message
         return
     assert isinstance(explain(query), str)
+
+
+_NESTED_UNION_EXPLAIN = """UNION {
+  INTERSECT {
+    EXACT {
+      hallo
+    }
+    EXACT {
+      world
+    }
+  }
+  EXACT {
+    werld
+  }
+  INTERSECT {
+    EXACT {
+      hello
+    }
+    EXACT {
+      world
+    }
+  }
+  INTERSECT {
+    EXACT {
+      hello
+    }
+    EXACT {
+      world
+    }
+    EXACT {
+      werld
+    }
+  }
+  INTERSECT {
+    EXACT {
+      hello
+    }
+    EXACT {
+      world
+    }
+  }
+}
+"""
+
+
+def test_explain_keeps_redisearch_union_merge_order() -> None:
+    query = '("hello" "world")|(("hello" "world")|("hallo" "world"|"werld") | "hello" "world" "werld")'
+    assert explain(parse_query(query, {})) == _NESTED_UNION_EXPLAIN
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('@t1:("hello")', "EXACT {\n  t1\n  hello\n}\n"),
+        ('@t1:("hello world")', "EXACT {\n  t1\n  hello\n  world\n}\n"),
+        ('@t1:("$param")', "EXACT {\n  t1\n  $param\n}\n"),
+        ('@t2:{"hello world"}', "EXACT {\n  t2\n  hello\n  world\n}\n"),
+        ('@t2:{"" world}', "EXACT {\n  t2\n  world\n}\n"),
+        (r'@t2:{"$param\!"}', "EXACT {\n  t2\n  $param!\n}\n"),
+    ],
+)
+def test_a_quoted_query_is_one_phrase_split_at_punctuation(query: str, expected: str) -> None:
+    assert explain(parse_query(f"'{query}'", {})) == expected
+    swapped = query.replace('"', "'")
+    assert explain(parse_query(f'"{swapped}"', {})) == expected
