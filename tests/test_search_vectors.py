@@ -334,6 +334,7 @@ def test_re_adding_a_doc_id_replaces_its_vector(small: VectorIndex) -> None:
     small.add(5, [1, 0, 0, 0])
     small.add(6, [0, 1, 0, 0])
     small.add(5, [0, 0, 9, 0])
+    small.add(5, [0, 0, 9, 0])  # unchanged: nothing to do
     assert len(small) == 2
     np.testing.assert_array_equal(small.get(5), [0, 0, 9, 0])
     assert small.knn([0, 0, 9, 0], 1) == [(0.0, 5)]
@@ -545,6 +546,7 @@ BadCall = Callable[[], object]
         lambda: make_vector_index("HNSW", "FLOAT32", 4, "L2", m=1),
         lambda: make_vector_index("HNSW", "FLOAT32", 4, "L2", ef_runtime=0),
         lambda: make_vector_index("HNSW", "FLOAT32", 4, "L2", bogus=1),
+        lambda: make_vector_index("FLAT", "FLOAT32", 4, "L2", bogus=1),
         lambda: make_vector_index("FLAT", "FLOAT32", 4, "L2").add(1, [1, 2, 3]),
     ],
 )

@@ -58,14 +58,14 @@ def make_vector_index(
     (``m``, ``ef_construction``, ``ef_runtime``, ``epsilon``, ``initial_cap``, ``block_size``).
     HNSW-only ones are ignored for FLAT. ValueError for anything out of range."""
     algorithm = algorithm.upper()
+    unknown = set(params) - _HNSW_PARAMS
+    if unknown:
+        raise ValueError(f"unknown vector index parameter(s): {sorted(unknown)}")
     if algorithm == "FLAT":
         return FlatVectorIndex(
             dtype, dim, metric, **{k: v for k, v in params.items() if k in _FLAT_PARAMS}
         )
     if algorithm == "HNSW":
-        unknown = set(params) - _HNSW_PARAMS
-        if unknown:
-            raise ValueError(f"unknown vector index parameter(s): {sorted(unknown)}")
         return HnswVectorIndex(dtype, dim, metric, **params)
     raise ValueError(f"unsupported vector index algorithm {algorithm!r}")
 
