@@ -14,6 +14,7 @@ from functools import partial
 from magpie import REDIS_VERSION, __version__
 from magpie.commands.table import COMMANDS, CommandSpec, command
 from magpie.protocol.replies import Verbatim
+from magpie.search.module import info_modules_line
 
 cmd = partial(command, "server")
 
@@ -287,7 +288,7 @@ def _cpu(server) -> dict[str, object]:
 
 
 def _modules(server) -> dict[str, object]:
-    return {}
+    return {"module": info_modules_line()}
 
 
 def _errorstats(server) -> dict[str, object]:

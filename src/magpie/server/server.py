@@ -11,6 +11,7 @@ import time
 
 from magpie.commands.table import COMMANDS
 from magpie.config import Config
+from magpie.search.registry import SearchRegistry
 from magpie.server.blocking import BlockingRegistry
 from magpie.server.connection import Client
 from magpie.server.notifications import KeyspaceNotifier
@@ -46,6 +47,7 @@ class Server:
         self.blocking = BlockingRegistry(self)
         self.notifications = KeyspaceNotifier(self)
         self.evictor = Evictor(self.keyspace)
+        self.search = SearchRegistry(self.keyspace, lambda callback: self.loop.call_soon(callback))  # type: ignore[union-attr]
         config.on_change.append(self._config_changed)
         self.run_id = secrets.token_hex(20)
         self.replid = secrets.token_hex(20)

@@ -1,0 +1,252 @@
+"""FT.* commands (RediSearch 2.10's surface over hashes) and the ``search`` module's identity.
+
+The data side lives in ``magpie.search``: schema parsing, the per-index field indexes, the
+registry that keeps indexes exact as database 0 changes, and the query executor. Handlers
+here read arguments, call those, and shape replies as RediSearch does in RESP2 and RESP3.
+"""
+
+from __future__ import annotations
+
+from magpie.commands.table import command, container
+from magpie.errors import CommandError
+from magpie.protocol.replies import OK
+from magpie.search.executor import (
+    SearchError,
+    SearchRequest,
+    document_fields,
+    execute,
+    page,
+    parse_search_args,
+)
+from magpie.search.index import SearchIndex
+from magpie.search.module import module_list_entry
+from magpie.search.query import parse_query
+from magpie.search.query_ast import explain
+from magpie.search.schema import SchemaError, describe_field, parse_alter_fields, parse_create
+from magpie.store.hashes import Hash
+
+cmd = command
+
+
+def _registry(client):  # noqa: ANN001, ANN202
+    return client.server.search
+
+
+def _index(client, name: bytes, missing: str) -> SearchIndex:  # noqa: ANN001
+    index = _registry(client).indexes.get(name.decode("utf-8", "surrogateescape"))
+    if index is None:
+        raise CommandError(missing)
+    return index
+
+
+def _no_such_index(name: bytes) -> str:
+    return f"{name.decode('utf-8', 'replace')}: no such index"
+
+
+@cmd("search", "ft.create", -2, "write denyoom", summary="Creates an index with the given spec.", since="1.0.0")
+def ft_create(client, args):
+    try:
+        spec = parse_create(args[1:])
+    except SchemaError as exc:
+        raise CommandError(exc.message) from None
+    registry = _registry(client)
+    if spec.name in registry.indexes:
+        raise CommandError("Index already exists")
+    if spec.on != "HASH":
+        raise CommandError("Magpie indexes hashes only (ON HASH)")
+    if spec.filter is not None:
+        raise CommandError("FILTER expressions are not supported by Magpie")
+    try:
+        index = SearchIndex(spec)
+    except ValueError as exc:
+        raise CommandError(f"Bad arguments for vector field: {exc}") from None
+    registry.add(index, scan=not spec.skip_initial_scan)
+    return OK
+
+
+@cmd("search", "ft.alter", -5, "write denyoom", summary="Adds a new field to the index.", since="1.0.0")
+def ft_alter(client, args):
+    index = _index(client, args[1], "Unknown index name")
+    rest = args[2:]
+    if rest and rest[0].upper() == b"SKIPINITIALSCAN":
+        rest = rest[1:]
+    try:
+        fields = parse_alter_fields(index.spec, rest)
+    except SchemaError as exc:
+        raise CommandError(exc.message) from None
+    index.add_fields(fields)
+    return OK
+
+
+@cmd("search", "ft.dropindex", -2, "write", summary="Deletes the index.", since="2.0.0")
+def ft_dropindex(client, args):
+    if len(args) > 3 or (len(args) == 3 and args[2].upper() != b"DD"):
+        raise CommandError("wrong number of arguments for 'FT.DROPINDEX' command")
+    registry = _registry(client)
+    name = args[1].decode("utf-8", "surrogateescape")
+    if name not in registry.indexes:
+        raise CommandError("Unknown Index name")
+    index = registry.drop(name)
+    if len(args) == 3:
+        db = client.server.keyspace[0]
+        for key in list(index.keys()):
+            db.delete(key)
+    return OK
+
+
+@cmd("search", "ft._list", 1, "readonly", summary="Returns a list of all existing indexes.", since="2.0.0")
+def ft_list(client, args):
+    names = [name.encode("utf-8", "surrogateescape") for name in _registry(client).indexes]
+    return names
+
+
+@cmd("search", "ft.explain", -3, "readonly", summary="Returns the execution plan for a complex query.", since="1.0.0")
+def ft_explain(client, args):
+    _index(client, args[1], _no_such_index(args[1]))
+    try:
+        req = parse_search_args(args[3:])
+        return explain(parse_query(args[2].decode("utf-8", "surrogateescape"), req.params)).encode()
+    except SearchError as exc:
+        raise CommandError(exc.message) from None
+    except Exception as exc:  # the parser's syntax errors
+        raise CommandError(getattr(exc, "message", str(exc))) from None
+
+
+@cmd("search", "ft.tagvals", 3, "readonly", summary="Returns the distinct tags indexed in a Tag field.", since="1.0.0")
+def ft_tagvals(client, args):
+    index = _index(client, args[1], "Unknown Index name")
+    tags = index.tags.get(args[2].decode("utf-8", "surrogateescape"))
+    if tags is None:
+        raise CommandError("No such field")
+    return [v.encode("utf-8", "surrogateescape") for v in tags.values()]
+
+
+@cmd("search", "ft.search", -3, "readonly", summary="Searches the index with a textual query, returning either documents or just ids.", since="1.0.0")
+def ft_search(client, args):
+    index = _index(client, args[1], _no_such_index(args[1]))
+    try:
+        req = parse_search_args(args[3:])
+        req.query = args[2].decode("utf-8", "surrogateescape")
+        result = execute(index, req)
+    except SearchError as exc:
+        raise CommandError(exc.message) from None
+    knn_k = _knn_k(req)
+    docs = page(result, req, knn_k)
+    db = client.server.keyspace[0]
+    rows = []
+    for doc in docs:
+        stored = None
+        if not req.nocontent:
+            value = db.peek(doc.key)
+            stored = dict(value) if value.__class__ is Hash else {}  # type: ignore[call-overload]
+        fields = None if req.nocontent else document_fields(doc, stored, req, result.computed.get(doc.doc_id), index)
+        rows.append((doc, result.scores.get(doc.doc_id, 1.0), fields))
+    if client.resp == 3:
+        return _resp3_reply(result.total, rows, req)
+    reply: list[object] = [result.total]
+    for doc, score, fields in rows:
+        reply.append(doc.key)
+        if req.withscores:
+            reply.append(_score_text(score))
+        if fields is not None:
+            reply.append([item for pair in fields for item in pair])
+    return reply
+
+
+def _knn_k(req: SearchRequest) -> int | None:
+    """The KNN query's k, for the default LIMIT (Magpie returns k results, not 10)."""
+    if "KNN" not in req.query.upper():
+        return None
+    try:
+        query = parse_query(req.query, req.params)
+    except Exception:
+        return None
+    return query.knn.k if query.knn is not None else None
+
+
+def _score_text(score: float) -> bytes:
+    return b"%.17g" % score if score != int(score) else b"%d" % int(score)
+
+
+def _resp3_reply(total: int, rows: list, req: SearchRequest) -> dict:
+    results = []
+    for doc, score, fields in rows:
+        item: dict[bytes, object] = {b"id": doc.key}
+        if req.withscores:
+            item[b"score"] = float(score)
+        if fields is not None:
+            item[b"extra_attributes"] = dict(fields)
+        item[b"values"] = []
+        results.append(item)
+    return {
+        b"attributes": [],
+        b"format": b"STRING",
+        b"results": results,
+        b"total_results": total,
+        b"warning": [],
+    }
+
+
+@cmd("search", "ft.info", 2, "readonly", summary="Returns information and statistics on the index.", since="1.0.0")
+def ft_info(client, args):
+    index = _index(client, args[1], "Unknown index name")
+    spec = index.spec
+    text = index.text
+    num_docs = len(index.docs)
+    vector_bytes = sum(int(v.info().get("memory", 0) or 0) for v in index.vectors.values())  # type: ignore[call-overload]
+    definition: list[object] = [
+        b"key_type", spec.on.encode(),
+        b"prefixes", list(spec.prefixes),
+        b"default_score", _score_text(spec.score),
+    ]  # fmt: skip
+    info: dict[bytes, object] = {
+        b"index_name": spec.name.encode("utf-8", "surrogateescape"),
+        b"index_options": [],
+        b"index_definition": definition,
+        b"attributes": [describe_field(f) for f in spec.fields],
+        b"num_docs": num_docs,
+        b"max_doc_id": index.next_id - 1,
+        b"num_terms": text.num_terms,
+        b"num_records": text.num_records,
+        b"inverted_sz_mb": 0.0,
+        b"vector_index_sz_mb": vector_bytes / (1024 * 1024),
+        b"total_inverted_index_blocks": 0,
+        b"offset_vectors_sz_mb": 0.0,
+        b"doc_table_size_mb": 0.0,
+        b"sortable_values_size_mb": 0.0,
+        b"key_table_size_mb": 0.0,
+        b"records_per_doc_avg": (text.num_records / num_docs) if num_docs else 0.0,
+        b"bytes_per_record_avg": 0.0,
+        b"offsets_per_term_avg": 0.0,
+        b"offset_bits_per_record_avg": 0.0,
+        b"hash_indexing_failures": index.failures,
+        b"total_indexing_time": 0.0,
+        b"indexing": int(index.indexing),
+        b"percent_indexed": index.percent_indexed,
+        b"number_of_uses": 0,
+        b"cleaning": 0,
+    }
+    if client.resp == 3:
+        return info
+    return [item for pair in info.items() for item in pair]
+
+
+@cmd("search", "ft.config", -2, "readonly", summary="Configures runtime parameters.", since="1.0.0")
+def ft_config(client, args):
+    sub = args[1].upper()
+    if sub == b"GET" and len(args) == 3:
+        pattern = args[2].upper()
+        values = {b"MAXSEARCHRESULTS": b"1000000", b"DEFAULT_DIALECT": b"1", b"TIMEOUT": b"500"}
+        chosen = values if pattern == b"*" else {k: v for k, v in values.items() if k == pattern}
+        return [[k, v] for k, v in chosen.items()]
+    if sub == b"SET" and len(args) == 4:
+        return OK
+    raise CommandError("Unknown subcommand or wrong number of arguments")
+
+
+container("server", "module", summary="A container for module commands.", since="4.0.0")
+
+
+@command("server", "list", 2, "admin noscript", parent="module", since="4.0.0", summary="Returns all loaded modules.")
+def module_list(client, args):
+    return [module_list_entry()]

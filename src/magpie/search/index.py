@@ -1,0 +1,193 @@
+"""One FT index: which hashes it covers, their document ids, and the field indexes.
+
+A document is a hash in database 0 whose key starts with one of the index's prefixes (as
+in RediSearch, indexes only follow database 0). Whenever such a key changes, the whole
+document is indexed again under a new, larger document id, as RediSearch does; results are
+ordered by document id where no other order applies, so they come in indexing order.
+
+A document whose NUMERIC value does not parse, or whose vector blob has the wrong size, is
+an indexing failure (``hash_indexing_failures``): it leaves the index entirely, including
+the vector it had before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from magpie.search.numeric import NumericIndex, parse_numeric
+from magpie.search.schema import FieldSpec, IndexSpec
+from magpie.search.tags import TagIndex
+from magpie.search.text import TextIndex
+from magpie.search.vectors import VectorIndex, make_vector_index
+from magpie.store.hashes import Hash
+
+_VECTOR_PARAM_NAMES = {
+    "M": "m", "EF_CONSTRUCTION": "ef_construction", "EF_RUNTIME": "ef_runtime",
+    "EPSILON": "epsilon", "INITIAL_CAP": "initial_cap", "BLOCK_SIZE": "block_size",
+}  # fmt: skip
+
+
+@dataclass(slots=True)
+class Document:
+    key: bytes
+    doc_id: int
+    score: float = 1.0
+    #: SORTABLE fields' values (by alias), for SORTBY without reading the hash.
+    sortables: dict[str, object] = field(default_factory=dict)
+
+
+class SearchIndex:
+    def __init__(self, spec: IndexSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.docs: dict[bytes, Document] = {}
+        self.by_id: dict[int, Document] = {}
+        self.next_id = 1
+        self.failures = 0
+        self.text: TextIndex = TextIndex(spec.stopwords)
+        self.tags: dict[str, TagIndex] = {}
+        self.numerics: dict[str, NumericIndex] = {}
+        self.vectors: dict[str, VectorIndex] = {}
+        self.fields: dict[str, FieldSpec] = {}  # by alias (the name queries use)
+        for f in spec.fields:
+            self._add_field(f)
+        #: Back-fill progress: keys still to scan (None when done), and how many there were.
+        self.pending: list[bytes] | None = None
+        self.pending_total = 0
+
+    def _add_field(self, f: FieldSpec) -> None:
+        self.fields[f.alias] = f
+        if f.type == "TAG":
+            self.tags[f.alias] = TagIndex(f.separator, f.case_sensitive)
+        elif f.type == "NUMERIC":
+            self.numerics[f.alias] = NumericIndex()
+        elif f.type == "VECTOR":
+            p = f.vector_params
+            extra = {_VECTOR_PARAM_NAMES[k]: v for k, v in p.items() if k in _VECTOR_PARAM_NAMES}
+            if f.algorithm == "FLAT":
+                extra = {k: v for k, v in extra.items() if k in ("initial_cap", "block_size")}
+            self.vectors[f.alias] = make_vector_index(
+                str(f.algorithm), str(p["TYPE"]), int(p["DIM"]), str(p["DISTANCE_METRIC"]), **extra  # type: ignore[call-overload]
+            )
+
+    def add_fields(self, fields: list[FieldSpec]) -> None:
+        """FT.ALTER ... SCHEMA ADD: new fields apply to documents indexed from now on."""
+        for f in fields:
+            self.spec.fields.append(f)
+            self._add_field(f)
+
+    # -- which keys ---------------------------------------------------------------------
+
+    def covers(self, key: bytes) -> bool:
+        return any(key.startswith(p) for p in self.spec.prefixes)
+
+    # -- indexing -----------------------------------------------------------------------
+
+    def index(self, key: bytes, value: object) -> None:
+        """(Re)index ``key`` holding ``value``; anything but a hash is not a document."""
+        self.remove(key)
+        if value.__class__ is not Hash:
+            return
+        prepared = self._prepare(value)  # type: ignore[arg-type]
+        if prepared is None:
+            self.failures += 1
+            return
+        numbers, vectors = prepared
+        doc = Document(key, self.next_id)
+        self.next_id += 1
+        doc_id = doc.doc_id
+        spec = self.spec
+        if spec.score_field is not None:
+            raw = value.get(spec.score_field.encode())  # type: ignore[attr-defined]
+            parsed = parse_numeric(raw) if raw is not None else None
+            doc.score = parsed if parsed is not None else spec.score
+        else:
+            doc.score = spec.score
+        for f in spec.fields:
+            if f.noindex and not f.sortable:
+                continue
+            raw = value.get(f.name.encode("utf-8", "surrogateescape"))  # type: ignore[attr-defined]
+            if raw is None:
+                continue
+            alias = f.alias
+            if f.type == "TEXT":
+                if not f.noindex:
+                    self.text.add(doc_id, alias, raw, f.weight, f.nostem)
+                if f.sortable:
+                    doc.sortables[alias] = raw.decode("utf-8", "surrogateescape")
+            elif f.type == "TAG":
+                if not f.noindex:
+                    self.tags[alias].add(doc_id, raw)
+                if f.sortable:
+                    doc.sortables[alias] = raw.decode("utf-8", "surrogateescape")
+            elif f.type == "NUMERIC":
+                number = numbers[alias]
+                if not f.noindex:
+                    self.numerics[alias].add(doc_id, number)
+                doc.sortables[alias] = number
+            elif f.type == "VECTOR":
+                self.vectors[alias].add(doc_id, vectors[alias])
+        self.docs[key] = doc
+        self.by_id[doc_id] = doc
+
+    def _prepare(self, value: Hash) -> tuple[dict[str, float], dict[str, np.ndarray]] | None:
+        """Parsed NUMERIC values and decoded vectors, or None if any of them is invalid."""
+        numbers: dict[str, float] = {}
+        vectors: dict[str, np.ndarray] = {}
+        for f in self.spec.fields:
+            if f.type not in ("NUMERIC", "VECTOR"):
+                continue
+            raw = value.get(f.name.encode("utf-8", "surrogateescape"))
+            if raw is None:
+                continue
+            if f.type == "NUMERIC":
+                number = parse_numeric(raw)
+                if number is None:
+                    return None
+                numbers[f.alias] = number
+            else:
+                vector = self.vectors[f.alias].decode(raw)
+                if vector is None:
+                    return None
+                vectors[f.alias] = vector
+        return numbers, vectors
+
+    def remove(self, key: bytes) -> bool:
+        doc = self.docs.pop(key, None)
+        if doc is None:
+            return False
+        doc_id = doc.doc_id
+        del self.by_id[doc_id]
+        self.text.remove(doc_id)
+        for tags in self.tags.values():
+            tags.remove(doc_id)
+        for numbers in self.numerics.values():
+            numbers.remove(doc_id)
+        for vectors in self.vectors.values():
+            vectors.remove(doc_id)
+        return True
+
+    def clear(self) -> None:
+        for key in list(self.docs):
+            self.remove(key)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def all_ids(self) -> set[int]:
+        return set(self.by_id)
+
+    def keys(self) -> Iterator[bytes]:
+        return iter(self.docs)
+
+    @property
+    def indexing(self) -> bool:
+        return self.pending is not None
+
+    @property
+    def percent_indexed(self) -> float:
+        if self.pending is None or not self.pending_total:
+            return 1.0
+        return 1.0 - len(self.pending) / self.pending_total
