@@ -8,8 +8,13 @@ import logging
 import os
 import sys
 
-from magpie import REDIS_VERSION, __version__
-from magpie.config import Config, ConfigError, options_to_text
+# The server runs commands on one thread; numpy's BLAS threads (exact vector search) would
+# only compete with it on small machines. Set before numpy is first imported.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from magpie import REDIS_VERSION, __version__  # noqa: E402
+from magpie.config import Config, ConfigError, options_to_text  # noqa: E402
 
 
 def build_config(argv: list[str]) -> Config:

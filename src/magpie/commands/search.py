@@ -16,13 +16,19 @@ from magpie.search.executor import (
     document_fields,
     execute,
     page,
+    parse_for,
     parse_search_args,
 )
 from magpie.search.index import SearchIndex
 from magpie.search.module import module_list_entry
-from magpie.search.query import parse_query
 from magpie.search.query_ast import explain
-from magpie.search.schema import SchemaError, describe_field, parse_alter_fields, parse_create
+from magpie.search.schema import (
+    SchemaError,
+    describe_field,
+    describe_field_map,
+    parse_alter_fields,
+    parse_create,
+)
 from magpie.store.hashes import Hash
 
 cmd = command
@@ -102,14 +108,12 @@ def ft_list(client, args):
 
 @cmd("search", "ft.explain", -3, "readonly", summary="Returns the execution plan for a complex query.", since="1.0.0")
 def ft_explain(client, args):
-    _index(client, args[1], _no_such_index(args[1]))
+    index = _index(client, args[1], _no_such_index(args[1]))
     try:
         req = parse_search_args(args[3:])
-        return explain(parse_query(args[2].decode("utf-8", "surrogateescape"), req.params)).encode()
+        return explain(parse_for(index, args[2].decode("utf-8", "surrogateescape"), req.params)).encode()
     except SearchError as exc:
         raise CommandError(exc.message) from None
-    except Exception as exc:  # the parser's syntax errors
-        raise CommandError(getattr(exc, "message", str(exc))) from None
 
 
 @cmd("search", "ft.tagvals", 3, "readonly", summary="Returns the distinct tags indexed in a Tag field.", since="1.0.0")
@@ -130,8 +134,7 @@ def ft_search(client, args):
         result = execute(index, req)
     except SearchError as exc:
         raise CommandError(exc.message) from None
-    knn_k = _knn_k(req)
-    docs = page(result, req, knn_k)
+    docs = page(result, req)
     db = client.server.keyspace[0]
     rows = []
     for doc in docs:
@@ -151,17 +154,6 @@ def ft_search(client, args):
         if fields is not None:
             reply.append([item for pair in fields for item in pair])
     return reply
-
-
-def _knn_k(req: SearchRequest) -> int | None:
-    """The KNN query's k, for the default LIMIT (Magpie returns k results, not 10)."""
-    if "KNN" not in req.query.upper():
-        return None
-    try:
-        query = parse_query(req.query, req.params)
-    except Exception:
-        return None
-    return query.knn.k if query.knn is not None else None
 
 
 def _score_text(score: float) -> bytes:
@@ -203,7 +195,9 @@ def ft_info(client, args):
         b"index_name": spec.name.encode("utf-8", "surrogateescape"),
         b"index_options": [],
         b"index_definition": definition,
-        b"attributes": [describe_field(f) for f in spec.fields],
+        b"attributes": [
+            describe_field_map(f) if client.resp == 3 else describe_field(f) for f in spec.fields
+        ],
         b"num_docs": num_docs,
         b"max_doc_id": index.next_id - 1,
         b"num_terms": text.num_terms,
@@ -226,6 +220,20 @@ def ft_info(client, args):
         b"number_of_uses": 0,
         b"cleaning": 0,
     }
+    if client.resp == 3:
+        return info
+    return [item for pair in info.items() for item in pair]
+
+
+@cmd("search", "ft.debug", -2, "readonly", summary="Debugging helpers: VECSIM_INFO shows a vector index's internals.", since="2.0.0")
+def ft_debug(client, args):
+    if args[1].upper() != b"VECSIM_INFO" or len(args) != 4:
+        raise CommandError("Unknown subcommand or wrong number of arguments")
+    index = _index(client, args[2], "Unknown index name")
+    vectors = index.vectors.get(args[3].decode("utf-8", "surrogateescape"))
+    if vectors is None:
+        raise CommandError("Vector index not found")
+    info = {name.encode(): value for name, value in vectors.info().items()}
     if client.resp == 3:
         return info
     return [item for pair in info.items() for item in pair]
