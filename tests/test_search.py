@@ -291,3 +291,48 @@ def test_bad_blobs(r, index):
         "Error parsing vector similarity query: query vector blob size (7) does not match "
         "index's expected size (16)."
     )
+
+
+# -- FT.AGGREGATE and cursors -------------------------------------------------------------
+
+
+def aggregate_rows(reply) -> list[dict]:
+    """Rows of an FT.AGGREGATE reply (RESP2 list or RESP3 map) as dicts of bytes."""
+    if isinstance(reply, dict):
+        return [dict(item[b"extra_attributes"]) for item in reply[b"results"]]
+    return [dict(zip(row[::2], row[1::2], strict=True)) for row in reply[1:]]
+
+
+def test_aggregate_groupby_reduce_sortby_limit(r, movies):
+    name, _ = movies
+    reply = r.execute_command(
+        "FT.AGGREGATE", name, "*", "LOAD", 1, "@genre", "GROUPBY", 1, "@year", "REDUCE", "COUNT", 0,
+        "AS", "n", "SORTBY", 2, "@year", "DESC", "LIMIT", 0, 2,
+    )  # fmt: skip
+    assert aggregate_rows(reply) == [{b"year": b"2016", b"n": b"1"}, {b"year": b"1995", b"n": b"1"}]
+    reply = r.execute_command(
+        "FT.AGGREGATE", name, "@genre:{drama}", "GROUPBY", 0, "REDUCE", "SUM", 1, "@year", "AS", "total",
+        "REDUCE", "AVG", 1, "@year", "AS", "mean", "REDUCE", "MAX", 1, "@year", "AS", "last",
+    )  # fmt: skip
+    assert aggregate_rows(reply) == [{b"total": b"5983", b"mean": b"1994.33333333", b"last": b"2016"}]
+
+
+def test_aggregate_cursor_pages_through_every_key(r, index):
+    name, prefix = index
+    create(r, name, prefix, NumericField("n"))
+    for i in range(25):
+        r.hset(f"{prefix}{i}", "n", i)
+    reply, cid = r.execute_command("FT.AGGREGATE", name, "*", "LOAD", 1, "@__key", "WITHCURSOR", "COUNT", 10)
+    keys = [row[b"__key"] for row in aggregate_rows(reply)]
+    reads = 0
+    while cid:
+        reply, cid = r.execute_command("FT.CURSOR", "READ", name, cid)
+        keys += [row[b"__key"] for row in aggregate_rows(reply)]
+        reads += 1
+    assert reads == 2 and sorted(keys) == sorted(f"{prefix}{i}".encode() for i in range(25))
+    _, cid = r.execute_command("FT.AGGREGATE", name, "*", "WITHCURSOR", "COUNT", 5)
+    assert r.execute_command("FT.CURSOR", "DEL", name, cid) in (b"OK", "OK")
+    with pytest.raises(redis.ResponseError, match="Cursor does not exist"):
+        r.execute_command("FT.CURSOR", "DEL", name, cid)
+    with pytest.raises(redis.ResponseError, match="Cursor not found"):
+        r.execute_command("FT.CURSOR", "READ", name, cid)

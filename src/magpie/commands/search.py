@@ -10,6 +10,7 @@ from __future__ import annotations
 from magpie.commands.table import command, container
 from magpie.errors import CommandError
 from magpie.protocol.replies import OK
+from magpie.search.aggregate import parse_aggregate_args, row_pairs, run_aggregate
 from magpie.search.executor import (
     SearchError,
     SearchRequest,
@@ -258,3 +259,68 @@ container("server", "module", summary="A container for module commands.", since=
 @command("server", "list", 2, "admin noscript", parent="module", since="4.0.0", summary="Returns all loaded modules.")
 def module_list(client, args):
     return [module_list_entry()]
+
+
+@cmd("search", "ft.aggregate", -3, "readonly", summary="Runs a search query and performs aggregate transformations.", since="1.1.0")
+def ft_aggregate(client, args):
+    index = _index(client, args[1], _no_such_index(args[1]))
+    try:
+        req = parse_aggregate_args(args[3:])
+        req.query = args[2].decode("utf-8", "surrogateescape")
+        rows = run_aggregate(index, req, client.server.keyspace[0])
+        if req.cursor:
+            chunk, cid = client.server.search.cursors.create(index.name, rows, req.cursor_count, req.cursor_max_idle_ms)
+            return [_aggregate_reply(client, len(rows), chunk), cid]
+    except SearchError as exc:
+        raise CommandError(exc.message) from None
+    return _aggregate_reply(client, len(rows), rows)
+
+
+def _aggregate_reply(client, total: int, rows: list) -> object:  # noqa: ANN001
+    if client.resp == 3:
+        return {
+            b"attributes": [],
+            b"format": b"STRING",
+            b"results": [
+                {b"extra_attributes": dict(zip(pairs[::2], pairs[1::2], strict=True)), b"values": []}
+                for pairs in map(row_pairs, rows)
+            ],
+            b"total_results": total,
+            b"warning": [],
+        }
+    return [total, *(row_pairs(row) for row in rows)]
+
+
+container("search", "ft.cursor", summary="Reads or deletes FT.AGGREGATE cursors.", since="1.1.0")
+
+
+@command("search", "read", -4, "readonly", parent="ft.cursor", summary="Reads from a cursor.", since="1.1.0")
+def ft_cursor_read(client, args):
+    index = _index(client, args[2], _no_such_index(args[2]))
+    count = None
+    if len(args) == 6 and args[4].upper() == b"COUNT":
+        count = _cursor_number(args[5])
+    elif len(args) != 4:
+        raise CommandError("Bad arguments for COUNT")
+    try:
+        chunk, cid = client.server.search.cursors.read(index.name, _cursor_number(args[3]), count)
+    except SearchError as exc:
+        raise CommandError(exc.message) from None
+    return [_aggregate_reply(client, 0, chunk), cid]
+
+
+@command("search", "del", 4, "readonly", parent="ft.cursor", summary="Deletes a cursor.", since="1.1.0")
+def ft_cursor_del(client, args):
+    index = _index(client, args[2], _no_such_index(args[2]))
+    try:
+        client.server.search.cursors.delete(index.name, _cursor_number(args[3]))
+    except SearchError as exc:
+        raise CommandError(exc.message) from None
+    return OK
+
+
+def _cursor_number(raw: bytes) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise CommandError("Bad cursor ID") from None

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from magpie.search.aggregate import Cursors
 from magpie.search.index import SearchIndex
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class SearchRegistry:
     def __init__(self, keyspace: Keyspace, call_soon: Callable[[Callable[[], None]], object]) -> None:
         self.keyspace = keyspace
         self.indexes: dict[str, SearchIndex] = {}
+        self.cursors = Cursors()
         self._call_soon = call_soon
         self._listening = False
         self._filling = False
@@ -48,6 +50,7 @@ class SearchRegistry:
 
     def drop(self, name: str) -> SearchIndex:
         index = self.indexes.pop(name)
+        self.cursors.drop_index(name)
         if not self.indexes:
             self._listen(False)
         return index
