@@ -142,7 +142,7 @@ def ft_search(client, args):
         stored = None
         if not req.nocontent:
             value = db.peek(doc.key)
-            stored = dict(value) if value.__class__ is Hash else {}  # type: ignore[call-overload]
+            stored = value if value.__class__ is Hash else {}  # a Hash is a dict: read, not copied
         fields = None if req.nocontent else document_fields(doc, stored, req, result.computed.get(doc.doc_id), index)
         rows.append((doc, result.scores.get(doc.doc_id, 1.0), fields))
     if client.resp == 3:

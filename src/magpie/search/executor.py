@@ -10,7 +10,7 @@ come in document-id (indexing) order.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from magpie.search import query_ast as q
 from magpie.search.index import Document, SearchIndex
@@ -333,8 +333,25 @@ class _Evaluator:
         return found
 
 
+#: Parsed queries kept per index; a pipeline of KNN queries differs only in its vectors.
+QUERY_CACHE_SIZE = 1024
+
+
 def parse_for(index: SearchIndex, text: str, params: dict[str, bytes]) -> q.Query:
-    """Parse a query against an index's fields and stop-words; RediSearch's error texts."""
+    """Parse a query against an index's fields and stop-words; RediSearch's error texts.
+
+    Parses are cached per index by the query text and its non-vector parameters; a hit
+    only swaps in the KNN clause's vector, so a stream of KNN queries parses once.
+    """
+    blobs = index.blob_params.get(text)
+    if blobs is not None:
+        key = (text, tuple(sorted((k, v) for k, v in params.items() if k not in blobs)))
+        cached = index.query_cache.get(key)
+        if cached is not None:
+            knn = cached.knn
+            if knn is not None and knn.blob_param and params.get(knn.blob_param) is not None:
+                return replace(cached, knn=replace(knn, blob=params[knn.blob_param]))
+            return cached
     try:
         query = parse_query(
             text, params, stopwords=index.text.stopwords,
@@ -346,13 +363,35 @@ def parse_for(index: SearchIndex, text: str, params: dict[str, bytes]) -> q.Quer
             check_vector_params(knn.params, str(index.fields[knn.field].algorithm), kind)
     except QuerySyntaxError as exc:
         raise SearchError(exc.message) from None
+    if _cacheable(query.filter):
+        names = frozenset({query.knn.blob_param} if query.knn is not None and query.knn.blob_param else ())
+        if len(index.query_cache) >= QUERY_CACHE_SIZE:
+            index.query_cache.clear()
+            index.blob_params.clear()
+        index.blob_params[text] = names
+        key = (text, tuple(sorted((k, v) for k, v in params.items() if k not in names)))
+        index.query_cache[key] = query
     return query
+
+
+def _cacheable(node: q.Node) -> bool:
+    """A filter without VECTOR_RANGE (whose vector would need swapping too)."""
+    if isinstance(node, q.VectorRange):
+        return False
+    if isinstance(node, (q.And, q.Or)):
+        return all(_cacheable(child) for child in node.children)
+    if isinstance(node, (q.Not, q.Optional)):
+        return _cacheable(node.child)
+    return True
 
 
 def execute(index: SearchIndex, req: SearchRequest) -> SearchResult:
     query = parse_for(index, req.query, req.params)
     ev = _Evaluator(index, req.verbatim)
-    ids = ev.run(query.filter)
+    knn = query.knn
+    unfiltered = isinstance(query.filter, q.MatchAll) and req.inkeys is None and not req.numeric_filters
+    # A plain KNN query never needs the set of every document id.
+    ids = set() if knn is not None and unfiltered else ev.run(query.filter)
     for name, low, high, low_inc, high_inc in req.numeric_filters:
         numbers = index.numerics.get(name)
         if numbers is None:
@@ -360,10 +399,9 @@ def execute(index: SearchIndex, req: SearchRequest) -> SearchResult:
         ids &= numbers.range(low, high, low_inc, high_inc)
     if req.inkeys is not None:
         ids &= {index.docs[k].doc_id for k in req.inkeys if k in index.docs}
-    knn = query.knn
     scores: dict[int, float] = {}
     if knn is not None:
-        ordered = _knn(ev, index, knn, ids, isinstance(query.filter, q.MatchAll) and req.inkeys is None and not req.numeric_filters)
+        ordered = _knn(ev, index, knn, ids, unfiltered)
     elif ev.words:
         total_docs = len(index.by_id)
         for doc_id in ids:

@@ -54,6 +54,9 @@ class SearchIndex:
         self.fields: dict[str, FieldSpec] = {}  # by alias (the name queries use)
         for f in spec.fields:
             self._add_field(f)
+        #: Parsed queries (executor.parse_for): key -> Query, and each text's vector params.
+        self.query_cache: dict[tuple, object] = {}
+        self.blob_params: dict[str, frozenset[str]] = {}
         #: Back-fill progress: keys still to scan (None when done), and how many there were.
         self.pending: list[bytes] | None = None
         self.pending_total = 0
@@ -78,6 +81,8 @@ class SearchIndex:
         for f in fields:
             self.spec.fields.append(f)
             self._add_field(f)
+        self.query_cache.clear()  # queries are parsed against the fields
+        self.blob_params.clear()
 
     # -- which keys ---------------------------------------------------------------------
 
