@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import redis
 from servers import start_magpie
@@ -139,3 +141,25 @@ def test_idle_timeout_closes_client():
         assert not (conn_ids & ids_now - {max(ids_now)})
     finally:
         server.stop()
+
+
+def test_a_long_pipeline_does_not_hold_up_other_clients(magpie):
+    """A client's pipeline runs in turns of a few milliseconds: another client's commands
+    are served while the pipeline is still being worked through."""
+    slow = socket.create_connection(("127.0.0.1", magpie.port))
+    other = magpie.client()
+    try:
+        other.config_resetstat()
+        count = 400  # 400 x 1 ms of DEBUG SLEEP: 0.4 s of work sent in one batch
+        slow.sendall(b"DEBUG SLEEP 0.001\r\n" * count)
+        while other.info("commandstats").get("cmdstat_debug", {}).get("calls", 0) == 0:
+            pass  # until the pipeline has started
+        assert other.ping()
+        assert other.info("commandstats")["cmdstat_debug"]["calls"] < count  # not finished yet
+        received = b""
+        while received.count(b"+OK\r\n") < count:  # and every reply arrives, in order
+            received += slow.recv(65536)
+        assert received == b"+OK\r\n" * count
+    finally:
+        slow.close()
+        other.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from magpie import errors
@@ -44,6 +45,8 @@ BLOCKED = _NoReply()
 # CLIENT REPLY modes; SKIP_NEXT is what CLIENT REPLY SKIP sets, so its own reply is not the one skipped.
 REPLY_ON, REPLY_OFF, REPLY_SKIP, REPLY_SKIP_NEXT = 0, 1, 2, 3
 _perf_ns = time.perf_counter_ns
+#: Longest stretch of one client's pipeline run before other clients get a turn (ns).
+TURN_NS = 5_000_000
 _time_ns = time.time_ns
 _QUEUED = "QUEUED"
 _EXECABORT_BECAUSE = "EXECABORT Transaction discarded because of: "
@@ -205,6 +208,7 @@ class Client(asyncio.Protocol):
         last = None
         server.stats.net_input_bytes += len(data)
         started = _perf_ns()
+        deadline = started + TURN_NS
         self.last_interaction = CLOCK.ms = _time_ns() // 1_000_000
         try:
             if self.postponed is not None or self.blocked is not None:
@@ -255,6 +259,8 @@ class Client(asyncio.Protocol):
                                 encoders[reply.__class__](reply, out)
                         else:
                             reply_on = self._reply_suppressed()
+                        if now > deadline and self._yield_turn(requests):
+                            break
                         continue
                     last = None
                     reply = self.execute(argv)
@@ -280,9 +286,13 @@ class Client(asyncio.Protocol):
                     reply_on = self.reply_mode == REPLY_ON
                     if self.closing:
                         break
+                    if started > deadline and self._yield_turn(requests):
+                        break
                 if last is not None:
                     self.last_spec = last
                 if self.postponed is not None or self.blocked is not None or self.closing:
+                    break
+                if self.leftover is not None:  # the turn is over: the rest runs later
                     break
                 batch = None if parser.idle else parser.read()
         except ProtocolError as exc:
@@ -302,6 +312,22 @@ class Client(asyncio.Protocol):
         if self.reply_mode == REPLY_SKIP:
             self.reply_mode = REPLY_ON  # this reply was the one to skip
         return self.reply_mode == REPLY_ON
+
+    def _yield_turn(self, requests: Iterator[list[bytes]]) -> bool:
+        """End this client's turn after TURN_NS of work, so one long pipeline (vector HSETs
+        cost up to a millisecond each) cannot hold up every other client. The requests not
+        run yet are kept and resumed from the event loop. False (go on) when nothing is left."""
+        rest = list(requests)
+        if not rest and self.parser.idle:
+            return False
+        self.leftover = rest or None
+        if self.leftover is None:  # the parser holds more complete requests
+            self.leftover = self.parser.read() or None
+            if self.leftover is None:
+                return False
+        if self.server.loop is not None:
+            self.server.loop.call_soon(self.data_received, b"")
+        return True
 
     def unblocked(self, reply: object) -> None:
         """The wait is over (served, timed out, CLIENT UNBLOCK): reply, then carry on."""
