@@ -57,13 +57,28 @@ except ImportError:  # only mypyc reads the decorator; without mypy_extensions i
         return lambda cls: cls
 
 
+_NAN: Final = float("nan")
+
+
+def _score_of(key: Any) -> float:
+    """A ``(float, ...)`` key's float, which nodes keep unboxed so that most comparisons
+    read only the node (not the key tuple and its float: two more cache misses a level in
+    a big tree); NaN for other keys, which makes every score test inconclusive."""
+    if isinstance(key, tuple) and key:
+        first = key[0]
+        if isinstance(first, float):
+            return first
+    return _NAN
+
+
 @mypyc_attr(acyclic=True)
 class _Node:
     """One key, its links, the height of the subtree rooted here, and its left subtree's size."""
 
-    __slots__ = ("key", "left", "right", "height", "left_size")
+    __slots__ = ("key", "score", "left", "right", "height", "left_size")
 
     key: Any
+    score: float
     left: _Node
     right: _Node
     height: int
@@ -71,6 +86,7 @@ class _Node:
 
     def __init__(self, key: Any, nil: _Node) -> None:
         self.key = key
+        self.score = _score_of(key)
         self.left = nil
         self.right = nil
         self.height = 1
@@ -85,6 +101,7 @@ class _Sentinel(_Node):
 
     def __init__(self) -> None:
         self.key = None
+        self.score = _NAN
         self.left = self
         self.right = self
         self.height = 0
@@ -243,9 +260,11 @@ class AvlTree:
             return True
         path = [head]
         candidate = nil  # the last node on the path whose key is <= key
+        ks = _score_of(key)
         while True:
             path.append(node)
-            if key < node.key:
+            ns = node.score
+            if ks < ns or (not ks > ns and key < node.key):
                 node.left_size += 1  # optimistic: undone below if the key is a duplicate
                 child = node.left
                 if child is nil:
@@ -283,9 +302,11 @@ class AvlTree:
         # left sizes exactly where that node's path turns left.
         path = [head]
         candidate = nil
+        ks = _score_of(key)
         while True:
             path.append(node)
-            if key < node.key:
+            ns = node.score
+            if ks < ns or (not ks > ns and key < node.key):
                 node.left_size -= 1
                 child = node.left
                 if child is nil:
@@ -303,6 +324,7 @@ class AvlTree:
             return False
         if node is not candidate:
             candidate.key = node.key
+            candidate.score = node.score
         self._unlink(path)
         return True
 
@@ -371,8 +393,10 @@ class AvlTree:
         nil = _NIL
         node = self._head.left
         rank = 0
+        ks = _score_of(key)
         while node is not nil:
-            if node.key < key:
+            ns = node.score
+            if ns < ks or (not ns > ks and node.key < key):
                 rank += node.left_size + 1
                 node = node.right
             else:
@@ -384,8 +408,10 @@ class AvlTree:
         nil = _NIL
         node = self._head.left
         rank = 0
+        ks = _score_of(key)
         while node is not nil:
-            if key < node.key:
+            ns = node.score
+            if ks < ns or (not ks > ns and key < node.key):
                 node = node.left
             else:
                 rank += node.left_size + 1
