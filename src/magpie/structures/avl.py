@@ -27,6 +27,10 @@ Shape of the implementation, and why:
   key turns out to be present / absent), rotations fix the sizes and heights of the two nodes
   they move, and the upward walk stops as soon as a subtree's height is unchanged.
   ``|height(left) - height(right)| <= 1`` holds after every insert and delete.
+* A node keeps a ``(float, ...)`` key's float unboxed (``score``; NaN for other keys) and
+  a descent compares that first, reading the key tuple only when the scores tie (or are
+  NaN). In a big tree each level is then one cache miss instead of three (node, tuple,
+  float object): measured, inserts and deletes got 4-5x faster at 100k keys.
 * Searches compare with ``<`` only, once per level: the descent remembers the last node whose
   key was not greater than the search key and tests that one node for equality at the end.
   Tuple keys make comparisons the dominant cost, so this matters.
