@@ -203,12 +203,6 @@ def test_semantic_cache_hits_for_the_same_model(semantic_cache):
     assert semantic_cache.lookup("tell me a joke", "llm-b") is None  # another model's answer
 
 
-@pytest.mark.xfail(
-    reason="a cache miss is a VECTOR_RANGE query matching nothing, sorted by its "
-    "$YIELD_DISTANCE_AS alias: Magpie answers -Property `vector_distance` not loaded nor in "
-    "schema where RediSearch replies with 0 results",
-    strict=True,
-)
 def test_semantic_cache_misses_far_prompts_and_clears(semantic_cache):
     assert semantic_cache.lookup("an unrelated prompt", "llm-a") is None  # a far random vector
     semantic_cache.clear()

@@ -194,12 +194,6 @@ def test_create_exists_info_listall_and_delete_with_documents(r, make_index):
         index.info()
 
 
-@pytest.mark.xfail(
-    reason="FLUSHALL leaves Magpie's indexes in place (FT._LIST still names them, FT.CREATE of the "
-    "same name answers -Index already exists); RediSearch drops every index when a database is "
-    "flushed (spec.c onFlush -> Indexes_Free)",
-    strict=True,
-)
 def test_flushall_drops_the_indexes(r, make_index):
     index = make_index()
     r.flushall()
@@ -380,12 +374,6 @@ def test_range_query_with_a_filter(make_index):
     assert key_ids(results) == expected_ids
 
 
-@pytest.mark.xfail(
-    reason="Magpie answers a VECTOR_RANGE query that matches nothing, sorted by its "
-    "$YIELD_DISTANCE_AS alias, with -Property `vector_distance` not loaded nor in schema; "
-    "RediSearch registers the alias before running the query and replies with 0 results",
-    strict=True,
-)
 @pytest.mark.parametrize("algorithm", ["HNSW", "FLAT"])
 def test_range_query_that_matches_nothing_returns_no_results(make_index, algorithm):
     index = make_index(algorithm, "L2")

@@ -167,13 +167,7 @@ def _flush_mode(args) -> None:
 @cmd("flushdb", -1, "write", acl="@dangerous", summary="Remove all keys from the current database.")
 def flushdb(client, args):
     _flush_mode(args)
-    db = client.db
-    keys = list(db.data) if db.signals.listeners else ()
-    removed = db.clear()
-    for key in keys:
-        for listener in db.signals.listeners:
-            listener(db, key, "flushdb")
-    db.signals.dirty += max(removed, 1)
+    client.server.keyspace.flush_db(client.db.index)
     return OK
 
 

@@ -216,6 +216,8 @@ class _Evaluator:
         self.index = index
         self.verbatim = verbatim
         self.computed: dict[int, dict[str, float]] = {}
+        #: Names the query yields values under (distances), even when nothing matched.
+        self.computed_names: set[str] = set()
         self.words: list[str] = []  # text words of the query, for scoring
 
     def run(self, node: q.Node) -> set[int]:
@@ -326,6 +328,7 @@ class _Evaluator:
         if node.radius < 0:
             raise SearchError("Error parsing vector similarity query: negative radius given in a range query")
         name = node.yield_distance_as or f"__{node.field}_score"
+        self.computed_names.add(name)
         found: set[int] = set()
         for distance, doc_id in vectors.range(vector, node.radius, epsilon=node.epsilon):
             found.add(doc_id)
@@ -411,7 +414,9 @@ def execute(index: SearchIndex, req: SearchRequest) -> SearchResult:
     else:
         ordered = sorted(ids)
     if req.sortby is not None:
-        ordered = _sort(index, ordered, req.sortby, req.ascending, ev.computed, knn)
+        if knn is not None:
+            ev.computed_names.add(knn.score_field)
+        ordered = _sort(index, ordered, req.sortby, req.ascending, ev.computed, ev.computed_names)
     docs = [index.by_id[d] for d in ordered]
     return SearchResult(len(docs), docs, scores, ev.computed, None if knn is None else knn.k)
 
@@ -437,10 +442,10 @@ def _knn(ev: _Evaluator, index: SearchIndex, knn: q.Knn, ids: set[int], unfilter
 
 def _sort(
     index: SearchIndex, ordered: list[int], name: str, ascending: bool,
-    computed: dict[int, dict[str, float]], knn: q.Knn | None,
+    computed: dict[int, dict[str, float]], computed_names: set[str],
 ) -> list[int]:  # fmt: skip
     f = index.fields.get(name)
-    is_computed = knn is not None and name == knn.score_field or any(name in c for c in computed.values())
+    is_computed = name in computed_names
     if f is None and not is_computed:
         raise SearchError(f"Property `{name}` not loaded nor in schema")
 

@@ -3,7 +3,8 @@
 The registry listens to the keyspace's change signals (only while an index exists): any
 write, deletion, expiry, eviction, rename or flush of a key in database 0 re-reads that
 key and (re)indexes or drops it in every index whose prefixes cover it. SWAPDB involving
-database 0 rebuilds the indexes from the new contents.
+database 0 rebuilds the indexes from the new contents. FLUSHDB (of any database) and
+FLUSHALL drop every index, definitions included, as RediSearch does.
 
 FT.CREATE back-fills the keys already present in slices on the event loop (a few
 milliseconds per slice), so other clients keep being served while a big keyspace is
@@ -62,9 +63,11 @@ class SearchRegistry:
         if on:
             signals.listeners.append(self._on_change)
             self.keyspace.swap_listeners.append(self._on_swap)
+            self.keyspace.flush_listeners.append(self._on_flush)
         else:
             signals.listeners.remove(self._on_change)
             self.keyspace.swap_listeners.remove(self._on_swap)
+            self.keyspace.flush_listeners.remove(self._on_flush)
         self._listening = on
 
     # -- live indexing ------------------------------------------------------------------
@@ -79,6 +82,11 @@ class SearchRegistry:
                     index.remove(key)
                 else:
                     index.index(key, value)
+
+    def _on_flush(self, db_index: int | None) -> None:
+        """RediSearch drops every index when any database is flushed (spec.c onFlush)."""
+        for name in list(self.indexes):
+            self.drop(name)
 
     def _on_swap(self, a: int, b: int) -> None:
         if 0 not in (a, b):

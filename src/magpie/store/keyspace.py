@@ -14,6 +14,8 @@ class Keyspace:
         self.dbs = [Database(i, self.signals) for i in range(count)]
         #: Called with the two indexes after SWAPDB (WATCH invalidation).
         self.swap_listeners: list[Callable[[int, int], None]] = []
+        #: Called before FLUSHDB (with its index) or FLUSHALL (None) empties anything.
+        self.flush_listeners: list[Callable[[int | None], None]] = []
 
     def __getitem__(self, index: int) -> Database:
         return self.dbs[index]
@@ -21,7 +23,21 @@ class Keyspace:
     def __len__(self) -> int:
         return len(self.dbs)
 
+    def flush_db(self, index: int) -> int:
+        for listener in self.flush_listeners:
+            listener(index)
+        db = self.dbs[index]
+        keys = list(db.data) if self.signals.listeners else ()
+        removed = db.clear()
+        for key in keys:
+            for listener in self.signals.listeners:
+                listener(db, key, "flushdb")
+        self.signals.dirty += max(removed, 1)
+        return removed
+
     def flush_all(self) -> int:
+        for listener in self.flush_listeners:
+            listener(None)
         removed = 0
         for db in self.dbs:
             keys = list(db.data) if self.signals.listeners else []
