@@ -17,7 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from magpie.search.executor import SearchError, SearchRequest, _distance_bytes, execute
+from magpie.search.executor import (
+    SearchError,
+    SearchRequest,
+    count_then_items,
+    execute,
+    number_text,
+)
 from magpie.search.index import SearchIndex
 
 Row = dict[str, object]
@@ -54,15 +60,6 @@ def _uint(raw: bytes, what: str) -> int:
     return value
 
 
-def _take(args: list[bytes], i: int, what: str) -> tuple[list[bytes], int]:
-    if i >= len(args):
-        raise SearchError(f"Bad arguments for {what}: Expected an argument, but none provided")
-    count = _uint(args[i], what)
-    if i + 1 + count > len(args):
-        raise SearchError(f"Bad arguments for {what}: Not enough arguments were provided based on argument count")
-    return args[i + 1 : i + 1 + count], i + 1 + count
-
-
 def parse_aggregate_args(args: list[bytes]) -> AggregateRequest:
     """The arguments after ``FT.AGGREGATE idx query``."""
     req = AggregateRequest()
@@ -79,16 +76,16 @@ def parse_aggregate_args(args: list[bytes]) -> AggregateRequest:
                 req.load = ["*"]
                 i += 1
             else:
-                items, i = _take(args, i, "LOAD")
+                items, i = count_then_items(args, i, "LOAD")
                 req.load = (req.load or []) + [_prop(p) for p in items if p.upper() != b"AS"]
         elif word == b"GROUPBY":
-            props, i = _take(args, i, "GROUPBY")
+            props, i = count_then_items(args, i, "GROUPBY")
             reducers = []
             while i < n and args[i].upper() == b"REDUCE":
                 if i + 1 >= n:
                     raise SearchError("Bad arguments for REDUCE: Expected an argument, but none provided")
                 name = args[i + 1].upper().decode()
-                rargs, i = _take(args, i + 2, name)
+                rargs, i = count_then_items(args, i + 2, name)
                 alias = None
                 if i + 1 < n and args[i].upper() == b"AS":
                     alias = args[i + 1].decode("utf-8", "surrogateescape")
@@ -96,7 +93,7 @@ def parse_aggregate_args(args: list[bytes]) -> AggregateRequest:
                 reducers.append(_reducer(name, [_prop(a) for a in rargs], alias))
             req.steps.append(_group_step([_prop(p) for p in props], reducers))
         elif word == b"SORTBY":
-            items, i = _take(args, i, "SORTBY")
+            items, i = count_then_items(args, i, "SORTBY")
             keys: list[tuple[str, bool]] = []
             for item in items:
                 if item.upper() in (b"ASC", b"DESC") and keys:
@@ -126,7 +123,7 @@ def parse_aggregate_args(args: list[bytes]) -> AggregateRequest:
                     req.cursor_max_idle_ms = min(value, CURSOR_MAX_IDLE_MS)
                 i += 2
         elif word == b"PARAMS":
-            items, i = _take(args, i, "PARAMS")
+            items, i = count_then_items(args, i, "PARAMS")
             if len(items) % 2:
                 raise SearchError("Parameters must be specified in PARAM VALUE pairs")
             req.params.update({items[j].decode(): items[j + 1] for j in range(0, len(items), 2)})
@@ -281,7 +278,7 @@ def row_pairs(row: Row) -> list[object]:
 
 def format_value(value: object) -> object:
     if isinstance(value, float):
-        return _distance_bytes(value)
+        return number_text(value)
     if isinstance(value, list):
         return [format_value(v) for v in value]
     return value

@@ -61,7 +61,7 @@ def _int(raw: bytes, error: str) -> int:
     return value
 
 
-def _count_then_items(args: list[bytes], i: int, name: str) -> tuple[list[bytes], int]:
+def count_then_items(args: list[bytes], i: int, name: str) -> tuple[list[bytes], int]:
     if i >= len(args):
         raise SearchError(f"Bad arguments for {name}: Expected an argument, but none provided")
     try:
@@ -100,7 +100,7 @@ def parse_search_args(args: list[bytes]) -> SearchRequest:
             _int(args[i], "TIMEOUT requires a non negative integer")
             i += 1
         elif word == b"RETURN":
-            items, i = _count_then_items(args, i, "RETURN")
+            items, i = count_then_items(args, i, "RETURN")
             req.return_fields = []
             j = 0
             while j < len(items):
@@ -139,7 +139,7 @@ def parse_search_args(args: list[bytes]) -> SearchRequest:
             req.offset, req.limit = offset, limit
             i += 2
         elif word == b"PARAMS":
-            items, i = _count_then_items(args, i, "PARAMS")
+            items, i = count_then_items(args, i, "PARAMS")
             if len(items) % 2:
                 raise SearchError("Parameters must be specified in PARAM VALUE pairs")
             for j in range(0, len(items), 2):
@@ -155,10 +155,10 @@ def parse_search_args(args: list[bytes]) -> SearchRequest:
                 raise SearchError("DIALECT requires a non negative integer >=1 and <= 4")
             i += 1
         elif word == b"INKEYS":
-            items, i = _count_then_items(args, i, "INKEYS")
+            items, i = count_then_items(args, i, "INKEYS")
             req.inkeys = set(items)
         elif word == b"INFIELDS":
-            _, i = _count_then_items(args, i, "INFIELDS")
+            _, i = count_then_items(args, i, "INFIELDS")
         elif word == b"FILTER":
             if i + 3 > n:
                 raise SearchError("Bad arguments for FILTER: Expected an argument, but none provided")
@@ -189,7 +189,7 @@ def _skip_highlight(args: list[bytes], i: int) -> int:
     while i < len(args) and args[i].upper() in keywords:
         word = args[i].upper()
         if word == b"FIELDS":
-            _, i = _count_then_items(args, i + 1, "FIELDS")
+            _, i = count_then_items(args, i + 1, "FIELDS")
         elif word == b"TAGS":
             i += 3
         else:
@@ -489,7 +489,7 @@ def document_fields(
     if req.return_fields is not None:
         for name, alias in req.return_fields:
             if computed is not None and name in computed:
-                out.append((alias.encode(), _distance_bytes(computed[name])))
+                out.append((alias.encode(), number_text(computed[name])))
                 continue
             f = index.fields.get(name)
             attr = (f.name if f is not None else name).encode("utf-8", "surrogateescape")
@@ -497,13 +497,13 @@ def document_fields(
                 out.append((alias.encode("utf-8", "surrogateescape"), stored[attr]))
         return out
     if computed:
-        out.extend((name.encode(), _distance_bytes(value)) for name, value in computed.items())
+        out.extend((name.encode(), number_text(value)) for name, value in computed.items())
     if stored is not None:
         out.extend(stored.items())
     return out
 
 
-def _distance_bytes(value: float) -> bytes:
+def number_text(value: float) -> bytes:
     """A computed number as RediSearch prints it (RSValue_NumToString): integers as
     integers, anything else with %.12g."""
     if math.isfinite(value) and value == int(value):

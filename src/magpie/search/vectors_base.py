@@ -473,8 +473,16 @@ class VectorIndex(ABC):
     def to_bytes(self) -> bytes: ...
 
     @classmethod
+    def from_bytes(cls, data: bytes) -> Self:
+        """An index saved by ``to_bytes``; ValueError when ``data`` is not one."""
+        try:
+            return cls._load(data)
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"corrupt vector index: {e!r}") from e
+
+    @classmethod
     @abstractmethod
-    def from_bytes(cls, data: bytes) -> Self: ...
+    def _load(cls, data: bytes) -> Self: ...
 
 
 # to_bytes container: magic, u32 header length, JSON header (parameters and the dtype and

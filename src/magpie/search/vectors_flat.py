@@ -268,14 +268,6 @@ class FlatVectorIndex(VectorIndex):
         return pack_arrays(header, arrays)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
-        """An index saved by ``to_bytes``; ValueError when ``data`` is not one."""
-        try:
-            return cls._load(data)
-        except (KeyError, TypeError, AttributeError) as e:
-            raise ValueError(f"corrupt vector index: {e!r}") from e
-
-    @classmethod
     def _load(cls, data: bytes) -> Self:
         header, arrays, _ = unpack_arrays(data)
         if header.get("algorithm") != cls.algorithm:

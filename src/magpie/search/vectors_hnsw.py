@@ -491,14 +491,6 @@ class HnswVectorIndex(VectorIndex):
         return pack_arrays(header, arrays, graph)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
-        """An index saved by ``to_bytes``; ValueError when ``data`` is not one."""
-        try:
-            return cls._load(data)
-        except (KeyError, TypeError, AttributeError) as e:
-            raise ValueError(f"corrupt vector index: {e!r}") from e
-
-    @classmethod
     def _load(cls, data: bytes) -> Self:
         header, arrays, graph = unpack_arrays(data)
         if header.get("algorithm") != cls.algorithm:
