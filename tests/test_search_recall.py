@@ -213,37 +213,6 @@ def test_hnsw_explicit_ef_runtime_in_the_query_is_honoured(client, corpus):
     assert high.mean >= 0.95
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an explicit EF_RUNTIME 10 in FT.CREATE is taken for the default: queries still "
-    "search with max(10, 4k) (executor compares the field's EF_RUNTIME with 10)",
-)
-def test_hnsw_ef_runtime_given_in_ft_create_is_honoured(client):
-    """EF_RUNTIME 10 written in FT.CREATE is explicit: queries search as with EF_RUNTIME 10."""
-    rng = np.random.default_rng(SEED + 2)
-    clusters = Clusters(rng)
-    create_vector_index(client, "ef_unset", "e:", "HNSW")
-    create_vector_index(client, "ef_created", "e:", "HNSW", "EF_RUNTIME", 10)
-    pipe = client.pipeline(transaction=False)
-    for i, row in enumerate(clusters.draw(N_EF)):
-        pipe.hset(f"e:{i}", "v", row.tobytes())
-        if i % BATCH == BATCH - 1:
-            pipe.execute()
-    pipe.execute()
-    unset_differs = 0
-    created_differs = 0
-    for q in clusters.draw(QUERIES):
-        at_10 = knn(client, "ef_unset", "e:", q, extra=" EF_RUNTIME 10")[0]
-        unset_differs += knn(client, "ef_unset", "e:", q)[0] != at_10
-        # the two indexes hold the same graph (same keys, order and seed)
-        assert knn(client, "ef_created", "e:", q, extra=" EF_RUNTIME 10")[0] == at_10
-        created_differs += knn(client, "ef_created", "e:", q)[0] != at_10
-    print(
-        f"default query != EF_RUNTIME 10: {unset_differs} of {QUERIES} unset, {created_differs} created"
-    )
-    assert unset_differs > 0  # the default ef is wider than 10 here, so this test can see it
-    assert created_differs == 0
-
 
 # -- churn ---------------------------------------------------------------------------------------
 
