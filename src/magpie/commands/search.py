@@ -138,12 +138,17 @@ def ft_search(client, args):
     docs = page(result, req)
     db = client.server.keyspace[0]
     rows = []
+    computed_only = req.return_fields is not None and all(
+        name in result.computed_names for name, _ in req.return_fields
+    )  # RETURN of distances alone: the hashes need not be read
     for doc in docs:
-        stored = None
+        fields = None
         if not req.nocontent:
-            value = db.peek(doc.key)
-            stored = value if value.__class__ is Hash else {}  # a Hash is a dict: read, not copied
-        fields = None if req.nocontent else document_fields(doc, stored, req, result.computed.get(doc.doc_id), index)
+            stored = None
+            if not computed_only:
+                value = db.peek(doc.key)
+                stored = value if value.__class__ is Hash else {}  # a Hash is a dict: read, not copied
+            fields = document_fields(doc, stored, req, result.computed.get(doc.doc_id), index)
         rows.append((doc, result.scores.get(doc.doc_id, 1.0), fields))
     if client.resp == 3:
         return _resp3_reply(result.total, rows, req)

@@ -10,7 +10,7 @@ come in document-id (indexing) order.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from magpie.search import query_ast as q
 from magpie.search.index import Document, SearchIndex
@@ -209,6 +209,8 @@ class SearchResult:
     computed: dict[int, dict[str, float]]
     #: The KNN clause's k: without LIMIT, a KNN query returns k results.
     knn_k: int | None = None
+    #: The names the query computes values under (distances).
+    computed_names: set[str] = field(default_factory=set)
 
 
 class _Evaluator:
@@ -343,18 +345,15 @@ QUERY_CACHE_SIZE = 1024
 def parse_for(index: SearchIndex, text: str, params: dict[str, bytes]) -> q.Query:
     """Parse a query against an index's fields and stop-words; RediSearch's error texts.
 
-    Parses are cached per index by the query text and its non-vector parameters; a hit
-    only swaps in the KNN clause's vector, so a stream of KNN queries parses once.
+    Parses are cached per index by the query text and its non-vector parameters, so a
+    stream of KNN queries parses once; the KNN vector itself comes from ``knn_vector``.
     """
     blobs = index.blob_params.get(text)
     if blobs is not None:
         key = (text, tuple(sorted((k, v) for k, v in params.items() if k not in blobs)))
         cached = index.query_cache.get(key)
         if cached is not None:
-            knn = cached.knn
-            if knn is not None and knn.blob_param and params.get(knn.blob_param) is not None:
-                return replace(cached, knn=replace(knn, blob=params[knn.blob_param]))
-            return cached
+            return cached  # its KNN vector is read from ``params`` (knn_vector)
     try:
         query = parse_query(
             text, params, stopwords=index.text.stopwords,
@@ -404,7 +403,7 @@ def execute(index: SearchIndex, req: SearchRequest) -> SearchResult:
         ids &= {index.docs[k].doc_id for k in req.inkeys if k in index.docs}
     scores: dict[int, float] = {}
     if knn is not None:
-        ordered = _knn(ev, index, knn, ids, unfiltered)
+        ordered = _knn(ev, index, knn, knn_vector(knn, req.params), ids, unfiltered)
     elif ev.words:
         total_docs = len(index.by_id)
         for doc_id in ids:
@@ -418,11 +417,24 @@ def execute(index: SearchIndex, req: SearchRequest) -> SearchResult:
             ev.computed_names.add(knn.score_field)
         ordered = _sort(index, ordered, req.sortby, req.ascending, ev.computed, ev.computed_names)
     docs = [index.by_id[d] for d in ordered]
-    return SearchResult(len(docs), docs, scores, ev.computed, None if knn is None else knn.k)
+    if knn is not None:
+        ev.computed_names.add(knn.score_field)
+    return SearchResult(len(docs), docs, scores, ev.computed, None if knn is None else knn.k, ev.computed_names)
 
 
-def _knn(ev: _Evaluator, index: SearchIndex, knn: q.Knn, ids: set[int], unfiltered: bool) -> list[int]:
-    vectors, vector = ev.vector_index(knn.field, knn.blob)
+def knn_vector(knn: q.Knn, params: dict[str, bytes]) -> bytes:
+    """The KNN clause's vector: this request's parameter (a cached parse holds an old one)."""
+    if knn.blob_param:
+        blob = params.get(knn.blob_param)
+        if blob is not None:
+            return blob
+    return knn.blob
+
+
+def _knn(
+    ev: _Evaluator, index: SearchIndex, knn: q.Knn, blob: bytes, ids: set[int], unfiltered: bool
+) -> list[int]:
+    vectors, vector = ev.vector_index(knn.field, blob)
     if knn.k <= 0:
         return []
     allowed = None if unfiltered else ids
