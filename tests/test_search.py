@@ -336,3 +336,10 @@ def test_aggregate_cursor_pages_through_every_key(r, index):
         r.execute_command("FT.CURSOR", "DEL", name, cid)
     with pytest.raises(redis.ResponseError, match="Cursor not found"):
         r.execute_command("FT.CURSOR", "READ", name, cid)
+
+
+def test_sortby_a_text_field_that_is_not_sortable(r, movies):
+    """RediSearch sorts by any TEXT/TAG field, reading the value when it is not SORTABLE."""
+    name, prefix = movies
+    result = search(r, name, Query("*").sort_by("title").return_fields("title"))
+    assert [d["title"] for d in result.docs] == ["Alien", "Aliens", "Arrival", "Heat", "The Godfather"]

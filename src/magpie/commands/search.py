@@ -132,7 +132,7 @@ def ft_search(client, args):
     try:
         req = parse_search_args(args[3:])
         req.query = args[2].decode("utf-8", "surrogateescape")
-        result = execute(index, req)
+        result = execute(index, req, client.server.keyspace[0])
     except SearchError as exc:
         raise CommandError(exc.message) from None
     docs = page(result, req)
@@ -147,6 +147,8 @@ def ft_search(client, args):
             stored = None
             if not computed_only:
                 value = db.peek(doc.key)
+                if value is None:  # expired as it was read: it has just left the index too
+                    continue
                 stored = value if value.__class__ is Hash else {}  # a Hash is a dict: read, not copied
             fields = document_fields(doc, stored, req, result.computed.get(doc.doc_id), index)
         rows.append((doc, result.scores.get(doc.doc_id, 1.0), fields))

@@ -238,7 +238,7 @@ def _ensure_loaded(rows: list[Row], props: list[str], index: SearchIndex, ctx: d
 
 
 def run_aggregate(index: SearchIndex, req: AggregateRequest, db) -> list[Row]:  # noqa: ANN001
-    result = execute(index, SearchRequest(query=req.query, verbatim=req.verbatim, params=req.params))
+    result = execute(index, SearchRequest(query=req.query, verbatim=req.verbatim, params=req.params), db)
     rows: list[Row] = []
     for doc in result.docs:
         row: Row = {"__key": doc.key}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from magpie.search import query_ast as q
 from magpie.search.index import Document, SearchIndex
 from magpie.search.query import QuerySyntaxError, check_vector_params, parse_query
+from magpie.store.hashes import Hash
 
 #: RediSearch's MAXSEARCHRESULTS default: a LIMIT above it is refused, not attempted.
 MAX_SEARCH_RESULTS = 1_000_000
@@ -387,7 +388,8 @@ def _cacheable(node: q.Node) -> bool:
     return True
 
 
-def execute(index: SearchIndex, req: SearchRequest) -> SearchResult:
+def execute(index: SearchIndex, req: SearchRequest, db: object = None) -> SearchResult:
+    """Run a query; ``db`` (database 0) lets SORTBY read fields that are not SORTABLE."""
     query = parse_for(index, req.query, req.params)
     ev = _Evaluator(index, req.verbatim)
     knn = query.knn
@@ -415,7 +417,7 @@ def execute(index: SearchIndex, req: SearchRequest) -> SearchResult:
     if req.sortby is not None:
         if knn is not None:
             ev.computed_names.add(knn.score_field)
-        ordered = _sort(index, ordered, req.sortby, req.ascending, ev.computed, ev.computed_names)
+        ordered = _sort(index, ordered, req.sortby, req.ascending, ev.computed, ev.computed_names, db)
     docs = [index.by_id[d] for d in ordered]
     if knn is not None:
         ev.computed_names.add(knn.score_field)
@@ -454,31 +456,29 @@ def _knn(
 
 def _sort(
     index: SearchIndex, ordered: list[int], name: str, ascending: bool,
-    computed: dict[int, dict[str, float]], computed_names: set[str],
+    computed: dict[int, dict[str, float]], computed_names: set[str], db: object,
 ) -> list[int]:  # fmt: skip
+    """SORTBY: documents without a value come last, in their previous order."""
     f = index.fields.get(name)
-    is_computed = name in computed_names
-    if f is None and not is_computed:
+    if name in computed_names:
+        values = {d: computed.get(d, {}).get(name) for d in ordered}
+    elif f is not None:
+        values = {d: _sort_value(index.by_id[d], f, db) for d in ordered}
+    else:
         raise SearchError(f"Property `{name}` not loaded nor in schema")
-
-    def key(doc_id: int) -> tuple[int, object]:
-        if is_computed:
-            value: object = computed.get(doc_id, {}).get(name)
-        else:
-            value = _sort_value(index.by_id[doc_id], f)  # type: ignore[arg-type]
-        missing = value is None
-        return (1 if missing else 0, 0 if missing else value)  # missing values sort last
-
-    present = [d for d in ordered if key(d)[0] == 0]
-    absent = [d for d in ordered if key(d)[0] == 1]
-    present.sort(key=lambda d: key(d)[1], reverse=not ascending)  # type: ignore[arg-type, return-value]
+    present = [d for d in ordered if values[d] is not None]
+    absent = [d for d in ordered if values[d] is None]
+    present.sort(key=values.__getitem__, reverse=not ascending)  # type: ignore[arg-type]
     return present + absent
 
 
-def _sort_value(doc: Document, f) -> object:  # noqa: ANN001 - FieldSpec
+def _sort_value(doc: Document, f, db) -> object:  # noqa: ANN001 - FieldSpec, Database
+    """A SORTABLE field's kept value, else (TEXT and TAG, as RediSearch allows) the hash's."""
     value = doc.sortables.get(f.alias)
-    if value is None:
-        return None
+    if value is None and db is not None and f.type in ("TEXT", "TAG"):
+        stored = db.data.get(doc.key)
+        raw = stored.get(f.name.encode("utf-8", "surrogateescape")) if stored.__class__ is Hash else None
+        value = None if raw is None else raw.decode("utf-8", "surrogateescape")
     if isinstance(value, str):
         return value.lower()
     return value
