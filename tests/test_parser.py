@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from magpie.errors import CommandError, ProtocolError
 from magpie.protocol import encoder
@@ -131,3 +133,51 @@ def test_encoder_picks_the_wire_form_per_protocol(value, resp2, resp3):
 def test_doubles_use_17_significant_digits():
     assert encoder.format_double(1.1) == b"1.1000000000000001"
     assert encoder.format_double(3.0) == b"3"
+
+
+def _encode(request: list[bytes]) -> bytes:
+    out = b"*%d\r\n" % len(request)
+    for arg in request:
+        out += b"$%d\r\n%b\r\n" % (len(arg), arg)
+    return out
+
+
+@given(
+    requests=st.lists(
+        st.lists(st.binary(min_size=1, max_size=300), min_size=1, max_size=6), min_size=1, max_size=25
+    ),
+    cuts=st.lists(st.integers(min_value=1, max_value=400), max_size=40),
+    read_and_feed=st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_pipelines_cut_anywhere_come_out_whole(requests, cuts, read_and_feed):
+    """Whatever the chunking, every request comes out once and intact, also when a chunk ends
+    inside a request (the strict parser takes over, then hands back to hiredis)."""
+    data = b"".join(_encode(args) for args in requests)
+    parser = RequestParser(max_bulk_len=1024 * 1024, max_query_buffer=4 * 1024 * 1024)
+    got: list[list[bytes]] = []
+    pos = 0
+    for cut in [*cuts, len(data)]:
+        chunk, pos = data[pos : pos + cut], pos + cut
+        if not chunk:
+            break
+        if read_and_feed:
+            got += parser.read(chunk)
+            while not parser.idle and (more := parser.read()):
+                got += more
+        else:
+            parser.feed(chunk)
+            got += drain(parser)
+    if pos < len(data):
+        got += parser.read(data[pos:])
+    while not parser.idle and (more := parser.read()):
+        got += more
+    assert got == requests
+
+
+def test_malformed_request_after_a_split_one_errors_after_it_runs():
+    parser = RequestParser(max_bulk_len=1024 * 1024, max_query_buffer=4 * 1024 * 1024)
+    assert parser.read(b"*2\r\n$3\r\nGET\r\n$1\r\n") == []  # split inside the request
+    assert parser.read(b"k\r\n*1\r\n$x\r\n") == [[b"GET", b"k"]]
+    with pytest.raises(ProtocolError, match="expected '\\$', got 'x'|invalid bulk length"):
+        parser.read()

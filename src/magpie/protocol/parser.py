@@ -38,6 +38,16 @@ def _strict_int(raw: bytes | bytearray) -> int | None:
     return value if str(value).encode() == raw else None
 
 
+def _canonical_length(chunk: bytes, batch: list[list[bytes]]) -> int | None:
+    """How many bytes of ``chunk`` the requests in ``batch`` took, when they were sent in the
+    canonical form every client library uses (checked byte for byte); None otherwise, and
+    the caller re-reads them. Cheaper than parsing them again in Python."""
+    encoded = b"".join(
+        [b"*%d\r\n%b" % (len(r), b"".join([b"$%d\r\n%b\r\n" % (len(a), a) for a in r])) for r in batch]
+    )
+    return len(encoded) if chunk.startswith(encoded) else None
+
+
 class PythonRequestParser:
     """Strict incremental parser; holds partial requests across ``feed`` calls."""
 
@@ -64,6 +74,16 @@ class PythonRequestParser:
     def busy(self) -> bool:
         """True while holding unread bytes or a partly read request."""
         return self._pos < len(self._buf) or self._args is not None
+
+    def take_rest(self) -> bytes | None:
+        """Between requests, with a multibulk request next: the unread bytes, handed back
+        (the buffer is emptied) so that a faster reader can take over. None otherwise."""
+        if self._args is not None or self._pos >= len(self._buf) or self._buf[self._pos] != 0x2A:
+            return None
+        rest = bytes(self._buf[self._pos :])
+        self._buf.clear()
+        self._pos = 0
+        return rest
 
     def gets(self) -> list[bytes] | bool:
         """The next complete request, or False when more data is needed."""
@@ -267,6 +287,16 @@ class RequestParser:
             if mode == _STRICT:
                 request = self._strict.gets()
                 if request is not False:
+                    if self._reader is not None and self._strict.authenticated:
+                        rest = self._strict.take_rest()
+                        if rest is not None:  # the split request is done: hiredis reads on
+                            self._mode = _READY
+                            try:
+                                more = self.read(rest)
+                            except ProtocolError as exc:  # after this request has run
+                                self._deferred_error = exc
+                                more = []
+                            return [request, *more]
                     return [request]
                 self._settle()
             self.idle = True
@@ -315,7 +345,7 @@ class RequestParser:
         """The strict parser re-reads the chunk after the requests hiredis served."""
         chunk = self._chunk
         self._chunk = b""
-        self._to_strict(chunk, len(batch))
+        self._to_strict(chunk, len(batch), batch)
         try:
             request = self._strict.gets()
         except ProtocolError as exc:
@@ -327,10 +357,14 @@ class RequestParser:
             batch.append(request)
         return batch
 
-    def _to_strict(self, chunk: bytes, served: int) -> None:
+    def _to_strict(self, chunk: bytes, served: int, batch: list[list[bytes]] | None = None) -> None:
         self._reader = hiredis.Reader()
         self._mode = _STRICT
         strict = self._strict
+        skip = _canonical_length(chunk, batch) if batch else None
+        if skip is not None:  # the strict parser starts where hiredis's requests ended
+            strict.feed(chunk[skip:])
+            return
         strict.feed(chunk)
         for _ in range(served):
             strict.gets()
