@@ -7,6 +7,7 @@ here read arguments, call those, and shape replies as RediSearch does in RESP2 a
 
 from __future__ import annotations
 
+from magpie import errors
 from magpie.commands.table import command, container
 from magpie.errors import CommandError
 from magpie.protocol.replies import OK
@@ -88,7 +89,7 @@ def ft_alter(client, args):
 @cmd("search", "ft.dropindex", -2, "write", summary="Deletes the index.", since="2.0.0")
 def ft_dropindex(client, args):
     if len(args) > 3 or (len(args) == 3 and args[2].upper() != b"DD"):
-        raise CommandError("wrong number of arguments for 'FT.DROPINDEX' command")
+        raise CommandError(errors.wrong_arity("ft.dropindex"))
     registry = _registry(client)
     name = args[1].decode("utf-8", "surrogateescape")
     if name not in registry.indexes:
