@@ -15,8 +15,10 @@ from magpie.search.aggregate import parse_aggregate_args, row_pairs, run_aggrega
 from magpie.search.executor import (
     SearchError,
     SearchRequest,
+    SearchResult,
     document_fields,
     execute,
+    number_text,
     page,
     parse_for,
     parse_search_args,
@@ -142,6 +144,8 @@ def ft_search(client, args):
     computed_only = req.return_fields is not None and all(
         name in result.computed_names for name, _ in req.return_fields
     )  # RETURN of distances alone: the hashes need not be read
+    if computed_only and client.resp == 2 and not (req.nocontent or req.withscores):
+        return _computed_reply(result, docs, req.return_fields)  # type: ignore[arg-type]
     for doc in docs:
         fields = None
         if not req.nocontent:
@@ -162,6 +166,25 @@ def ft_search(client, args):
             reply.append(_score_text(score))
         if fields is not None:
             reply.append([item for pair in fields for item in pair])
+    return reply
+
+
+def _computed_reply(result: SearchResult, docs: list, returned: list[tuple[str, str]]) -> list:
+    """The RESP2 reply of a query that returns only distances (a KNN query's usual
+    ``RETURN 1 dist``), built without the generic per-field machinery: the hot case."""
+    names = [(name, alias.encode("utf-8", "surrogateescape")) for name, alias in returned]
+    computed = result.computed
+    reply: list[object] = [result.total]
+    for doc in docs:
+        values = computed.get(doc.doc_id) or {}
+        reply.append(doc.key)
+        fields: list[object] = []
+        for name, encoded in names:
+            value = values.get(name)
+            if value is not None:
+                fields.append(encoded)
+                fields.append(number_text(value))
+        reply.append(fields)
     return reply
 
 
