@@ -163,3 +163,34 @@ def test_a_long_pipeline_does_not_hold_up_other_clients(magpie):
     finally:
         slow.close()
         other.close()
+
+
+def test_a_streamed_pipeline_with_slow_commands_completes_in_order(magpie):
+    """Turns pause reading from the client until the requests already read have run
+    (back-pressure): a producer streaming faster than the server still gets every reply."""
+    import threading
+
+    lines = []
+    for i in range(20000):
+        lines.append(b"DEBUG SLEEP 0.002\r\n" if i % 50 == 0 else b"SET stream:%d %d\r\n" % (i, i))
+    payload = b"".join(lines)
+    sock = socket.create_connection(("127.0.0.1", magpie.port))
+    received = bytearray()
+
+    def reader() -> None:
+        while received.count(b"+OK\r\n") < len(lines):
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            received.extend(chunk)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    sock.sendall(payload)
+    thread.join(timeout=60)
+    sock.close()
+    assert bytes(received) == b"+OK\r\n" * len(lines)
+    client = magpie.client()
+    assert client.get("stream:19999") == b"19999"
+    client.delete(*[f"stream:{i}" for i in range(20000) if i % 50])
+    client.close()

@@ -83,6 +83,7 @@ class Client(asyncio.Protocol):
         "out",
         "closing",
         "paused_reading",
+        "turn_paused",
         "reply_mode",
         "no_evict",
         "no_touch",
@@ -130,6 +131,7 @@ class Client(asyncio.Protocol):
         self.out: list[bytes] = []
         self.closing = False
         self.paused_reading = False
+        self.turn_paused = False  # reading paused while a yielded turn's requests wait
         self.reply_mode = REPLY_ON
         self.no_evict = False
         self.no_touch = False
@@ -298,6 +300,10 @@ class Client(asyncio.Protocol):
         except ProtocolError as exc:
             self._protocol_error(exc)
             return
+        if self.turn_paused and self.leftover is None:
+            self.turn_paused = False
+            if not self.paused_reading and self.postponed is None and self.transport is not None:
+                self.transport.resume_reading()
         if out:
             payload = b"".join(out)
             out.clear()
@@ -325,6 +331,9 @@ class Client(asyncio.Protocol):
             self.leftover = self.parser.read() or None
             if self.leftover is None:
                 return False
+        if self.transport is not None and not self.turn_paused:
+            self.turn_paused = True  # no more input until these have run (back-pressure)
+            self.transport.pause_reading()
         if self.server.loop is not None:
             self.server.loop.call_soon(self.data_received, b"")
         return True
