@@ -115,7 +115,8 @@ def ft_explain(client, args):
     index = _index(client, args[1], _no_such_index(args[1]))
     try:
         req = parse_search_args(args[3:])
-        return explain(parse_for(index, args[2].decode("utf-8", "surrogateescape"), req.params)).encode()
+        text = explain(parse_for(index, args[2].decode("utf-8", "surrogateescape"), req.params))
+        return text.encode("utf-8", "surrogateescape")  # query bytes come back as they were sent
     except SearchError as exc:
         raise CommandError(exc.message) from None
 

@@ -55,7 +55,11 @@ def _int(value: int, out: list) -> None:
 
 def _error(value: CommandError, out: list) -> None:
     text = value.message.replace("\r", " ").replace("\n", " ")
-    out.append(b"-" + text.encode("utf-8", "surrogateescape") + b"\r\n")
+    try:
+        encoded = text.encode("utf-8", "surrogateescape")  # client bytes quoted back as sent
+    except UnicodeEncodeError:  # a lone surrogate that no bytes decoded to
+        encoded = text.encode("utf-8", "replace")
+    out.append(b"-" + encoded + b"\r\n")
 
 
 def _make(resp3: bool) -> dict[type, Encoder]:

@@ -1,0 +1,73 @@
+"""Malformed FT.* input gets a RediSearch-style error reply, never an internal error or a hang.
+
+Random argument lists built from the words these commands understand (and junk) are sent to
+FT.CREATE, FT.SEARCH, FT.AGGREGATE, FT.EXPLAIN, FT.CURSOR, FT.ALTER and FT.INFO against a
+live index; every reply must be a normal reply or an error that is not Magpie's
+"internal error" (which would mean a handler raised something unexpected).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+WORDS = [
+    "SCHEMA", "PREFIX", "ON", "HASH", "TEXT", "TAG", "NUMERIC", "VECTOR", "HNSW", "FLAT", "TYPE",
+    "FLOAT32", "FLOAT64", "DIM", "DISTANCE_METRIC", "L2", "IP", "COSINE", "M", "EF_RUNTIME",
+    "SORTABLE", "AS", "WEIGHT", "SEPARATOR", "NOSTEM", "STOPWORDS", "LIMIT", "RETURN", "SORTBY",
+    "ASC", "DESC", "PARAMS", "DIALECT", "NOCONTENT", "WITHSCORES", "VERBATIM", "LOAD", "GROUPBY",
+    "REDUCE", "COUNT", "SUM", "AVG", "WITHCURSOR", "MAXIDLE", "FILTER", "INKEYS", "TIMEOUT", "*",
+    "@t:{a}", "@n:[1 2]", "@v:[VECTOR_RANGE 1 $B]", "*=>[KNN 3 @v $B]", "(@t:{a})=>[KNN $K @v $B]",
+    "hello", "hel*", '"a b"', "-x", "a|b", "$B", "$K", "B", "K", "0", "1", "3", "-1", "10", "2.5",
+    "1e400", "nan", "inf", "(", ")", "[", "]", "{", "}", "@", "=>", "", "\x00", "ü", "@__key",
+]  # fmt: skip
+
+TOKENS = st.one_of(st.sampled_from(WORDS), st.text(max_size=8), st.binary(max_size=8))
+
+
+@pytest.fixture(scope="module")
+def fuzz_client(magpie):
+    client = magpie.client(protocol=2)
+    client.execute_command(
+        "FT.CREATE", "fuzz", "PREFIX", 1, "fz:", "SCHEMA", "t", "TAG", "n", "NUMERIC", "SORTABLE",
+        "body", "TEXT", "v", "VECTOR", "HNSW", 6, "TYPE", "FLOAT32", "DIM", 2, "DISTANCE_METRIC", "L2",
+    )  # fmt: skip
+    for i in range(20):
+        vector = np.array([i, -i], dtype=np.float32).tobytes()
+        client.hset(f"fz:{i}", mapping={"t": "a" if i % 2 else "b", "n": i, "body": "hello world", "v": vector})
+    yield client
+    client.execute_command("FT.DROPINDEX", "fuzz", "DD")
+    client.close()
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    command=st.sampled_from(
+        ["FT.SEARCH", "FT.AGGREGATE", "FT.EXPLAIN", "FT.CREATE", "FT.ALTER", "FT.CURSOR", "FT.INFO", "FT.TAGVALS"]
+    ),
+    args=st.lists(TOKENS, max_size=12),
+)
+def test_random_arguments_never_cause_an_internal_error(fuzz_client, command, args):
+    target = "fuzz" if command != "FT.CREATE" else "fuzz-new"
+    if command == "FT.CURSOR":
+        argv = [command, *args[:1], target, *args[1:]]
+    else:
+        argv = [command, target, *args]
+    try:
+        fuzz_client.execute_command(*argv)
+    except redis.ResponseError as exc:
+        assert "internal error" not in str(exc), (argv, str(exc))
+    finally:
+        if command == "FT.CREATE":
+            try:
+                fuzz_client.execute_command("FT.DROPINDEX", "fuzz-new")
+            except redis.ResponseError:
+                pass
+    assert fuzz_client.ping()
+
+
+def test_explain_returns_non_utf8_query_bytes_as_sent(fuzz_client):
+    assert b"\x80" in fuzz_client.execute_command("FT.EXPLAIN", "fuzz", b"\x80")
