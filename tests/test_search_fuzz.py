@@ -71,3 +71,37 @@ def test_random_arguments_never_cause_an_internal_error(fuzz_client, command, ar
 
 def test_explain_returns_non_utf8_query_bytes_as_sent(fuzz_client):
     assert b"\x80" in fuzz_client.execute_command("FT.EXPLAIN", "fuzz", b"\x80")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["t", "n", "body", "v", "other"]),
+        st.one_of(st.binary(max_size=16), st.sampled_from([b"", b"nan", b"inf", b"1e400", b"\x00", b" 1", b"a,b,,c"])),
+        min_size=1,
+    )
+)
+def test_any_document_content_is_indexed_or_counted_as_a_failure(fuzz_client, fields):
+    """Whatever bytes a document holds, HSET succeeds and the index stays consistent."""
+    fuzz_client.hset("fz:random", mapping=fields)
+    total = fuzz_client.execute_command("FT.SEARCH", "fuzz", "*", "LIMIT", 0, 0)[0]
+    assert total == len(fuzz_client.keys("fz:*")) - _failures(fuzz_client)
+    fuzz_client.delete("fz:random")
+
+
+def _failures(client) -> int:
+    """Documents under the prefix that the index refused (bad numbers or vector blobs)."""
+    refused = 0
+    for key in client.keys("fz:*"):
+        doc = client.hgetall(key)
+        number, vector = doc.get(b"n"), doc.get(b"v")
+        bad_number = number is not None and _bad_number(number)
+        if bad_number or (vector is not None and len(vector) != 8):
+            refused += 1
+    return refused
+
+
+def _bad_number(raw: bytes) -> bool:
+    from magpie.search.numeric import parse_numeric
+
+    return parse_numeric(raw) is None
