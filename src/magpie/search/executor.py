@@ -107,7 +107,7 @@ def parse_search_args(args: list[bytes]) -> SearchRequest:
             while j < len(items):
                 name = items[j].decode("utf-8", "surrogateescape").removeprefix("@")
                 alias = name
-                if j + 2 < len(items) + 1 and j + 1 < len(items) and items[j + 1].upper() == b"AS":
+                if j + 1 < len(items) and items[j + 1].upper() == b"AS":
                     if j + 2 >= len(items):
                         raise SearchError("Bad arguments for RETURN: AS needs a name")
                     alias = items[j + 2].decode("utf-8", "surrogateescape")
