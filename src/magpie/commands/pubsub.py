@@ -48,12 +48,7 @@ def _shard_count(client) -> int:
      complexity="O(N) where N is the number of channels to subscribe to.",
      summary="Listens for messages published to channels.")  # fmt: skip
 def subscribe(client, args):
-    registry = client.server.pubsub
-    replies = Sequence()
-    for channel in args[1:]:
-        registry.subscribe(client, channel)
-        replies.append(Push([_SUBSCRIBE, channel, _count(client)]))
-    return _confirm(client, replies)
+    return _subscribe(client, args, _SUBSCRIBE, client.server.pubsub.subscribe, _count)
 
 
 @cmd("unsubscribe", -1, "pubsub noscript loading stale", fast=False, since="2.0.0",
@@ -68,12 +63,7 @@ def unsubscribe(client, args):
      complexity="O(N) where N is the number of patterns to subscribe to.",
      summary="Listens for messages published to channels that match one or more patterns.")  # fmt: skip
 def psubscribe(client, args):
-    registry = client.server.pubsub
-    replies = Sequence()
-    for pattern in args[1:]:
-        registry.psubscribe(client, pattern)
-        replies.append(Push([_PSUBSCRIBE, pattern, _count(client)]))
-    return _confirm(client, replies)
+    return _subscribe(client, args, _PSUBSCRIBE, client.server.pubsub.psubscribe, _count)
 
 
 @cmd("punsubscribe", -1, "pubsub noscript loading stale", fast=False, since="2.0.0",
@@ -88,12 +78,7 @@ def punsubscribe(client, args):
      complexity="O(N) where N is the number of shard channels to subscribe to.",
      summary="Listens for messages published to shard channels.")  # fmt: skip
 def ssubscribe(client, args):
-    registry = client.server.pubsub
-    replies = Sequence()
-    for channel in args[1:]:
-        registry.ssubscribe(client, channel)
-        replies.append(Push([_SSUBSCRIBE, channel, _shard_count(client)]))
-    return _confirm(client, replies)
+    return _subscribe(client, args, _SSUBSCRIBE, client.server.pubsub.ssubscribe, _shard_count)
 
 
 @cmd("sunsubscribe", -1, "pubsub noscript loading stale", (1, -1, 1), fast=False, since="7.0.0",
@@ -104,6 +89,15 @@ def sunsubscribe(client, args):
     return _unsubscribe(
         client, args, _SUNSUBSCRIBE, client.shard_channels, registry.sunsubscribe, _shard_count
     )
+
+
+def _subscribe(client, args, kind: bytes, add, count) -> object:
+    """One confirmation per name, each with the client's subscription count after it."""
+    replies = Sequence()
+    for name in args[1:]:
+        add(client, name)
+        replies.append(Push([kind, name, count(client)]))
+    return _confirm(client, replies)
 
 
 def _unsubscribe(client, args, kind: bytes, current: set[bytes], remove, count) -> object:

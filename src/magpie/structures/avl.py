@@ -334,23 +334,13 @@ class AvlTree:
 
     def pop_min(self) -> Any:
         """Remove and return the smallest key; IndexError if empty."""
-        nil = _NIL
-        head = self._head
-        node = head.left
-        if node is nil:
-            raise IndexError("pop from an empty AvlTree")
-        path = [head]
-        while True:
-            path.append(node)
-            if node.left is nil:
-                break
-            node.left_size -= 1
-            node = node.left
-        self._unlink(path)
-        return node.key
+        return self._pop_end(True)
 
     def pop_max(self) -> Any:
         """Remove and return the largest key; IndexError if empty."""
+        return self._pop_end(False)
+
+    def _pop_end(self, smallest: bool) -> Any:
         nil = _NIL
         head = self._head
         node = head.left
@@ -359,9 +349,12 @@ class AvlTree:
         path = [head]
         while True:
             path.append(node)
-            if node.right is nil:
+            child = node.left if smallest else node.right
+            if child is nil:
                 break
-            node = node.right
+            if smallest:
+                node.left_size -= 1  # the popped key leaves every left subtree on the way
+            node = child
         self._unlink(path)
         return node.key
 
