@@ -52,6 +52,7 @@ class SearchIndex:
         self.numerics: dict[str, NumericIndex] = {}
         self.vectors: dict[str, VectorIndex] = {}
         self.fields: dict[str, FieldSpec] = {}  # by alias (the name queries use)
+        self.attributes: dict[str, bytes] = {}  # alias -> the hash field it reads
         for f in spec.fields:
             self._add_field(f)
         #: Parsed queries (executor.parse_for): key -> Query, and each text's vector params.
@@ -63,6 +64,7 @@ class SearchIndex:
 
     def _add_field(self, f: FieldSpec) -> None:
         self.fields[f.alias] = f
+        self.attributes[f.alias] = f.name.encode("utf-8", "surrogateescape")
         if f.type == "TAG":
             self.tags[f.alias] = TagIndex(f.separator, f.case_sensitive)
         elif f.type == "NUMERIC":
@@ -114,7 +116,7 @@ class SearchIndex:
         for f in spec.fields:
             if f.noindex and not f.sortable:
                 continue
-            raw = value.get(f.name.encode("utf-8", "surrogateescape"))  # type: ignore[attr-defined]
+            raw = value.get(self.attributes[f.alias])  # type: ignore[attr-defined]
             if raw is None:
                 continue
             alias = f.alias
@@ -145,7 +147,7 @@ class SearchIndex:
         for f in self.spec.fields:
             if f.type not in ("NUMERIC", "VECTOR"):
                 continue
-            raw = value.get(f.name.encode("utf-8", "surrogateescape"))
+            raw = value.get(self.attributes[f.alias])
             if raw is None:
                 continue
             if f.type == "NUMERIC":

@@ -34,6 +34,11 @@ POLICIES = (
 )  # fmt: skip
 
 
+def _tracking(policy: str) -> str | None:
+    """Which access data a policy needs: "lru", "lfu" or none."""
+    return policy.rsplit("-", 1)[-1] if policy.endswith(("-lru", "-lfu")) else None
+
+
 POOL_SIZE = 16  # candidates kept between evictions, as Redis's EVPOOL_SIZE
 
 
@@ -90,8 +95,7 @@ class Evictor:
             self.memory.start()
         else:
             self.memory.stop()
-        kind = "lru" if policy.endswith("-lru") else "lfu" if policy.endswith("-lfu") else None
-        old_kind = "lru" if self.policy.endswith("-lru") else "lfu" if self.policy.endswith("-lfu") else None
+        kind, old_kind = _tracking(policy), _tracking(self.policy)
         self.policy = policy
         listeners = self.keyspace.signals.listeners
         if kind != old_kind:

@@ -70,11 +70,9 @@ class MemoryAccounting:
     def __init__(self, keyspace: Keyspace) -> None:
         self.keyspace = keyspace
         self.active = False
-
-    @property
-    def used(self) -> int:
-        """Estimated dataset bytes over every database."""
-        return sum(db.used_bytes for db in self.keyspace.dbs)
+        #: Estimated dataset bytes over every database (the sum of ``Database.used_bytes``,
+        #: kept as it changes: it is read before every command under a limit).
+        self.used = 0
 
     def start(self) -> None:
         if self.active:
@@ -83,6 +81,7 @@ class MemoryAccounting:
             expires = db.expires
             db.sizes = {k: entry_size(k, v, k in expires) for k, v in db.data.items()}
             db.used_bytes = sum(db.sizes.values())
+        self.used = sum(db.used_bytes for db in self.keyspace.dbs)
         self.keyspace.signals.listeners.append(self._on_change)
         self.active = True
 
@@ -93,6 +92,7 @@ class MemoryAccounting:
         for db in self.keyspace.dbs:
             db.sizes = {}
             db.used_bytes = 0
+        self.used = 0
         self.active = False
 
     def _on_change(self, db, key: bytes | None, event: str) -> None:  # noqa: ANN001 - Database
@@ -101,8 +101,12 @@ class MemoryAccounting:
         sizes = db.sizes
         value = db.data.get(key)
         if value is None:
-            db.used_bytes -= sizes.pop(key, 0)
+            freed = sizes.pop(key, 0)
+            db.used_bytes -= freed
+            self.used -= freed
             return
         size = entry_size(key, value, key in db.expires)
-        db.used_bytes += size - sizes.get(key, 0)
+        delta = size - sizes.get(key, 0)
+        db.used_bytes += delta
+        self.used += delta
         sizes[key] = size
