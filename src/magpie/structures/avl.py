@@ -584,7 +584,8 @@ class AvlTree:
         """Raise AssertionError unless every structural invariant holds.
 
         For tests (and for callers' own model tests): every node's stored height and left
-        subtree size are right, the tree's count is right, ``|balance| <= 1``, keys are strictly ascending in order, every
+        subtree size and unboxed score are right, the tree's count is right, ``|balance| <= 1``,
+        keys are strictly ascending in order, every
         node is reached once (no shared subtrees or cycles), and the shared sentinel is
         untouched. O(n), iterative.
         """
@@ -630,6 +631,9 @@ class AvlTree:
                 raise AssertionError(f"stored height of {node.key!r} is wrong")
             if abs(left.height - right.height) > 1:
                 raise AssertionError(f"node {node.key!r} is out of balance")
+            expected = _score_of(node.key)
+            if node.score != expected and not (node.score != node.score and expected != expected):
+                raise AssertionError(f"stored score of {node.key!r} is not its key's")
 
 
 def _preorder(root: _Node) -> list[_Node]:
