@@ -86,6 +86,22 @@ def test_oversized_inline_request_is_refused(raw):
     assert raw.read_all() == b"-ERR Protocol error: too big inline request\r\n"
 
 
+@pytest.mark.parametrize("line", [b"PING\x00\r\n", b"\x00\n", b'PING "a\x00b"\r\n', b"SET k \x00v\r\n"])
+def test_inline_nul_waits_like_redis_and_never_stalls_others(magpie, line):
+    """Regression: a NUL outside quotes sent the inline splitter into an endless loop.
+    Redis's strchr stops at the NUL, so the line never completes: the client waits until
+    its request is too big, and every other client is served meanwhile."""
+    bad = RawConnection(magpie.port)
+    bad.send(line)
+    good = magpie.client()
+    assert good.set("nul-probe", "1") and good.incr("nul-probe") == 2
+    bad.send(b"A" * (70 * 1024))
+    assert bad.read_all() == b"-ERR Protocol error: too big inline request\r\n"
+    assert good.get("nul-probe") == b"2"
+    good.close()
+    bad.close()
+
+
 def test_bulk_length_limit_follows_config():
     server = start_magpie("--proto-max-bulk-len", "2mb")
     try:

@@ -15,6 +15,9 @@ _HEX = b"0123456789abcdefABCDEF"
 def split_inline(line: bytes) -> list[bytes] | None:
     """Return the arguments, or None when quotes are unbalanced."""
     args: list[bytes] = []
+    nul = line.find(b"\0")
+    if nul >= 0:  # sdssplitargs reads a C string: a NUL ends the line
+        line = line[:nul]
     i, n = 0, len(line)
     while True:
         while i < n and line[i] in _SPACE:
@@ -65,7 +68,7 @@ def split_inline(line: bytes) -> list[bytes] | None:
                 if i >= n:
                     break
                 c = line[i]
-                if c in _SPACE or c == 0:
+                if c in _SPACE:
                     break
                 if c == 0x22:
                     in_dq = True

@@ -175,6 +175,10 @@ class PythonRequestParser:
 
     def _inline(self) -> list[bytes] | bool:
         end = self._buf.find(b"\n", self._pos)
+        if end >= 0 and self._buf.find(b"\0", self._pos, end) >= 0:
+            # Redis looks for the newline with strchr, which stops at a NUL: the line is
+            # never complete, and the client waits until it is too big (as in Redis).
+            end = -1
         if end < 0:
             if len(self._buf) - self._pos > INLINE_MAX_SIZE:
                 raise ProtocolError("too big inline request")
@@ -327,8 +331,6 @@ class RequestParser:
         self._mode = _READY
         self.idle = True
         return batch
-
-    next_batch = read
 
     next_batch = read
 
