@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(data_dir, exist_ok=True)
     os.chdir(data_dir)
     from magpie.commands import load_all
+    from magpie.security.access import AclError
     from magpie.server.server import Server
 
     load_all()
@@ -74,7 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is optional off Linux/macOS
-        asyncio.run(server.serve_forever())
+        run = asyncio.run
     else:
-        uvloop.run(server.serve_forever())
+        run = uvloop.run
+    try:
+        run(server.serve_forever())
+    except AclError as exc:
+        logging.getLogger("magpie").warning("Aborting Redis startup because of ACL errors: %s", exc)
+        return 1
     return 0

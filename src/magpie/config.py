@@ -183,6 +183,9 @@ PARAMS: tuple[Param, ...] = (
     Param("dir", "string", ".", protected=True),
     Param("dbfilename", "string", "dump.rdb", protected=True),
     Param("requirepass", "string", ""),
+    Param("aclfile", "string", "", immutable=True),
+    Param("acllog-max-len", "int", "128", 0, _MAXLL),
+    Param("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels")),
     Param("masterauth", "string", ""),
     Param("masteruser", "string", ""),
     Param("save", "save", "3600 1 300 100 60 10000"),
@@ -271,6 +274,8 @@ class Config:
         #: The first ``save`` line of a config replaces the default; later ones add to it.
         self._save_loaded = False
         self.file: str | None = None
+        #: ``user <name> rules...`` lines, checked for syntax; applied by the ACL at start.
+        self.users: list[tuple[bytes, list[bytes]]] = []
         #: Called with the canonical name after a successful CONFIG SET.
         self.on_change: list[Callable[[str], None]] = []
 
@@ -324,8 +329,11 @@ class Config:
                 raise _line_error(lineno, line, "Unbalanced quotes in configuration line")
             name = args[0].decode(errors="surrogateescape").lower()
             values = [a.decode(errors="surrogateescape") for a in args[1:]]
-            if name in ("include", "rename-command", "loadmodule", "user"):
-                continue  # accepted and ignored: no modules or ACL users yet
+            if name == "user" and len(args) >= 2:
+                self._add_user(lineno, line, args[1:])
+                continue
+            if name in ("include", "rename-command", "loadmodule"):
+                continue  # accepted and ignored: no modules yet
             param = BY_NAME.get(name)
             if param is None or not values:
                 raise _line_error(lineno, line, "Bad directive or wrong number of arguments")
@@ -339,6 +347,17 @@ class Config:
                 self.set(name, value, startup=True)
             except ConfigError as exc:
                 raise _line_error(lineno, line, exc.message) from None
+
+    def _add_user(self, lineno: int, line: str, values: list[bytes]) -> None:
+        from magpie.security.access import AclError, parse_user_directive
+
+        if any(name == values[0] for name, _ in self.users):
+            raise _line_error(lineno, line, f"Error in user declaration '{values[0].decode(errors='replace')}': "
+                              "Duplicate user found. A user can only be defined once in config files")  # fmt: skip
+        try:
+            self.users.append(parse_user_directive(values))
+        except AclError as exc:
+            raise _line_error(lineno, line, str(exc)) from None
 
     def rewrite(self) -> None:
         """CONFIG REWRITE, as Redis does it: keep the file's comments and unrelated lines,

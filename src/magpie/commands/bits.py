@@ -106,7 +106,7 @@ def _clamp_range(start: int, end: int, total: int) -> tuple[int, int]:
 # -- single bits --------------------------------------------------------------------------
 
 
-@cmd("setbit", 4, "write denyoom", (1, 1, 1), since="2.2.0",
+@cmd("setbit", 4, "write denyoom", (1, 1, 1), key_access="RW", since="2.2.0",
      summary="Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.")  # fmt: skip
 def setbit(client, args):
     offset = parse_bit_offset(client, args[2])
@@ -207,7 +207,7 @@ def bitpos(client, args):
 _BITOPS = {b"and", b"or", b"xor", b"not"}
 
 
-@cmd("bitop", -4, "write denyoom", (2, -1, 1), since="2.6.0",
+@cmd("bitop", -4, "write denyoom", (2, -1, 1), key_access="W R", since="2.6.0",
      summary="Performs bitwise operations on multiple strings, and stores the result.")  # fmt: skip
 def bitop(client, args):
     op = args[1].lower()
@@ -376,7 +376,21 @@ def _bitfield(client, args, read_only: bool):
     return replies
 
 
-@cmd("bitfield", -2, "write denyoom", (1, 1, 1), since="3.2.0",
+def bitfield_key_access(argv: list[bytes]) -> str:
+    """BITFIELD only reads when every operation is a GET (Redis's bitfieldGetKeys)."""
+    i = 2
+    while i < len(argv):
+        op, remaining = argv[i].lower(), len(argv) - i - 1
+        if op == b"get" and remaining >= 2:
+            i += 3
+        elif op == b"overflow" and remaining >= 1:
+            i += 2
+        else:  # SET, INCRBY or a syntax error: assume a write, as Redis does
+            return "RW"
+    return "R"
+
+
+@cmd("bitfield", -2, "write denyoom", (1, 1, 1), key_access=bitfield_key_access, since="3.2.0",
      summary="Performs arbitrary bitfield integer operations on strings.")  # fmt: skip
 def bitfield(client, args):
     return _bitfield(client, args, read_only=False)

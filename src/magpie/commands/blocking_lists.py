@@ -56,12 +56,12 @@ def _bpop(client, args, left: bool):
     return _wait(client, keys, timeout, retry, NULL_ARRAY)
 
 
-@cmd("blpop", -3, "write noscript blocking", (1, -2, 1), since="2.0.0", summary="Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+@cmd("blpop", -3, "write noscript blocking", (1, -2, 1), key_access="RW", since="2.0.0", summary="Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
 def blpop(client, args):
     return _bpop(client, args, True)
 
 
-@cmd("brpop", -3, "write noscript blocking", (1, -2, 1), since="2.0.0", summary="Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+@cmd("brpop", -3, "write noscript blocking", (1, -2, 1), key_access="RW", since="2.0.0", summary="Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
 def brpop(client, args):
     return _bpop(client, args, False)
 
@@ -86,13 +86,13 @@ def _bmove(client, src: bytes, dst: bytes, src_left: bool, dst_left: bool, timeo
     return _wait(client, [src], timeout, retry, None)
 
 
-@cmd("brpoplpush", 4, "write denyoom noscript blocking", (1, 2, 1), since="2.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.")
+@cmd("brpoplpush", 4, "write denyoom noscript blocking", (1, 2, 1), key_access="RW W", since="2.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.")
 def brpoplpush(client, args):
     timeout = parse_timeout(args[3])
     return _bmove(client, args[1], args[2], False, True, timeout)
 
 
-@cmd("blmove", 6, "write denyoom noscript blocking", (1, 2, 1), since="6.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.")
+@cmd("blmove", 6, "write denyoom noscript blocking", (1, 2, 1), key_access="RW W", since="6.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.")
 def blmove(client, args):
     src_left, dst_left = parse_side(args[3]), parse_side(args[4])
     timeout = parse_timeout(args[5])
@@ -103,7 +103,7 @@ def _blmpop_keys(argv: list[bytes]) -> list[int]:
     return numkeys_positions(argv, 2)
 
 
-@cmd("blmpop", -5, "write blocking movablekeys", keys_finder=_blmpop_keys, since="7.0.0", summary="Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+@cmd("blmpop", -5, "write blocking movablekeys", key_access="RW", keys_finder=_blmpop_keys, since="7.0.0", summary="Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
 def blmpop(client, args):
     timeout = parse_timeout(args[1])
     keys, left, count = parse_mpop(args, 2)

@@ -50,12 +50,12 @@ def _bzpop(client, args, highest: bool):
     return _wait(client, keys, timeout, retry, NULL_ARRAY)
 
 
-@cmd("bzpopmin", -3, "write noscript blocking fast", (1, -2, 1), since="5.0.0", summary="Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
+@cmd("bzpopmin", -3, "write noscript blocking fast", (1, -2, 1), key_access="RW", since="5.0.0", summary="Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
 def bzpopmin(client, args):
     return _bzpop(client, args, False)
 
 
-@cmd("bzpopmax", -3, "write noscript blocking fast", (1, -2, 1), since="5.0.0", summary="Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.")
+@cmd("bzpopmax", -3, "write noscript blocking fast", (1, -2, 1), key_access="RW", since="5.0.0", summary="Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.")
 def bzpopmax(client, args):
     return _bzpop(client, args, True)
 
@@ -64,7 +64,7 @@ def _bzmpop_keys(argv: list[bytes]) -> list[int]:
     return numkeys_positions(argv, 2)
 
 
-@cmd("bzmpop", -5, "write blocking movablekeys", keys_finder=_bzmpop_keys, since="7.0.0", summary="Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
+@cmd("bzmpop", -5, "write blocking movablekeys", key_access="RW", keys_finder=_bzmpop_keys, since="7.0.0", summary="Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
 def bzmpop(client, args):
     timeout = parse_timeout(args[1])
     keys, highest, count = parse_zmpop(args, 2)

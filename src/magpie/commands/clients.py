@@ -68,7 +68,7 @@ def describe(c) -> str:
         f"sub={len(c.channels)} psub={len(c.patterns)} ssub={len(c.shard_channels)} "
         f"multi={len(c.multi_queue) if c.in_multi else -1} qbuf={pending} qbuf-free=0 "
         f"argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r "
-        f"cmd={c.last_command.decode()} user=default redir=-1 resp={c.resp} "
+        f"cmd={c.last_command.decode()} user={c.user.name.decode(errors='replace')} redir=-1 resp={c.resp} "
         f"lib-name={c.lib_name.decode(errors='replace')} lib-ver={c.lib_ver.decode(errors='replace')}"
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from functools import partial
 
 from magpie import REDIS_VERSION, errors
@@ -41,29 +40,18 @@ def reset(client, args):
     return "RESET"
 
 
-def check_password(client, username: bytes, password: bytes) -> bool:
-    """Only the ``default`` user exists until ACLs do; with no requirepass it takes any password."""
-    required = str(client.server.config["requirepass"])
-    if username != b"default":
-        return False
-    if not required:
-        return True
-    return hmac.compare_digest(password, required.encode())
-
-
 @cmd("auth", -2, "noscript loading stale fast no_auth allow_busy", fast=False, summary="Authenticates the connection.")
 def auth(client, args):
     if len(args) > 3:
         raise CommandError(errors.SYNTAX)
     if len(args) == 2:
-        if not client.server.config["requirepass"]:
+        if client.server.acl.default.nopass:
             raise CommandError(errors.AUTH_NOT_CONFIGURED)
         username, password = b"default", args[1]
     else:
         username, password = args[1], args[2]
-    if not check_password(client, username, password):
+    if not client.authenticate(username, password, args[0]):
         raise CommandError(errors.WRONGPASS)
-    client.set_authenticated(True)
     return OK
 
 
@@ -80,15 +68,12 @@ def hello(client, args):
         i = 2
         if version < 2 or version > 3:
             raise CommandError("NOPROTO unsupported protocol version")
-    new_name = None
-    authenticated_now = False
+    new_name = credentials = None
     while i < len(args):
         option = args[i].lower()
         remaining = len(args) - i - 1
         if option == b"auth" and remaining >= 2:
-            if not check_password(client, args[i + 1], args[i + 2]):
-                raise CommandError(errors.WRONGPASS)
-            authenticated_now = True
+            credentials = args[i + 1], args[i + 2]
             i += 3
         elif option == b"setname" and remaining >= 1:
             new_name = args[i + 1]
@@ -96,8 +81,8 @@ def hello(client, args):
             i += 2
         else:
             raise CommandError(f"ERR Syntax error in HELLO option '{args[i].decode(errors='replace')}'")
-    if authenticated_now:
-        client.set_authenticated(True)
+    if credentials is not None and not client.authenticate(*credentials, args[0]):
+        raise CommandError(errors.WRONGPASS)
     if not client.authenticated:
         raise CommandError(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the "

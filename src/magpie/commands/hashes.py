@@ -155,19 +155,19 @@ def hdel(client, args):
     return deleted
 
 
-@cmd("hexists", 3, "readonly fast", (1, 1, 1), since="2.0.0", summary="Determines whether a field exists in a hash.")
+@cmd("hexists", 3, "readonly fast", (1, 1, 1), key_access="-", since="2.0.0", summary="Determines whether a field exists in a hash.")
 def hexists(client, args):
     h = read_hash(client.db, args[1])
     return 1 if h is not None and args[2] in h else 0
 
 
-@cmd("hlen", 2, "readonly fast", (1, 1, 1), since="2.0.0", summary="Returns the number of fields in a hash.")
+@cmd("hlen", 2, "readonly fast", (1, 1, 1), key_access="-", since="2.0.0", summary="Returns the number of fields in a hash.")
 def hlen(client, args):
     h = read_hash(client.db, args[1])
     return 0 if h is None else len(h)
 
 
-@cmd("hstrlen", 3, "readonly fast", (1, 1, 1), since="3.2.0", summary="Returns the length of the value of a field.")
+@cmd("hstrlen", 3, "readonly fast", (1, 1, 1), key_access="-", since="3.2.0", summary="Returns the length of the value of a field.")
 def hstrlen(client, args):
     h = read_hash(client.db, args[1])
     value = None if h is None else h.get(args[2])
@@ -176,7 +176,7 @@ def hstrlen(client, args):
 
 # -- counters -----------------------------------------------------------------------------
 
-@cmd("hincrby", 4, "write denyoom fast", (1, 1, 1), since="2.0.0", summary="Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.")
+@cmd("hincrby", 4, "write denyoom fast", (1, 1, 1), key_access="RW", since="2.0.0", summary="Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.")
 def hincrby(client, args):
     key, field = args[1], args[2]
     delta = parse_int(args[3])
@@ -195,7 +195,7 @@ def hincrby(client, args):
     return result
 
 
-@cmd("hincrbyfloat", 4, "write denyoom fast", (1, 1, 1), since="2.6.0", summary="Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.")
+@cmd("hincrbyfloat", 4, "write denyoom fast", (1, 1, 1), key_access="RW", since="2.6.0", summary="Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.")
 def hincrbyfloat(client, args):
     key, field = args[1], args[2]
     delta = parse_long_double(args[3])

@@ -33,19 +33,19 @@ def unlink(client, args):
     return sum(1 for key in args[1:] if db.delete(key))
 
 
-@cmd("exists", -2, "readonly fast", (1, -1, 1), summary="Determines whether one or more keys exist.")
+@cmd("exists", -2, "readonly fast", (1, -1, 1), key_access="-", summary="Determines whether one or more keys exist.")
 def exists(client, args):
     db = client.db
     return sum(1 for key in args[1:] if db.lookup_read(key) is not None)
 
 
-@cmd("touch", -2, "readonly fast", (1, -1, 1), since="3.2.1", summary="Returns the number of existing keys out of those specified after updating the time they were last accessed.")
+@cmd("touch", -2, "readonly fast", (1, -1, 1), key_access="-", since="3.2.1", summary="Returns the number of existing keys out of those specified after updating the time they were last accessed.")
 def touch(client, args):
     db = client.db
     return sum(1 for key in args[1:] if db.lookup_read(key) is not None)
 
 
-@cmd("type", 2, "readonly fast", (1, 1, 1), summary="Determines the type of value stored at a key.")
+@cmd("type", 2, "readonly fast", (1, 1, 1), key_access="-", summary="Determines the type of value stored at a key.")
 def type_(client, args):
     value = client.db.lookup_read(args[1])
     return "none" if value is None else type_name(value)
@@ -71,12 +71,12 @@ def _rename(client, args, nx: bool):
     return 1 if nx else OK
 
 
-@cmd("rename", 3, "write", (1, 2, 1), summary="Renames a key and overwrites the destination.")
+@cmd("rename", 3, "write", (1, 2, 1), key_access="RW W", summary="Renames a key and overwrites the destination.")
 def rename(client, args):
     return _rename(client, args, False)
 
 
-@cmd("renamenx", 3, "write fast", (1, 2, 1), summary="Renames a key only when the target key name doesn't exist.")
+@cmd("renamenx", 3, "write fast", (1, 2, 1), key_access="RW W", summary="Renames a key only when the target key name doesn't exist.")
 def renamenx(client, args):
     return _rename(client, args, True)
 
@@ -88,7 +88,7 @@ def parse_db_index(client, raw: bytes) -> int:
     return index
 
 
-@cmd("copy", -3, "write denyoom", (1, 2, 1), since="6.2.0", summary="Copies the value of a key to a new key.")
+@cmd("copy", -3, "write denyoom", (1, 2, 1), key_access="R W", since="6.2.0", summary="Copies the value of a key to a new key.")
 def copy(client, args):
     src_db = client.db
     dst_db = src_db
@@ -121,7 +121,7 @@ def copy(client, args):
     return 1
 
 
-@cmd("move", 3, "write fast", (1, 1, 1), summary="Moves a key to another database.")
+@cmd("move", 3, "write fast", (1, 1, 1), key_access="RW", summary="Moves a key to another database.")
 def move(client, args):
     src_db = client.db
     index = parse_db_index(client, args[2])
@@ -266,7 +266,7 @@ def _lookup_or_nil(client, key: bytes):
     return client.db.peek(key)  # OBJECT does not count as an access (LRU/LFU)
 
 
-@object_sub("encoding", 3, "readonly", (2, 2, 1), since="2.2.3", summary="Returns the internal encoding of a Redis object.")
+@object_sub("encoding", 3, "readonly", (2, 2, 1), key_access="-", since="2.2.3", summary="Returns the internal encoding of a Redis object.")
 def object_encoding(client, args):
     value = _lookup_or_nil(client, args[2])
     return None if value is None else encoding_of(value).encode()
@@ -282,7 +282,7 @@ _LRU_ERROR = (
 )
 
 
-@object_sub("freq", 3, "readonly", (2, 2, 1), since="4.0.0", summary="Returns the logarithmic access frequency counter of a Redis object.")
+@object_sub("freq", 3, "readonly", (2, 2, 1), key_access="-", since="4.0.0", summary="Returns the logarithmic access frequency counter of a Redis object.")
 def object_freq(client, args):
     value = _lookup_or_nil(client, args[2])
     if value is None:
@@ -293,7 +293,7 @@ def object_freq(client, args):
     return access.frequency(args[2])
 
 
-@object_sub("idletime", 3, "readonly", (2, 2, 1), since="2.2.3", summary="Returns the time since the last access to a Redis object.")
+@object_sub("idletime", 3, "readonly", (2, 2, 1), key_access="-", since="2.2.3", summary="Returns the time since the last access to a Redis object.")
 def object_idletime(client, args):
     value = _lookup_or_nil(client, args[2])
     if value is None:
@@ -307,7 +307,7 @@ def object_idletime(client, args):
 _SHARED_REFCOUNT = 2**31 - 1
 
 
-@object_sub("refcount", 3, "readonly", (2, 2, 1), since="2.2.3", summary="Returns the reference count of a value of a key.")
+@object_sub("refcount", 3, "readonly", (2, 2, 1), key_access="-", since="2.2.3", summary="Returns the reference count of a value of a key.")
 def object_refcount(client, args):
     value = _lookup_or_nil(client, args[2])
     if value is None:
@@ -321,7 +321,7 @@ def object_refcount(client, args):
 container("server", "memory", summary="A container for memory diagnostics commands.", since="4.0.0")
 
 
-@command("server", "usage", -3, "readonly", (2, 2, 1), since="4.0.0", parent="memory", summary="Estimates the memory usage of a key.")
+@command("server", "usage", -3, "readonly", (2, 2, 1), key_access="-", since="4.0.0", parent="memory", summary="Estimates the memory usage of a key.")
 def memory_usage(client, args):
     if len(args) not in (3, 5) or (len(args) == 5 and args[3].lower() != b"samples"):
         raise CommandError(errors.SYNTAX)

@@ -256,21 +256,21 @@ def _pop_with_count(client, args, left: bool, name: str):
     return _pop_many(db, key, value, left, count)
 
 
-@cmd("lpop", -2, "write fast", (1, 1, 1), summary="Returns the first elements in a list after removing it. Deletes the list if the last element was popped.")
+@cmd("lpop", -2, "write fast", (1, 1, 1), key_access="RW", summary="Returns the first elements in a list after removing it. Deletes the list if the last element was popped.")
 def lpop(client, args):
     if len(args) != 2:
         return _pop_with_count(client, args, True, "lpop")
     return pop_element(client.db, args[1], True)
 
 
-@cmd("rpop", -2, "write fast", (1, 1, 1), summary="Returns and removes the last elements of a list. Deletes the list if the last element was popped.")
+@cmd("rpop", -2, "write fast", (1, 1, 1), key_access="RW", summary="Returns and removes the last elements of a list. Deletes the list if the last element was popped.")
 def rpop(client, args):
     if len(args) != 2:
         return _pop_with_count(client, args, False, "rpop")
     return pop_element(client.db, args[1], False)
 
 
-@cmd("lmpop", -4, "write movablekeys", (0, 0, 0), since="7.0.0", keys_finder=_mpop_keys, summary="Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.")
+@cmd("lmpop", -4, "write movablekeys", (0, 0, 0), key_access="RW", since="7.0.0", keys_finder=_mpop_keys, summary="Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.")
 def lmpop(client, args):
     keys, left, count = parse_mpop(args, 1)
     db = client.db
@@ -281,14 +281,14 @@ def lmpop(client, args):
     return result
 
 
-@cmd("lmove", 5, "write denyoom", (1, 2, 1), since="6.2.0", summary="Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.")
+@cmd("lmove", 5, "write denyoom", (1, 2, 1), key_access="RW W", since="6.2.0", summary="Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.")
 def lmove(client, args):
     src_left = parse_side(args[3])
     dst_left = parse_side(args[4])
     return move_element(client.db, args[1], args[2], src_left, dst_left)
 
 
-@cmd("rpoplpush", 3, "write denyoom", (1, 2, 1), since="1.2.0", summary="Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.")
+@cmd("rpoplpush", 3, "write denyoom", (1, 2, 1), key_access="RW W", since="1.2.0", summary="Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.")
 def rpoplpush(client, args):
     return move_element(client.db, args[1], args[2], False, True)
 
@@ -296,7 +296,7 @@ def rpoplpush(client, args):
 # -- reading ---------------------------------------------------------------------------
 
 
-@cmd("llen", 2, "readonly fast", (1, 1, 1), summary="Returns the length of a list.")
+@cmd("llen", 2, "readonly fast", (1, 1, 1), key_access="-", summary="Returns the length of a list.")
 def llen(client, args):
     value = _read_list(client.db, args[1])
     return 0 if value is None else len(value)

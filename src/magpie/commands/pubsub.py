@@ -44,7 +44,7 @@ def _shard_count(client) -> int:
     return len(client.shard_channels)
 
 
-@cmd("subscribe", -2, "pubsub noscript loading stale", fast=False, since="2.0.0",
+@cmd("subscribe", -2, "pubsub noscript loading stale", channels=("subscribe", 1, -1), fast=False, since="2.0.0",
      complexity="O(N) where N is the number of channels to subscribe to.",
      summary="Listens for messages published to channels.")  # fmt: skip
 def subscribe(client, args):
@@ -59,7 +59,7 @@ def unsubscribe(client, args):
     return _unsubscribe(client, args, _UNSUBSCRIBE, client.channels, registry.unsubscribe, _count)
 
 
-@cmd("psubscribe", -2, "pubsub noscript loading stale", fast=False, since="2.0.0",
+@cmd("psubscribe", -2, "pubsub noscript loading stale", channels=("psubscribe", 1, -1), fast=False, since="2.0.0",
      complexity="O(N) where N is the number of patterns to subscribe to.",
      summary="Listens for messages published to channels that match one or more patterns.")  # fmt: skip
 def psubscribe(client, args):
@@ -74,14 +74,14 @@ def punsubscribe(client, args):
     return _unsubscribe(client, args, _PUNSUBSCRIBE, client.patterns, registry.punsubscribe, _count)
 
 
-@cmd("ssubscribe", -2, "pubsub noscript loading stale", (1, -1, 1), fast=False, since="7.0.0",
+@cmd("ssubscribe", -2, "pubsub noscript loading stale", (1, -1, 1), key_access="not-key", channels=("subscribe", 1, -1), fast=False, since="7.0.0",
      complexity="O(N) where N is the number of shard channels to subscribe to.",
      summary="Listens for messages published to shard channels.")  # fmt: skip
 def ssubscribe(client, args):
     return _subscribe(client, args, _SSUBSCRIBE, client.server.pubsub.ssubscribe, _shard_count)
 
 
-@cmd("sunsubscribe", -1, "pubsub noscript loading stale", (1, -1, 1), fast=False, since="7.0.0",
+@cmd("sunsubscribe", -1, "pubsub noscript loading stale", (1, -1, 1), key_access="not-key", fast=False, since="7.0.0",
      complexity="O(N) where N is the number of shard channels to unsubscribe.",
      summary="Stops listening to messages posted to shard channels.")  # fmt: skip
 def sunsubscribe(client, args):
@@ -112,7 +112,7 @@ def _unsubscribe(client, args, kind: bytes, current: set[bytes], remove, count) 
     return _confirm(client, replies)
 
 
-@cmd("publish", 3, "pubsub loading stale fast", since="2.0.0",
+@cmd("publish", 3, "pubsub loading stale fast", channels=("publish", 1, 1), since="2.0.0",
      complexity="O(N+M) where N is the number of clients subscribed to the receiving channel and M is "
                 "the total number of subscribed patterns (by any client).",
      summary="Posts a message to a channel.")  # fmt: skip
@@ -120,7 +120,7 @@ def publish(client, args):
     return client.server.pubsub.publish(args[1], args[2])
 
 
-@cmd("spublish", 3, "pubsub loading stale fast", (1, 1, 1), since="7.0.0",
+@cmd("spublish", 3, "pubsub loading stale fast", (1, 1, 1), key_access="not-key", channels=("publish", 1, 1), since="7.0.0",
      complexity="O(N) where N is the number of clients subscribed to the receiving shard channel.",
      summary="Post a message to a shard channel")  # fmt: skip
 def spublish(client, args):

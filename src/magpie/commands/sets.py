@@ -99,7 +99,7 @@ def smembers(client, args):
     return RespSet() if s is None else RespSet(s.ordered())
 
 
-@cmd("sismember", 3, "readonly fast", (1, 1, 1), summary="Determines whether a member belongs to a set.")
+@cmd("sismember", 3, "readonly fast", (1, 1, 1), key_access="-", summary="Determines whether a member belongs to a set.")
 def sismember(client, args):
     s = read_set(client.db, args[1])
     return 1 if s is not None and args[2] in s else 0
@@ -113,13 +113,13 @@ def smismember(client, args):
     return [1 if member in s else 0 for member in args[2:]]
 
 
-@cmd("scard", 2, "readonly fast", (1, 1, 1), summary="Returns the number of members in a set.")
+@cmd("scard", 2, "readonly fast", (1, 1, 1), key_access="-", summary="Returns the number of members in a set.")
 def scard(client, args):
     s = read_set(client.db, args[1])
     return 0 if s is None else len(s)
 
 
-@cmd("smove", 4, "write fast", (1, 2, 1), summary="Moves a member from one set to another.")
+@cmd("smove", 4, "write fast", (1, 2, 1), key_access="RW W", summary="Moves a member from one set to another.")
 def smove(client, args):
     db, src_key, dst_key, member = client.db, args[1], args[2], args[3]
     src = db.lookup(src_key)
@@ -159,7 +159,7 @@ def _parse_positive(raw: bytes) -> int:
     return count
 
 
-@cmd("spop", -2, "write fast", (1, 1, 1), summary="Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.")
+@cmd("spop", -2, "write fast", (1, 1, 1), key_access="RW", summary="Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.")
 def spop(client, args):
     argc = len(args)
     if argc > 3:
@@ -274,17 +274,17 @@ def sdiff(client, args):
     return _reply(_diff(_sources(client.db, args[1:])))
 
 
-@cmd("sinterstore", -3, "write denyoom", (1, -1, 1), summary="Stores the intersect of multiple sets in a key.")
+@cmd("sinterstore", -3, "write denyoom", (1, -1, 1), key_access="W R", summary="Stores the intersect of multiple sets in a key.")
 def sinterstore(client, args):
     return _store(client, args[1], _inter(_sources(client.db, args[2:])), "sinterstore")
 
 
-@cmd("sunionstore", -3, "write denyoom", (1, -1, 1), summary="Stores the union of multiple sets in a key.")
+@cmd("sunionstore", -3, "write denyoom", (1, -1, 1), key_access="W R", summary="Stores the union of multiple sets in a key.")
 def sunionstore(client, args):
     return _store(client, args[1], _union(_sources(client.db, args[2:])), "sunionstore")
 
 
-@cmd("sdiffstore", -3, "write denyoom", (1, -1, 1), summary="Stores the difference of multiple sets in a key.")
+@cmd("sdiffstore", -3, "write denyoom", (1, -1, 1), key_access="W R", summary="Stores the difference of multiple sets in a key.")
 def sdiffstore(client, args):
     return _store(client, args[1], _diff(_sources(client.db, args[2:])), "sdiffstore")
 

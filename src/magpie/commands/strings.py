@@ -49,7 +49,12 @@ def get(client, args):
 _EXPIRE_OPTIONS = {b"EX": (1000, True), b"PX": (1, True), b"EXAT": (1000, False), b"PXAT": (1, False)}
 
 
-@cmd("set", -3, "write denyoom", (1, 1, 1), summary="Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.")
+def set_key_access(argv: list[bytes]) -> str:
+    """SET reads its key only with GET (Redis's setGetKeys)."""
+    return "RW" if any(arg.lower() == b"get" for arg in argv[3:]) else "W"
+
+
+@cmd("set", -3, "write denyoom", (1, 1, 1), key_access=set_key_access, summary="Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.")
 def set_(client, args):
     db, key, value = client.db, args[1], args[2]
     if len(args) == 3:  # the plain SET: no options to read
@@ -123,7 +128,7 @@ def psetex(client, args):
     return _set_with_expire(client, args, 1, "psetex")
 
 
-@cmd("getset", 3, "write denyoom fast", (1, 1, 1), summary="Returns the previous string value of a key after setting it to a new value.")
+@cmd("getset", 3, "write denyoom fast", (1, 1, 1), key_access="RW", summary="Returns the previous string value of a key after setting it to a new value.")
 def getset(client, args):
     db = client.db
     old = db.get_string(args[1])
@@ -131,7 +136,7 @@ def getset(client, args):
     return old
 
 
-@cmd("getdel", 2, "write fast", (1, 1, 1), since="6.2.0", summary="Returns the string value of a key after deleting the key.")
+@cmd("getdel", 2, "write fast", (1, 1, 1), key_access="RW", since="6.2.0", summary="Returns the string value of a key after deleting the key.")
 def getdel(client, args):
     db = client.db
     old = db.get_string(args[1])
@@ -140,7 +145,7 @@ def getdel(client, args):
     return old
 
 
-@cmd("getex", -2, "write fast", (1, 1, 1), since="6.2.0", summary="Returns the string value of a key after setting its expiration time.")
+@cmd("getex", -2, "write fast", (1, 1, 1), key_access="RW", since="6.2.0", summary="Returns the string value of a key after setting its expiration time.")
 def getex(client, args):
     db, key = client.db, args[1]
     kind: bytes | None = None
@@ -228,7 +233,7 @@ def append(client, args):
     return len(new)
 
 
-@cmd("strlen", 2, "readonly fast", (1, 1, 1), since="2.2.0", summary="Returns the length of a string value.")
+@cmd("strlen", 2, "readonly fast", (1, 1, 1), key_access="-", since="2.2.0", summary="Returns the length of a string value.")
 def strlen(client, args):
     value = client.db.get_string(args[1])
     return 0 if value is None else len(value)
@@ -296,22 +301,22 @@ def _incr(client, key: bytes, delta: int) -> int:
     return result
 
 
-@cmd("incr", 2, "write denyoom fast", (1, 1, 1), summary="Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.")
+@cmd("incr", 2, "write denyoom fast", (1, 1, 1), key_access="RW", summary="Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.")
 def incr(client, args):
     return _incr(client, args[1], 1)
 
 
-@cmd("decr", 2, "write denyoom fast", (1, 1, 1), summary="Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.")
+@cmd("decr", 2, "write denyoom fast", (1, 1, 1), key_access="RW", summary="Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.")
 def decr(client, args):
     return _incr(client, args[1], -1)
 
 
-@cmd("incrby", 3, "write denyoom fast", (1, 1, 1), summary="Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
+@cmd("incrby", 3, "write denyoom fast", (1, 1, 1), key_access="RW", summary="Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
 def incrby(client, args):
     return _incr(client, args[1], parse_int(args[2]))
 
 
-@cmd("decrby", 3, "write denyoom fast", (1, 1, 1), summary="Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.")
+@cmd("decrby", 3, "write denyoom fast", (1, 1, 1), key_access="RW", summary="Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.")
 def decrby(client, args):
     delta = parse_int(args[2])
     if delta == INT64_MIN:
@@ -319,7 +324,7 @@ def decrby(client, args):
     return _incr(client, args[1], -delta)
 
 
-@cmd("incrbyfloat", 3, "write denyoom fast", (1, 1, 1), since="2.6.0", summary="Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
+@cmd("incrbyfloat", 3, "write denyoom fast", (1, 1, 1), key_access="RW", since="2.6.0", summary="Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
 def incrbyfloat(client, args):
     from magpie.commands.longdouble import add_long_doubles
 

@@ -14,6 +14,16 @@ from typing import Any
 
 Handler = Callable[[Any, list[bytes]], object]
 KeysFinder = Callable[[list[bytes]], list[int]]
+#: How a command uses its keys, for ACL %R~/%W~ patterns (Redis's key-spec flags): one
+#: token per key spec, the last one applying to every further key; or a function of argv
+#: for commands whose access depends on their options (SET ... GET, BITFIELD).
+KeyAccess = str | Callable[[list[bytes]], str]
+
+KEY_READ = 1  # the command reads the key's value (key spec ACCESS)
+KEY_WRITE = 2  # it inserts, updates or deletes (key spec INSERT, UPDATE, DELETE)
+_ACCESS_TOKENS = {"-": 0, "R": KEY_READ, "W": KEY_WRITE, "RW": KEY_READ | KEY_WRITE}
+#: Pub/sub channel arguments ACLs check (Redis's commands_with_channels): kind, first, count.
+CHANNEL_KINDS = ("publish", "subscribe", "psubscribe")
 
 # Redis's ACL categories implied by a command group.
 _GROUP_CATEGORY = {
@@ -50,6 +60,9 @@ class CommandSpec:
     subcommands: dict[bytes, CommandSpec] = field(default_factory=dict)
     parent: CommandSpec | None = None
     changes_connection: bool = False
+    key_access: KeyAccess = ""
+    #: ("publish" | "subscribe" | "psubscribe", first index, count or -1 for all the rest)
+    channels: tuple[str, int, int] | None = None
     # statistics for INFO commandstats
     calls: int = 0
     ns: int = 0  # time spent in the handler, in nanoseconds (INFO shows microseconds)
@@ -65,6 +78,10 @@ class CommandSpec:
         self.is_write = "write" in self.flags
         self.no_auth = "no_auth" in self.flags
         self.no_multi = "no_multi" in self.flags
+        #: False when the command names no keys an ACL must check (Redis's NOT_KEY specs).
+        self.acl_keys = self.key_access != "not-key" and (self.first_key > 0 or self.keys_finder is not None)
+        if not self.key_access or self.key_access == "not-key":
+            self.key_access = "W" if self.is_write else "R" if "readonly" in self.flags else "-"
 
     @property
     def usec(self) -> int:
@@ -82,6 +99,21 @@ class CommandSpec:
             return []
         last = self.last_key if self.last_key >= 0 else len(argv) + self.last_key
         return list(range(self.first_key, min(last, len(argv) - 1) + 1, self.key_step))
+
+    def keys_with_access(self, argv: list[bytes]) -> list[tuple[int, int]]:
+        """(argv index, KEY_READ/KEY_WRITE bits) for every key the command names."""
+        declared = self.key_access(argv) if callable(self.key_access) else self.key_access
+        access = [_ACCESS_TOKENS[token] for token in declared.split()]
+        last = len(access) - 1
+        return [(pos, access[min(i, last)]) for i, pos in enumerate(self.key_positions(argv))]
+
+    def channel_positions(self, argv: list[bytes]) -> list[int]:
+        """Indexes of the channel (or pattern) arguments ACLs check."""
+        if self.channels is None:
+            return []
+        _, first, count = self.channels
+        stop = len(argv) if count < 0 else min(len(argv), first + count)
+        return list(range(first, stop))
 
     def arity_ok(self, argc: int) -> bool:
         return argc == self.arity if self.arity >= 0 else argc >= -self.arity
@@ -106,12 +138,18 @@ def command(
     keys_finder: KeysFinder | None = None,
     parent: str | None = None,
     fast: bool = True,
+    key_access: KeyAccess = "",
+    channels: tuple[str, int, int] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Declare a command (or, with ``parent``, a subcommand) and register its handler.
 
     ``fast=False`` marks a command that changes the connection's state (protocol, auth,
     subscriptions, MULTI, MONITOR): the dispatcher then runs it on its full path, after
     which the client's eligibility for the fast path is recomputed.
+
+    ``key_access`` says how the keys are used where it differs from the flags' default
+    (readonly: "R", write: "W"): e.g. "RW" for INCR, "R W" for COPY, "-" for EXISTS,
+    "not-key" for shard channels declared as keys.
     """
     flag_set = frozenset(flags.split())
     categories = _categories(group, flag_set, acl)
@@ -132,6 +170,8 @@ def command(
             complexity=complexity,
             keys_finder=keys_finder,
             changes_connection=not fast,
+            key_access=key_access,
+            channels=channels,
         )
         if parent:
             container = COMMANDS[parent.encode()]

@@ -49,7 +49,7 @@ def exec_(client, args):
     server.propagation.begin_transaction()
     try:
         for spec, argv in queue:
-            reply = client.call(spec, argv)
+            reply = client.call_queued(spec, argv)
             if reply.__class__ is CommandError:
                 server.count_error(reply.message)  # type: ignore[attr-defined]
             replies.append(reply)

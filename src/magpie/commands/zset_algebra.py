@@ -175,17 +175,17 @@ def zdiff(client, args):
     return _algebra(client, args, _DIFF, 1, None)
 
 
-@cmd("zunionstore", -4, "write denyoom movablekeys", (1, 1, 1), since="2.0.0", keys_finder=store_numkeys_keys, summary="Stores the union of multiple sorted sets in a key.")
+@cmd("zunionstore", -4, "write denyoom movablekeys", (1, 1, 1), key_access="W R", since="2.0.0", keys_finder=store_numkeys_keys, summary="Stores the union of multiple sorted sets in a key.")
 def zunionstore(client, args):
     return _algebra(client, args, _UNION, 2, args[1])
 
 
-@cmd("zinterstore", -4, "write denyoom movablekeys", (1, 1, 1), since="2.0.0", keys_finder=store_numkeys_keys, summary="Stores the intersect of multiple sorted sets in a key.")
+@cmd("zinterstore", -4, "write denyoom movablekeys", (1, 1, 1), key_access="W R", since="2.0.0", keys_finder=store_numkeys_keys, summary="Stores the intersect of multiple sorted sets in a key.")
 def zinterstore(client, args):
     return _algebra(client, args, _INTER, 2, args[1])
 
 
-@cmd("zdiffstore", -4, "write denyoom movablekeys", (1, 1, 1), since="6.2.0", keys_finder=store_numkeys_keys, summary="Stores the difference of multiple sorted sets in a key.")
+@cmd("zdiffstore", -4, "write denyoom movablekeys", (1, 1, 1), key_access="W R", since="6.2.0", keys_finder=store_numkeys_keys, summary="Stores the difference of multiple sorted sets in a key.")
 def zdiffstore(client, args):
     return _algebra(client, args, _DIFF, 2, args[1])
 

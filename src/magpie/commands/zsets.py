@@ -225,7 +225,7 @@ def _finish_zadd(client, key: bytes, z: ZSet, created: bool, added: int, updated
         client.db.changed(key, event)
 
 
-@cmd("zincrby", 4, "write denyoom fast", (1, 1, 1), since="1.2.0", summary="Increments the score of a member in a sorted set.")
+@cmd("zincrby", 4, "write denyoom fast", (1, 1, 1), key_access="RW", since="1.2.0", summary="Increments the score of a member in a sorted set.")
 def zincrby(client, args):
     delta = parse_score(args[2])
     db, key, member = client.db, args[1], args[3]
@@ -284,7 +284,7 @@ def zmscore(client, args):
     return [get(member) for member in args[2:]]
 
 
-@cmd("zcard", 2, "readonly fast", (1, 1, 1), since="1.2.0", summary="Returns the number of members in a sorted set.")
+@cmd("zcard", 2, "readonly fast", (1, 1, 1), key_access="-", since="1.2.0", summary="Returns the number of members in a sorted set.")
 def zcard(client, args):
     z = read_zset(client.db, args[1])
     return 0 if z is None else len(z)
@@ -422,7 +422,7 @@ def zrange(client, args):
     return _zrange(client, args, 1, None, None)
 
 
-@cmd("zrangestore", -5, "write denyoom", (1, 2, 1), since="6.2.0", summary="Stores a range of members from sorted set in a key.")
+@cmd("zrangestore", -5, "write denyoom", (1, 2, 1), key_access="W R", since="6.2.0", summary="Stores a range of members from sorted set in a key.")
 def zrangestore(client, args):
     return _zrange(client, args, 2, None, None, dst=args[1])
 
@@ -555,12 +555,12 @@ def _zpop(client, args, max: bool):
     return [[member, score] for member, score in popped]
 
 
-@cmd("zpopmin", -2, "write fast", (1, 1, 1), since="5.0.0", summary="Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
+@cmd("zpopmin", -2, "write fast", (1, 1, 1), key_access="RW", since="5.0.0", summary="Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
 def zpopmin(client, args):
     return _zpop(client, args, False)
 
 
-@cmd("zpopmax", -2, "write fast", (1, 1, 1), since="5.0.0", summary="Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
+@cmd("zpopmax", -2, "write fast", (1, 1, 1), key_access="RW", since="5.0.0", summary="Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
 def zpopmax(client, args):
     return _zpop(client, args, True)
 
@@ -600,7 +600,7 @@ def parse_zmpop(args: list[bytes], numkeys_index: int) -> tuple[list[bytes], boo
     return args[numkeys_index + 1 : where_index], where == b"max", (1 if count == -1 else count)
 
 
-@cmd("zmpop", -4, "write movablekeys", (0, 0, 0), since="7.0.0", keys_finder=numkeys_at_1, summary="Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.")
+@cmd("zmpop", -4, "write movablekeys", (0, 0, 0), key_access="RW", since="7.0.0", keys_finder=numkeys_at_1, summary="Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.")
 def zmpop_command(client, args):
     keys, max, count = parse_zmpop(args, 1)
     result = zmpop(client.db, keys, max, count)

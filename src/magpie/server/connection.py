@@ -19,6 +19,8 @@ from magpie.errors import CommandError, ProtocolError
 from magpie.protocol.encoder import BULK_HEADERS, ENCODERS, INT_REPLIES
 from magpie.protocol.parser import RequestParser
 from magpie.protocol.replies import OK
+from magpie.security.access import exec_refusal_text, refusal_text
+from magpie.security.rules import ACL_OK, DENIED_AUTH, User, user_check
 from magpie.store.clock import CLOCK
 
 if TYPE_CHECKING:
@@ -71,6 +73,7 @@ class Client(asyncio.Protocol):
         "lib_name",
         "lib_ver",
         "authenticated",
+        "user",
         "parser",
         "transport",
         "addr",
@@ -114,7 +117,8 @@ class Client(asyncio.Protocol):
         self.name = b""
         self.lib_name = b""
         self.lib_ver = b""
-        self.authenticated = not server.config["requirepass"]
+        self.user: User = server.acl.default
+        self.authenticated = not server.acl.default_needs_auth()
         self.parser = RequestParser(
             server.config["proto-max-bulk-len"], server.config["client-query-buffer-limit"]
         )
@@ -206,6 +210,7 @@ class Client(asyncio.Protocol):
         # path (fast=False or containers), so it is re-read after each of those.
         blocking = server.blocking
         fast = self.plain and not server.slow_path and not server.monitors
+        acl = self.user.fast_check  # None unless the user's permissions are restricted
         reply_on = self.reply_mode == REPLY_ON
         last = None
         server.stats.net_input_bytes += len(data)
@@ -232,6 +237,7 @@ class Client(asyncio.Protocol):
                         and spec is not None
                         and spec.fast_ok
                         and spec.min_args <= len(argv) <= spec.max_args
+                        and (acl is None or acl(spec, argv))
                     ):
                         last = spec
                         try:
@@ -285,6 +291,7 @@ class Client(asyncio.Protocol):
                     else:
                         self._reply_suppressed()
                     fast = self.plain and not server.slow_path and not server.monitors
+                    acl = self.user.fast_check
                     reply_on = self.reply_mode == REPLY_ON
                     if self.closing:
                         break
@@ -417,6 +424,12 @@ class Client(asyncio.Protocol):
             return self._reject(spec, errors.NOAUTH)
         if self.in_multi and spec.no_multi:
             return self._reject(spec, "ERR Command not allowed inside a transaction")
+        if self.user.fast_check is not None:
+            result, index = user_check(self.user, spec, argv)
+            if result != ACL_OK:
+                context = b"multi" if self.in_multi else b"toplevel"
+                self.server.acl.log_denied(self, result, index, spec, argv, context)
+                return self._reject(spec, refusal_text(result, spec))
         if self.server.evictor.maxmemory and self._out_of_memory(spec):
             return self._reject(spec, errors.OOM)
         if self.subscriptions and self.resp == 2 and argv[0].lower() not in _PUBSUB_CONTEXT_OK:
@@ -457,6 +470,16 @@ class Client(asyncio.Protocol):
         self.multi_queue = []
         self.server.watches.unwatch_all(self)
         self.refresh_mode()
+
+    def call_queued(self, spec: CommandSpec, argv: list[bytes]) -> object:
+        """Run a command queued by MULTI; ACLs are checked again, as rules may have
+        changed since it was queued."""
+        if self.user.fast_check is not None:
+            result, index = user_check(self.user, spec, argv)
+            if result != ACL_OK:
+                self.server.acl.log_denied(self, result, index, spec, argv, b"multi")
+                return CommandError(exec_refusal_text(result))
+        return self.call(spec, argv)
 
     def call(self, spec: CommandSpec, argv: list[bytes]) -> object:
         """Run the handler, keep statistics, feed monitors and the propagation log."""
@@ -513,11 +536,34 @@ class Client(asyncio.Protocol):
         if self.subscriptions:
             self.server.pubsub.client_gone(self)
         self.discard_transaction()
-        self.set_authenticated(not self.server.config["requirepass"])
+        self.user = self.server.acl.default
+        self.set_authenticated(not self.server.acl.default_needs_auth())
 
     def set_protocol(self, resp: int) -> None:
         self.resp = resp
         self.encoders = ENCODERS[resp]
+
+    def authenticate(self, username: bytes, password: bytes, command_name: bytes) -> bool:
+        """AUTH and HELLO AUTH: log in as ``username``; a failure is written to the ACL log
+        (under the command's name as sent, as Redis logs it)."""
+        acl = self.server.acl
+        user = acl.authenticate(username, password)
+        if user is None:
+            context = b"multi" if self.in_multi else b"toplevel"
+            acl.log_denied(self, DENIED_AUTH, 0, None, [command_name], context, username)
+            return False
+        self.user = user
+        self.set_authenticated(True)
+        return True
+
+    def kill_for_acl(self) -> None:
+        """The user was deleted or lost a channel it listens to: back to the default user,
+        unauthenticated, and closed once the command running now has replied."""
+        self.user = self.server.acl.default
+        self.set_authenticated(False)
+        self.closing = True
+        if self.server.loop is not None:
+            self.server.loop.call_soon(self.close)
 
     def set_authenticated(self, value: bool) -> None:
         self.authenticated = value

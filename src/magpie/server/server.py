@@ -9,9 +9,11 @@ import secrets
 import signal
 import time
 
+from magpie.commands.clients import describe as describe_client
 from magpie.commands.table import COMMANDS
 from magpie.config import Config
 from magpie.search.registry import SearchRegistry
+from magpie.security.access import AccessControl
 from magpie.server.blocking import BlockingRegistry
 from magpie.server.connection import Client
 from magpie.server.notifications import KeyspaceNotifier
@@ -32,6 +34,10 @@ EXPIRE_TIME_SHARE = 0.25
 class Server:
     def __init__(self, config: Config) -> None:
         self.config = config
+        self.acl = AccessControl(config, describe_client)
+        self.acl.configured = config.users
+        if config["requirepass"]:
+            self.acl.update_default_password(str(config["requirepass"]))
         self.keyspace = Keyspace(int(config["databases"]))  # type: ignore[arg-type]
         self.clients: dict[int, Client] = {}
         self.monitors: list[Client] = []
@@ -97,6 +103,7 @@ class Server:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.acl.load_configured_users()  # AclError stops the server, as it stops Redis
         self.loop = asyncio.get_running_loop()
         self.notifications.configure()
         self.configure_memory()
@@ -173,7 +180,9 @@ class Server:
         self.error_counts[prefix] = self.error_counts.get(prefix, 0) + 1
 
     def _config_changed(self, name: str) -> None:
-        if name == "notify-keyspace-events":
+        if name == "requirepass":
+            self.acl.update_default_password(str(self.config["requirepass"]))
+        elif name == "notify-keyspace-events":
             self.notifications.configure()
         elif name.startswith(("maxmemory", "lfu-")):
             self.configure_memory()
