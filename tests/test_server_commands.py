@@ -418,6 +418,35 @@ def test_monitor_streams_other_clients_commands(magpie):
         writer.close()
 
 
+def test_monitor_hides_admin_commands_and_redacts_credentials(magpie):
+    """As Redis: ACL SETUSER and CONFIG never reach MONITOR; AUTH and HELLO AUTH do, with
+    "(redacted)" in place of the user name and password."""
+    admin = magpie.client(protocol=2)
+    admin.execute_command("ACL", "SETUSER", "monitored", "on", ">s3cret", "+@all", "~*")
+    mon = socket.create_connection(("127.0.0.1", magpie.port), timeout=5)
+    other = magpie.client(protocol=2)
+    try:
+        mon.sendall(b"MONITOR\r\n")
+        assert mon.recv(64) == b"+OK\r\n"
+        other.execute_command("CONFIG", "GET", "maxmemory")
+        other.execute_command("AUTH", "monitored", "s3cret")
+        other.execute_command("HELLO", "2", "AUTH", "monitored", "s3cret")
+        other.set("after", "1")
+        data = b""
+        while b'"after"' not in data:
+            chunk = mon.recv(4096)
+            assert chunk
+            data += chunk
+        assert b"s3cret" not in data and b"monitored" not in data and b"CONFIG" not in data
+        assert b'"AUTH" "(redacted)" "(redacted)"' in data
+        assert b'"HELLO" "2" "AUTH" "(redacted)" "(redacted)"' in data
+    finally:
+        mon.close()
+        other.close()
+        admin.execute_command("ACL", "DELUSER", "monitored")
+        admin.close()
+
+
 def test_time_and_lastsave(r):
     seconds, micros = r.time()
     assert abs(seconds - time.time()) < 60 and 0 <= micros < 1_000_000

@@ -485,7 +485,7 @@ class Client(asyncio.Protocol):
         """Run the handler, keep statistics, feed monitors and the propagation log."""
         server = self.server
         if server.monitors:
-            server.feed_monitors(self, argv)
+            server.feed_monitors(self, spec, argv)
         self.last_spec = spec
         self.propagate_as = None  # fast-path handlers may have left theirs behind
         signals = server.keyspace.signals

@@ -10,7 +10,7 @@ import signal
 import time
 
 from magpie.commands.clients import describe as describe_client
-from magpie.commands.table import COMMANDS
+from magpie.commands.table import COMMANDS, CommandSpec
 from magpie.config import Config
 from magpie.search.registry import SearchRegistry
 from magpie.security.access import AccessControl
@@ -241,9 +241,13 @@ class Server:
 
     # -- MONITOR -----------------------------------------------------------------------
 
-    def feed_monitors(self, client: Client, argv: list[bytes]) -> None:
+    def feed_monitors(self, client: Client, spec: CommandSpec, argv: list[bytes]) -> None:
+        """Show the command to MONITOR clients as Redis does: never admin commands (ACL
+        SETUSER, CONFIG...), and AUTH/HELLO with their credentials redacted."""
+        if "admin" in spec.flags or "skip_monitor" in spec.flags:
+            return
         now = time.time()
-        quoted = " ".join(_quote_monitor(a) for a in argv)
+        quoted = " ".join(_quote_monitor(a) for a in _redact_credentials(argv))
         line = f"{now:.6f} [{client.db_index} {client.addr}] {quoted}"
         for monitor in self.monitors:
             if monitor is not client:
@@ -256,6 +260,23 @@ class Server:
 
     def pid(self) -> int:
         return os.getpid()
+
+
+_REDACTED = b"(redacted)"
+
+
+def _redact_credentials(argv: list[bytes]) -> list[bytes]:
+    """AUTH's arguments, and the user and password after HELLO's AUTH option."""
+    name = argv[0].lower()
+    if name == b"auth":
+        return [argv[0]] + [_REDACTED] * (len(argv) - 1)
+    if name != b"hello":
+        return argv
+    shown = list(argv)
+    for i in range(2, len(argv) - 2):
+        if argv[i].lower() == b"auth":
+            shown[i + 1] = shown[i + 2] = _REDACTED
+    return shown
 
 
 def _quote_monitor(arg: bytes) -> str:
