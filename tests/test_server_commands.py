@@ -447,6 +447,25 @@ def test_monitor_hides_admin_commands_and_redacts_credentials(magpie):
         admin.close()
 
 
+def test_client_kill_user_closes_only_that_users_connections(magpie):
+    admin = magpie.client(protocol=2)
+    admin.execute_command("ACL", "SETUSER", "killme", "on", ">pw", "+@all", "~*")
+    victim = socket.create_connection(("127.0.0.1", magpie.port), timeout=5)
+    bystander = magpie.client(protocol=2)
+    try:
+        victim.sendall(b"AUTH killme pw\r\n")
+        assert victim.recv(64) == b"+OK\r\n"
+        assert bystander.ping()
+        assert admin.execute_command("CLIENT", "KILL", "USER", "killme") == 1
+        assert victim.recv(64) == b""  # closed by the server
+        assert bystander.ping()
+    finally:
+        admin.execute_command("ACL", "DELUSER", "killme")
+        victim.close()
+        bystander.close()
+        admin.close()
+
+
 def test_time_and_lastsave(r):
     seconds, micros = r.time()
     assert abs(seconds - time.time()) < 60 and 0 <= micros < 1_000_000

@@ -139,8 +139,10 @@ def client_kill(client, args):
                 raise CommandError(f"ERR Unknown client type '{text}'")
             filters.append(lambda c, kind=kind: client_type(c) == kind)
         elif option == b"user":
-            if value != b"default":
+            user = server.acl.get(value)
+            if user is None:
                 raise CommandError(f"ERR No such user '{text}'")
+            filters.append(lambda c, user=user: c.user is user)
         elif option == b"skipme":
             if value.lower() not in (b"yes", b"no"):
                 raise CommandError(errors.SYNTAX)
