@@ -68,10 +68,9 @@ def all_commands() -> Iterator[CommandSpec]:
 
 
 def acl_categories(spec: CommandSpec) -> frozenset[str]:
-    """The categories ACL rules see. FT.* stand for RediSearch's module commands, which
-    Redis 7.0 leaves out of every category (only ``+@all`` or their names allow them)."""
-    if spec.group == "search":
-        return frozenset()
+    """The command table's categories (what COMMAND INFO shows), without the '@'. FT.*
+    commands have theirs too (``@read``/``@write``, ``@slow``), as in Redis 8; Redis 7.0
+    with RediSearch left module commands out of every category."""
     return frozenset(cat[1:] for cat in spec.categories)
 
 
