@@ -329,8 +329,9 @@ class User:
         self.sanitize: str | None = None  # "skip-sanitize-payload" / "sanitize-payload"
         self.passwords: list[str] = []
         self.selectors = [Selector(allchannels)]  # the root selector first
-        #: The dispatcher's per-command check, None when the user may run anything anywhere.
-        self.fast_check: Callable[[CommandSpec, list[bytes]], bool] | None = None
+        #: The dispatcher's per-command verdicts (see ``_fast_check``), None when the user
+        #: may run anything anywhere.
+        self.fast_check: dict[CommandSpec, bool | bytes] | None = None
         self._description: bytes | None = None  # ACL LIST's cached line
 
     @property
@@ -457,37 +458,42 @@ def merge_selector_arguments(rules: list[bytes]) -> list[bytes]:
     return merged
 
 
-def _fast_check(user: User) -> Callable[[CommandSpec, list[bytes]], bool] | None:
-    """What the dispatcher's fast path asks per command: None when nothing needs checking
-    (``+@all ~* &*``), else a function that is True when the command may run (a refusal
-    then takes the full path, which logs it and builds the error)."""
-    if len(user.selectors) > 1:
-        return lambda spec, argv: user_check(user, spec, argv)[0] == ACL_OK
+def _fast_check(user: User) -> dict[CommandSpec, bool | bytes] | None:
+    """What the dispatcher's fast path consults per command: None when nothing needs
+    checking (``+@all ~* &*``), else a verdict per command the user may run without a full
+    check: True (no keys or channels to check), or the prefix ``argv[1]`` must start with
+    (one key, one ``~prefix*`` pattern: the usual ``~app:*``). A command missing from the
+    dict takes the full path, which checks everything, logs refusals and builds the error."""
     root = user.root
-    if root.allcommands and root.allkeys and root.allchannels:
+    if len(user.selectors) == 1 and root.allcommands and root.allkeys and root.allchannels:
         return None
-    allowed, allcommands, allkeys = root.allowed, root.allcommands, root.allkeys
-    single = root.patterns[0] if len(root.patterns) == 1 else None
-    check = root.check
-
-    def fast(spec: CommandSpec, argv: list[bytes]) -> bool:
-        # The common shape, one ``~pattern``, on one-key commands: no lists built.
-        if (
-            single is not None
-            and single.flags == KEY_READ | KEY_WRITE
-            and (allcommands or spec in allowed)
-            and spec.channels is None
+    verdicts: dict[CommandSpec, bool | bytes] = {}
+    if len(user.selectors) > 1:
+        return verdicts
+    prefix = _plain_prefix(root.patterns[0]) if len(root.patterns) == 1 else None
+    for spec in all_commands():
+        if not (root.allcommands or spec in root.allowed):
+            continue
+        if spec.channels is not None and not root.allchannels:
+            continue
+        if root.allkeys or not spec.acl_keys:
+            verdicts[spec] = True
+        elif (
+            prefix is not None
             and spec.first_key == 1
             and spec.last_key == 1
             and spec.keys_finder is None
-            and len(argv) > 1
         ):
-            return single.match(argv[1])
-        if allkeys and allcommands and spec.channels is None:
-            return True
-        return check(spec, argv)[0] == ACL_OK
+            verdicts[spec] = prefix
+    return verdicts
 
-    return fast
+
+def _plain_prefix(pattern: KeyPattern) -> bytes | None:
+    """The prefix of a ``~prefix*`` pattern allowing both reads and writes, else None."""
+    body = pattern.pattern[:-1]
+    if pattern.flags != KEY_READ | KEY_WRITE or not pattern.pattern.endswith(b"*") or not body:
+        return None
+    return None if any(c in b"*?[\\" for c in body) else body
 
 
 def user_check(user: User, spec: CommandSpec, argv: list[bytes]) -> tuple[int, int]:

@@ -210,7 +210,8 @@ class Client(asyncio.Protocol):
         # path (fast=False or containers), so it is re-read after each of those.
         blocking = server.blocking
         fast = self.plain and not server.slow_path and not server.monitors
-        acl = self.user.fast_check  # None unless the user's permissions are restricted
+        verdicts = self.user.fast_check  # None unless the user's permissions are restricted
+        verdict_of = verdicts.get if verdicts is not None else None
         reply_on = self.reply_mode == REPLY_ON
         last = None
         server.stats.net_input_bytes += len(data)
@@ -237,7 +238,11 @@ class Client(asyncio.Protocol):
                         and spec is not None
                         and spec.fast_ok
                         and spec.min_args <= len(argv) <= spec.max_args
-                        and (acl is None or acl(spec, argv))
+                        and (
+                            verdict_of is None  # the user may run anything: nothing to check
+                            or (verdict := verdict_of(spec)) is True
+                            or (verdict is not None and argv[1].startswith(verdict))  # type: ignore[union-attr]
+                        )
                     ):
                         last = spec
                         try:
@@ -291,7 +296,8 @@ class Client(asyncio.Protocol):
                     else:
                         self._reply_suppressed()
                     fast = self.plain and not server.slow_path and not server.monitors
-                    acl = self.user.fast_check
+                    verdicts = self.user.fast_check
+                    verdict_of = verdicts.get if verdicts is not None else None
                     reply_on = self.reply_mode == REPLY_ON
                     if self.closing:
                         break
