@@ -407,6 +407,47 @@ def test_config_rewrite_round_trip(tmp_path):
         server.stop()
 
 
+def test_config_rewrite_keeps_acl_users_and_a_restart_reads_them():
+    """As Redis without an aclfile: every user (default included) is written as a ``user``
+    line in ACL LIST form, replacing the old ``user`` lines; the rewritten file loads."""
+    server = start_magpie(config_text="# acl\nuser old on nopass +@all ~*\nhz 12\nuser old2 off\n")
+    conf_path = os.path.join(server.workdir, "magpie.conf")
+    port = server.port
+    try:
+        client = server.client(protocol=2)
+        client.execute_command("ACL", "SETUSER", "bob", "on", ">pw", "~app:*", "+get")
+        client.execute_command("ACL", "DELUSER", "old2")
+        assert client.execute_command("CONFIG", "REWRITE")
+        with open(conf_path) as fh:
+            lines = fh.read().splitlines()
+        users = [line for line in lines if line.startswith("user ")]
+        assert users == [line.decode() for line in client.execute_command("ACL", "LIST")]
+        assert lines.index(users[0]) == 1  # in place of the first old user line
+        assert "pw" not in "\n".join(lines)
+    finally:
+        server.proc.terminate()
+        server.proc.wait(10)
+    proc = subprocess.Popen([sys.executable, "-m", "magpie", conf_path, "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=server.workdir)  # fmt: skip
+    try:
+        bob = redis.Redis(port=port, username="bob", password="pw", protocol=2, socket_timeout=5)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                bob.execute_command("GET", "app:1")
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            bob.execute_command("SET", "app:1", "x")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        server.stop()
+
+
 def _run_cli(*args: str, config_text: str | None = None, tmp_path=None) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "magpie"]
     if config_text is not None:

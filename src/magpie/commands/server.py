@@ -127,7 +127,7 @@ def config_resetstat(client, args):
 )
 def config_rewrite(client, args):
     try:
-        client.server.config.rewrite()
+        client.server.rewrite_config()
     except ConfigError as exc:
         raise CommandError(f"ERR {exc.message}") from None
     except OSError as exc:

@@ -14,6 +14,7 @@ from magpie.commands.table import COMMANDS, CommandSpec
 from magpie.config import Config
 from magpie.search.registry import SearchRegistry
 from magpie.security.access import AccessControl
+from magpie.security.describe import list_line
 from magpie.server.blocking import BlockingRegistry
 from magpie.server.connection import Client
 from magpie.server.notifications import KeyspaceNotifier
@@ -173,6 +174,11 @@ class Server:
         if spec.name == "client|unpause":
             return False
         return not self.pause_writes_only or spec.is_write or "may_replicate" in spec.flags
+
+    def rewrite_config(self) -> None:
+        """CONFIG REWRITE: the parameters and, unless an aclfile holds them, the ACL users."""
+        users = [list_line(user).decode(errors="surrogateescape") for user in self.acl.sorted_users()]
+        self.config.rewrite(users)
 
     def count_error(self, message: str) -> None:
         """errorstats: errors are counted by their first word (ERR, WRONGTYPE, NOAUTH...)."""
