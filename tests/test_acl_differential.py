@@ -543,15 +543,16 @@ def test_genpass_lengths_match(admin, bits):
     assert isinstance(ours, bytes) and isinstance(ref, bytes)
     assert len(ours) == len(ref)
     assert set(ours) <= set(b"0123456789abcdef")
-    assert admin.ours(*args) != ours  # a new password each time
+    if bits is None or bits >= 64:
+        assert admin.ours(*args) != ours  # a new password each time
 
 
-@pytest.mark.parametrize("args", [["0"], ["-1"], ["4097"], ["abc"], ["1.5"], ["99999999999999999999"]])
+@pytest.mark.parametrize("args", [["0"], ["-1"], ["4097"], ["abc"], ["1.5"], ["99999999999999999999"], ["1", "2"]])
 def test_genpass_errors_match(admin, args):
     admin.same("ACL", "GENPASS", *args)
 
 
-@pytest.mark.parametrize("args", [["help", "x"], ["NOSUCH"],
+@pytest.mark.parametrize("args", [["help", "x"], ["NOSUCH"], ["CAT", "a", "b"], ["LOG", "1", "2"],
                                   ["GETUSER"], ["GETUSER", "a", "b"], ["SETUSER"], ["LIST", "x"],
                                   ["USERS", "x"], ["LOAD", "x"], ["SAVE", "x"]])  # fmt: skip
 def test_subcommand_errors_and_help_match(admin, args):

@@ -32,8 +32,9 @@ _NO_ACL_FILE = (
 
 
 def _syntax_error(args: list[bytes]) -> str:
+    """addReplySubcommandSyntaxError's text (lower-case 'unknown', unlike the dispatcher's)."""
     name = args[1][:128].decode(errors="replace")
-    return f"ERR Unknown subcommand or wrong number of arguments for '{name}'. Try ACL HELP."
+    return f"ERR unknown subcommand or wrong number of arguments for '{name}'. Try ACL HELP."
 
 
 @sub("setuser", -3, _ADMIN, summary="Creates and modifies an ACL user and its rules.")
