@@ -1,7 +1,7 @@
-"""Score and lex range syntax for sorted sets (and later NUMERIC search bounds).
+"""Score and lex range syntax for sorted sets.
 
-Parses scores as Redis does, with C's strtod (hex floats, ``inf``, ``(`` for exclusive
-bounds, NaN refused), and lex items (``[a``, ``(a``, ``-``, ``+``); ranges answer
+Parses score bounds as Redis does, with C's strtod from ``magpie.numbers`` (hex floats,
+``inf``, ``(`` for exclusive bounds, NaN refused), and lex items (``[a``, ``(a``, ``-``, ``+``); ranges answer
 membership and give the AVL tree its bounds.
 """
 
@@ -10,92 +10,20 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from magpie import errors
 from magpie.errors import CommandError
+from magpie.numbers import strtod
 
 if TYPE_CHECKING:
     from magpie.store.zsets import ZSet
 
 MIN_MAX_NOT_FLOAT = "ERR min or max is not a float"
 MIN_MAX_NOT_LEX = "ERR min or max not valid string range item"
-_C_SPACE = b" \t\n\v\f\r"
-_C_SPACE_CODES = frozenset(_C_SPACE)
-
-
-# -- numbers ------------------------------------------------------------------------------
-
-
-def _strtod(raw: bytes) -> tuple[float, bool] | None:
-    """C's strtod over the whole of ``raw``: (value, out of range) or None if it does not
-    consume everything. Leading blanks, ``inf``/``infinity``/``nan`` and hex floats are read
-    as glibc reads them; "out of range" is strtod's ERANGE for an overflow to infinity or an
-    underflow to zero."""
-    if not raw:
-        return 0.0, False  # strtod reads nothing and stops at the terminating NUL
-    text = raw.lstrip(_C_SPACE)
-    if not text or not text.isascii() or text[-1:] in _C_SPACE or b"_" in text:
-        return None
-    s = text.decode()
-    try:
-        value = float(s)
-    except ValueError:
-        lowered = s.lower()
-        if "x" not in lowered or "n" in lowered:  # fromhex would also take "inf" spellings
-            return None
-        try:
-            value = float.fromhex(s)
-        except (ValueError, OverflowError):
-            if "p" in lowered:
-                try:  # an exponent too large: strtod gives HUGE_VAL (or 0) with ERANGE
-                    exponent = int(lowered.rsplit("p", 1)[1])
-                except ValueError:
-                    return None
-                negative = lowered.startswith("-")
-                if exponent > 0:
-                    return (-math.inf if negative else math.inf), True
-                return (-0.0 if negative else 0.0), True
-            return None
-    if math.isinf(value):
-        return value, "n" not in s.lower()  # a finite literal too large for a double
-    if value == 0.0:
-        mantissa = s.lower()
-        if "x" in mantissa:
-            mantissa = mantissa.split("x", 1)[1].split("p", 1)[0]
-            digits = "123456789abcdef"
-        else:
-            mantissa = mantissa.split("e", 1)[0]
-            digits = "123456789"
-        return value, any(d in mantissa for d in digits)
-    return value, False
-
-
-def parse_score(raw: bytes, error: str = errors.NOT_FLOAT) -> float:
-    """Redis's getDoubleFromObject: no leading blank, the whole string, no NaN, no ERANGE."""
-    if raw == b"0":
-        return 0.0
-    try:
-        value = float(raw)
-    except ValueError:
-        pass
-    else:
-        # Fast path: a finite, non-zero number Python and strtod read alike (no blanks,
-        # which Python strips, no underscores, which only Python allows).
-        if value != 0.0 and value - value == 0.0 and raw[0] > 32 and raw[-1] > 32 and b"_" not in raw:
-            return value
-        if raw == b"0":
-            return 0.0
-    if not raw or raw[0] in _C_SPACE_CODES:
-        raise CommandError(error)
-    parsed = _strtod(raw)
-    if parsed is None or parsed[1] or math.isnan(parsed[0]):
-        raise CommandError(error)
-    return parsed[0]
 
 
 def _parse_score_bound(raw: bytes) -> tuple[float, bool]:
     """One end of a score range (zslParseRange): ``(`` makes it exclusive; strtod, no NaN."""
     exclusive = raw[:1] == b"("
-    parsed = _strtod(raw[1:] if exclusive else raw)
+    parsed = strtod(raw[1:] if exclusive else raw)
     if parsed is None or math.isnan(parsed[0]):
         raise CommandError(MIN_MAX_NOT_FLOAT)
     return parsed[0], not exclusive

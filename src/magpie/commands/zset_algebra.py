@@ -11,7 +11,6 @@ import math
 
 from magpie import errors
 from magpie.commands.args import parse_int
-from magpie.commands.zranges import parse_score
 from magpie.commands.zsets import (
     WEIGHT_NOT_FLOAT,
     cmd,
@@ -21,6 +20,7 @@ from magpie.commands.zsets import (
     store_result,
 )
 from magpie.errors import WRONGTYPE, CommandError
+from magpie.numbers import parse_score
 from magpie.store.sets import Set
 from magpie.store.zsets import ZSet
 

@@ -24,12 +24,9 @@ from magpie.commands.args import numkeys_positions, parse_int
 from magpie.commands.hashes import parse_random_count, random_picks
 from magpie.commands.keys import SCANS, parse_scan_cursor, parse_scan_options
 from magpie.commands.table import command
-from magpie.commands.zranges import (
-    LexRange,
-    ScoreRange,
-    parse_score,
-)
+from magpie.commands.zranges import LexRange, ScoreRange
 from magpie.errors import WRONGTYPE, CommandError
+from magpie.numbers import parse_score
 from magpie.protocol.encoder import format_double
 from magpie.protocol.replies import NULL_ARRAY
 from magpie.store.zsets import ENTRIES_LIMIT, VALUE_LIMIT, ZSet, build_zset

@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from magpie.commands.zranges import parse_score
 from magpie.errors import CommandError
+from magpie.numbers import parse_score
 from magpie.structures.avl import AvlTree
 
 __all__ = ["NumericIndex", "parse_numeric"]
