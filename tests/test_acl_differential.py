@@ -34,6 +34,24 @@ class Err:
     line: bytes
 
 
+class Status(bytes):
+    """A simple-string reply (``+OK``), distinct from a bulk string with the same bytes."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Status) and bytes(self) == bytes(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = bytes.__hash__
+
+    def __repr__(self) -> str:
+        return f"+{bytes.__repr__(self)}"
+
+
+OK = Status(b"OK")
+
+
 class Set(tuple):
     """A RESP3 set (``~``), distinct from an array."""
 
@@ -96,7 +114,7 @@ class Conn:
         line = self._line()
         kind, rest = line[:1], line[1:]
         if kind == b"+":
-            return rest
+            return Status(rest)
         if kind == b"-":
             return Err(rest)
         if kind == b":":
@@ -188,9 +206,9 @@ def _reset_acl(conn: Conn) -> None:
         if name != b"default":
             conn("ACL", "DELUSER", name)
     assert conn("ACL", "SETUSER", "default", "on", "nopass", "allkeys", "allchannels", "allcommands",
-                "clearselectors") == b"OK"  # fmt: skip
-    assert conn("CONFIG", "SET", "acllog-max-len", "128") == b"OK"
-    assert conn("ACL", "LOG", "RESET") == b"OK"
+                "clearselectors") == OK  # fmt: skip
+    assert conn("CONFIG", "SET", "acllog-max-len", "128") == OK
+    assert conn("ACL", "LOG", "RESET") == OK
 
 
 @pytest.fixture
@@ -373,7 +391,7 @@ def test_magpie_descriptions_rebuild_the_same_user(ports, admin, rules):
     if isinstance(admin.ours("ACL", "SETUSER", "u", *rules), Err):
         return
     line = next(line for line in admin.ours("ACL", "LIST") if line.startswith(b"user u "))  # type: ignore[union-attr]
-    assert admin.ours("ACL", "SETUSER", "copy", *line.split(b" ")[2:]) == b"OK"
+    assert admin.ours("ACL", "SETUSER", "copy", *line.split(b" ")[2:]) == OK
     copy = next(line for line in admin.ours("ACL", "LIST") if line.startswith(b"user copy "))  # type: ignore[union-attr]
     assert copy.split(b" ")[2:] == line.split(b" ")[2:]
 
@@ -552,7 +570,7 @@ def test_genpass_errors_match(admin, args):
     admin.same("ACL", "GENPASS", *args)
 
 
-@pytest.mark.parametrize("args", [["help", "x"], ["NOSUCH"], ["CAT", "a", "b"], ["LOG", "1", "2"],
+@pytest.mark.parametrize("args", [["HELP"], ["help", "x"], ["NOSUCH"], ["CAT", "a", "b"], ["LOG", "1", "2"],
                                   ["GETUSER"], ["GETUSER", "a", "b"], ["SETUSER"], ["LIST", "x"],
                                   ["USERS", "x"], ["LOAD", "x"], ["SAVE", "x"]])  # fmt: skip
 def test_subcommand_errors_and_help_match(admin, args):
@@ -847,7 +865,7 @@ def test_acl_save_writes_what_acl_list_shows(aclfile_ports):
     pair.same("ACL", "SETUSER", "y", "off")
     saved = []
     for conn in (pair.ours, pair.ref):
-        assert conn("ACL", "SAVE") == b"OK"
+        assert conn("ACL", "SAVE") == OK
         with open(path, "rb") as fh:
             saved.append(fh.read())
     assert [list_line_key(line) for line in saved[0].splitlines()] == [

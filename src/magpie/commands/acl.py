@@ -37,6 +37,42 @@ def _syntax_error(args: list[bytes]) -> str:
     return f"ERR unknown subcommand or wrong number of arguments for '{name}'. Try ACL HELP."
 
 
+_HELP = (
+    "CAT [<category>]",
+    "    List all commands that belong to <category>, or all command categories",
+    "    when no category is specified.",
+    "DELUSER <username> [<username> ...]",
+    "    Delete a list of users.",
+    "DRYRUN <username> <command> [<arg> ...]",
+    "    Returns whether the user can execute the given command without executing the command.",
+    "GETUSER <username>",
+    "    Get the user's details.",
+    "GENPASS [<bits>]",
+    "    Generate a secure 256-bit user password. The optional `bits` argument can",
+    "    be used to specify a different size.",
+    "LIST",
+    "    Show users details in config file format.",
+    "LOAD",
+    "    Reload users from the ACL file.",
+    "LOG [<count> | RESET]",
+    "    Show the ACL log entries.",
+    "SAVE",
+    "    Save the current config to the ACL file.",
+    "SETUSER <username> <attribute> [<attribute> ...]",
+    "    Create or modify a user with the specified attributes.",
+    "USERS",
+    "    List all the registered usernames.",
+    "WHOAMI",
+    "    Return the current connection username.",
+)
+
+
+@sub("help", 2, "loading stale", since="6.0.0", summary="Returns helpful text about the different subcommands.")
+def acl_help(client, args):
+    """Redis's own help text (status replies), in place of the table's generated one."""
+    return ["ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", *_HELP, "HELP", "    Prints this help."]
+
+
 @sub("setuser", -3, _ADMIN, summary="Creates and modifies an ACL user and its rules.")
 def acl_setuser(client, args):
     server = client.server
