@@ -304,6 +304,9 @@ RULE_SETS = [
     ["%R~*", "~*"],
     ["%R", "%W"],
     ["%R~", "%RW"],
+    ["%"],
+    ["%~x"],
+    ["%~"],
     ["allkeys"],
     ["~*", "~*"],
     ["allkeys", "~more"],
@@ -823,6 +826,7 @@ ACL_FILES = {
     "removing a missing password": "user x on <nopw\n",
     "first-arg errors": "user x on +select|0|1 +config|nosuch\n",
     "errors on several lines": "user a on foo\nuser b on +nosuch\nuser c on\n",
+    "a key pattern without R or W": "user x on %~x\n",
     "two spaces between rules": "user x on  ~a*  +get\n",
 }
 

@@ -236,6 +236,11 @@ class Selector:
                 else:
                     raise RuleError("EINVAL")
                 offset += 1
+            if not flags:
+                # ``%~x`` (and a bare ``%``) would make a pattern that grants nothing and
+                # that no description can print: refused, as since CVE-2024-31227's fix
+                # (the Debian 7.0.15 build we compare against refuses a bare ``%`` too).
+                raise RuleError("EINVAL")
         else:
             flags = KEY_READ | KEY_WRITE
         pattern = op[offset:]
