@@ -366,6 +366,10 @@ RULE_SETS = [
     ["(on)"],
     ["(~x* +get"],
     ["(+ping (+select (+del )"],
+    ["(+ping", "(+select", "(+del", ")"],
+    ["(+ping", "(+select", "(+del"],
+    ["(+ping", "(+select", "(+del", ")", ")", ")"],
+    ["(~a", "+get)", "(~b", "(~c", "+set)"],
     ["on", ">pw", "~k*", "&c", "+@all", "(~x +get)", "reset"],
     ["skip-sanitize-payload"],
     ["skip-sanitize-payload", "sanitize-payload"],
@@ -827,6 +831,7 @@ ACL_FILES = {
     "first-arg errors": "user x on +select|0|1 +config|nosuch\n",
     "errors on several lines": "user a on foo\nuser b on +nosuch\nuser c on\n",
     "a key pattern without R or W": "user x on %~x\n",
+    "a selector reopened": "user x on (+PING (+SELECT (+DEL )\n",
     "two spaces between rules": "user x on  ~a*  +get\n",
 }
 

@@ -441,12 +441,16 @@ class SetUserError(Exception):
 
 def merge_selector_arguments(rules: list[bytes]) -> list[bytes]:
     """Join a selector spread over several arguments (``(~x*`` ``+get)``) into one, as
-    Redis's ACLMergeSelectorArguments does; an unclosed one is an error."""
+    Redis's ACLMergeSelectorArguments does; an unclosed one is an error.
+
+    As in Redis 7.0, an argument opening another selector before the current one closes
+    starts it again: ``(+ping (+select (+del )`` is the selector ``(+del )`` (Redis 7.2
+    refuses it instead)."""
     merged: list[bytes] = []
     current: bytes | None = None
     opened_at = b""
     for rule in rules:
-        if current is None and rule[:1] == b"(" and rule[-1:] != b")":
+        if rule[:1] == b"(" and rule[-1:] != b")":
             current, opened_at = rule, rule
             continue
         if current is not None:
