@@ -832,6 +832,8 @@ ACL_FILES = {
     "errors on several lines": "user a on foo\nuser b on +nosuch\nuser c on\n",
     "a key pattern without R or W": "user x on %~x\n",
     "a selector reopened": "user x on (+PING (+SELECT (+DEL )\n",
+    "two spaces": "user  x on\n",
+    "a tab in the user name": "user x\ton\n",
     "two spaces between rules": "user x on  ~a*  +get\n",
 }
 

@@ -278,13 +278,16 @@ class AccessControl:
             line = raw.strip(b" \t\r\n")
             if not line:
                 continue
-            args = [arg for arg in line.split(b" ") if arg]
-            if not args:
-                continue
+            # Split on single spaces like sdssplitlen: two spaces make an empty argument
+            # (an empty user name, or an empty rule, which does nothing).
+            args = line.split(b" ")
             if args[0] != b"user" or len(args) < 2:
                 errors += f"{path}:{lineno} should start with user keyword followed by the username. "
                 continue
             name = args[1]
+            if has_space(name):  # a tab, say: Redis's message starts with a stray quote
+                errors += f"'{path}:{lineno}: username '{name.decode(errors='replace')}' contains invalid characters. "
+                continue
             if name in users:
                 errors += f"WARNING: Duplicate user '{name.decode(errors='replace')}' found on line {lineno}. "
                 continue
