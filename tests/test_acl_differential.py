@@ -469,28 +469,54 @@ DRYRUN_COMMANDS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def dryrun_users(ports):
-    pair = connect(ports)
-    for name, rules in DRYRUN_USERS.items():
-        pair.same("ACL", "SETUSER", f"dry-{name}", "on", "nopass", *rules.split())
-    yield
-    for name in DRYRUN_USERS:
-        pair.same("ACL", "DELUSER", f"dry-{name}")
-    pair.close()
+def _make_user(admin: Pair, user: str) -> str:
+    name = f"dry-{user}"
+    admin.same("ACL", "SETUSER", name, "on", "nopass", *DRYRUN_USERS[user].split())
+    return name
 
 
 @pytest.mark.parametrize("user", list(DRYRUN_USERS))
-def test_dryrun_matrix_matches(ports, dryrun_users, user):
+def test_dryrun_matrix_matches(admin, user):
     """Every command of the matrix, with keys inside and outside the patterns, gets the
     same verdict (the refused key or channel named the same)."""
-    pair = connect(ports)
+    name = _make_user(admin, user)
     mismatches = []
     for line in DRYRUN_COMMANDS:
-        ours, ref = pair.both("ACL", "DRYRUN", f"dry-{user}", *line.split())
+        ours, ref = admin.both("ACL", "DRYRUN", name, *line.split())
         if ours != ref:
             mismatches.append(f"{line}\n  magpie: {ours!r}\n  redis:  {ref!r}")
-    pair.close()
+    assert not mismatches, "\n".join(mismatches)
+
+
+#: The matrix's commands that can run on a connection without changing its state (no
+#: SUBSCRIBE, MULTI, AUTH...), blocking ones with a short timeout instead of forever.
+EXEC_COMMANDS = [
+    " ".join("0.01" if word == "0" and line.split()[0] in ("blpop", "brpoplpush", "blmove", "bzpopmin") else word
+             for word in line.split()).replace("blmpop 0 ", "blmpop 0.01 ")
+    for line in DRYRUN_COMMANDS
+    if line.split()[0] not in ("subscribe", "ssubscribe", "psubscribe", "multi", "exec", "auth")
+    and not line.startswith("client kill")
+]  # fmt: skip
+
+
+def _refusal(reply: object) -> object:
+    """The -NOPERM text of a refused command; any other reply only says it ran."""
+    return reply if isinstance(reply, Err) and reply.line.startswith(b"NOPERM") else "ran"
+
+
+@pytest.mark.parametrize("user", list(DRYRUN_USERS))
+def test_commands_run_by_the_user_are_refused_alike(ports, admin, user):
+    """The same matrix actually run by a connection of the user (through the dispatcher and
+    its fast path): refused with the same -NOPERM text, or run, on both servers."""
+    name = _make_user(admin, user)
+    conn = connect(ports, name, "any")
+    mismatches = []
+    for line in EXEC_COMMANDS:
+        ours, ref = conn.both(*line.split())
+        if _refusal(ours) != _refusal(ref):
+            mismatches.append(f"{line}\n  magpie: {ours!r}\n  redis:  {ref!r}")
+    conn.close()
+    admin.same("FLUSHALL")
     assert not mismatches, "\n".join(mismatches)
 
 
@@ -689,6 +715,43 @@ def test_log_keeps_acllog_max_len_entries(ports, admin):
     alice.same("GET", "o5")
     admin.same("ACL", "LOG")
     alice.close()
+
+
+#: (channel rules, what the subscriber listens to, the ACL SETUSER change, disconnected?)
+SUBSCRIBER_CASES = [
+    ("&news &sport", [("SUBSCRIBE", "news")], ["resetchannels", "&news"], False),
+    ("&news &sport", [("SUBSCRIBE", "sport")], ["resetchannels", "&news"], True),
+    ("&news.*", [("SUBSCRIBE", "news.a")], ["resetchannels", "&news.a"], False),
+    ("&news.*", [("PSUBSCRIBE", "news.*")], ["resetchannels", "&news.a"], True),
+    ("&news.*", [("PSUBSCRIBE", "news.*")], ["resetchannels", "&news.*", "&x"], False),
+    ("allchannels", [("SUBSCRIBE", "a")], ["resetchannels", "&a"], False),
+    ("allchannels", [("SUBSCRIBE", "a")], ["resetchannels", "&b"], True),
+    ("&a", [("SUBSCRIBE", "a")], ["(&a +@all)", "resetchannels"], False),
+    ("&a", [("SSUBSCRIBE", "a")], ["resetchannels"], True),
+    ("&a", [("SUBSCRIBE", "a"), ("UNSUBSCRIBE", "a")], ["resetchannels"], False),
+]
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+@pytest.mark.parametrize(("channels", "subscriptions", "change", "killed"), SUBSCRIBER_CASES)
+def test_revoking_channels_disconnects_the_same_subscribers(ports, admin, channels, subscriptions, change, killed, resp):
+    admin.same("ACL", "SETUSER", "alice", "on", ">pw", "+@all", "~*", *channels.split())
+    subscriber = connect(ports, "alice", "pw", resp=resp)
+    for command in subscriptions:
+        for conn in (subscriber.ours, subscriber.ref):
+            conn.send(*command)
+        for _ in command[1:]:
+            ours, ref = subscriber.ours.read(), subscriber.ref.read()
+            assert ours == ref
+    bystander = connect(ports, "alice", "pw")  # same user, not subscribed: stays
+    admin.same("ACL", "SETUSER", "alice", *change)
+    bystander.same("PING")
+    if killed:
+        assert subscriber.ours.closed_within(10) and subscriber.ref.closed_within(10)
+    else:
+        subscriber.same("PING")
+    subscriber.close()
+    bystander.close()
 
 
 # -- authentication ---------------------------------------------------------------------------------
