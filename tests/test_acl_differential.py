@@ -777,6 +777,8 @@ def test_auth_forms_match(ports, admin):
     conn.same("ACL", "WHOAMI")
     conn.same("AUTH", "alice", "pw")
     conn.same("ACL", "WHOAMI")
+    conn.same("AUTH", "alice", "bad")
+    conn.same("ACL", "WHOAMI")  # a failed AUTH keeps the user
     conn.same("AUTH", "default", "anything")  # nopass: any password
     conn.same("ACL", "WHOAMI")
     assert_logs_match(*admin.both("ACL", "LOG"))
