@@ -169,7 +169,7 @@ class Pair:
 
 
 def _show(args) -> str:
-    return " ".join(a.decode(errors="replace") if isinstance(a, bytes) else str(a) for a in args)
+    return " ".join(a.decode(errors="backslashreplace") if isinstance(a, bytes) else str(a) for a in args)
 
 
 # -- servers and connections ------------------------------------------------------------------
@@ -376,10 +376,27 @@ RULE_SETS = [
     ["", "on", ""],
     ["ON", "NOPASS", "ALLKEYS", "ALLCHANNELS", "ALLCOMMANDS", "RESETKEYS", "RESETCHANNELS",
      "NOCOMMANDS", "CLEARSELECTORS", "SKIP-SANITIZE-PAYLOAD"],  # fmt: skip
+    # Bytes that are not UTF-8 come back as they were; Redis reads keywords and command
+    # or category names as C strings, so they end at a NUL.
+    [b"~\xff*", b"&\xfe", b"%R~\xe9t\xe9", b"+select|\xff", b"(~\xfe* +get)"],
+    [b"+nosuch\xff"],
+    [b"foo\xff"],
+    [b"<\xff"],
+    [b"on\x00junk", b"~*\x00x", b"+@read\x00x", b"-get\x00", b"+select|a\x00b", b"&c\x00"],
+    [b"+get\x00x", b"nopass\x00"],
+    [b"foo\x00bar"],
+    [b"~a\x00b"],
+    [b"&a\x00b"],
+    [b">a\x00b", b"#" + b"a" * 63 + b"\x00"],
+    [b"(+get)\x00"],
+    [b"(~a* +get\x00 +set)"],
+    [b"(+get\x00x"],
+    [b"(+get", b"x\x00y", b"~k*)"],
+    ["foo\r\nbar"],
 ]
 
 
-@pytest.mark.parametrize("rules", RULE_SETS, ids=lambda rules: " ".join(rules) or "(none)")
+@pytest.mark.parametrize("rules", RULE_SETS, ids=lambda rules: repr(_show(rules)) if rules else "(none)")
 def test_setuser_getuser_list_match(ports, admin, rules):
     """ACL SETUSER answers the same (errors word for word), and the user it leaves behind
     is described the same by ACL GETUSER (RESP2 and RESP3) and ACL LIST."""
@@ -391,7 +408,7 @@ def test_setuser_getuser_list_match(ports, admin, rules):
     admin.same("ACL", "LIST", key=list_key)
 
 
-@pytest.mark.parametrize("rules", [r for r in RULE_SETS if r], ids=lambda rules: " ".join(rules))
+@pytest.mark.parametrize("rules", [r for r in RULE_SETS if r], ids=lambda rules: repr(_show(rules)))
 def test_magpie_descriptions_rebuild_the_same_user(ports, admin, rules):
     """Magpie's own ACL LIST text (in its table order) applied to a new user describes it
     again: the description is a faithful rule string."""
@@ -561,9 +578,11 @@ def test_cat_members_match_over_shared_commands(admin, shared_commands, category
     assert set(ours) & shared_commands == set(ref) & shared_commands  # type: ignore[arg-type]
 
 
-def test_cat_errors_match(admin):
+def test_cat_errors_match(admin, shared_commands):
     admin.same("ACL", "CAT", "nosuch")
     admin.same("ACL", "CAT", "")
+    ours, ref = admin.both("ACL", "CAT", b"read\x00junk")  # strcasecmp: the name ends at the NUL
+    assert set(ref) & shared_commands and set(ours) & shared_commands == set(ref) & shared_commands  # type: ignore[arg-type]
 
 
 # -- ACL WHOAMI / USERS / DELUSER / GENPASS / HELP -------------------------------------------------
@@ -609,6 +628,32 @@ def test_genpass_errors_match(admin, args):
 def test_subcommand_errors_and_help_match(admin, args):
     admin.same("ACL", *args)
     admin.same("ACL")
+
+
+#: Arguments with NUL or non-UTF-8 bytes: Redis quotes them with %s (up to the NUL), reads
+#: names as C strings, and looks users and commands up byte for byte.
+BINARY_ARGUMENTS = [
+    ["DRYRUN", b"n\x00o", "get", "x"],
+    ["DRYRUN", b"n\xffo", "get", "x"],
+    ["DRYRUN", "default", b"g\x00et", "x"],
+    ["DRYRUN", "default", b"n\xffo", "x"],
+    ["CAT", b"re\x00ad"],
+    ["CAT", b"\xff"],
+    ["CAT", b"x" * 200],
+    ["GETUSER", b"\xff"],
+    ["DELUSER", b"default\x00x"],
+    ["DELUSER", b"nosuch", b"default\x00"],
+    ["SETUSER", b"(" + b"x" * 300],
+    ["LOG", b"reset\x00x"],
+    ["LOG", b"1\x002"],
+    ["GENPASS", b"1\x002"],
+    ["CAT", b"a\x00b", "c"],
+]
+
+
+@pytest.mark.parametrize("args", BINARY_ARGUMENTS, ids=lambda args: repr(_show(args)))
+def test_binary_arguments_handled_alike(admin, args):
+    admin.same("ACL", *args)
 
 
 def test_load_and_save_without_aclfile_refused_alike(admin):
@@ -938,6 +983,7 @@ def test_acl_save_writes_what_acl_list_shows(aclfile_ports):
         fh.write("user default on nopass ~* &* +@all\n")
     pair.same("ACL", "LOAD")
     pair.same("ACL", "SETUSER", "z", "on", ">p", "%R~a", "&b", "+get", "+select|0", "(+set ~x)")
+    pair.same("ACL", "SETUSER", b"\xfe", "on", b"~\xff*", b"&\xe9", b"+select|\xfe")
     pair.same("ACL", "SETUSER", "y", "off")
     saved = []
     for conn in (pair.ours, pair.ref):

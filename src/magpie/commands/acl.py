@@ -18,6 +18,8 @@ from magpie.security.rules import (
     SetUserError,
     acl_categories,
     all_commands,
+    c_string,
+    quoted,
     user_check,
 )
 
@@ -33,7 +35,7 @@ _NO_ACL_FILE = (
 
 def _syntax_error(args: list[bytes]) -> str:
     """addReplySubcommandSyntaxError's text (lower-case 'unknown', unlike the dispatcher's)."""
-    name = args[1][:128].decode(errors="replace")
+    name = quoted(c_string(args[1])[:128])
     return f"ERR unknown subcommand or wrong number of arguments for '{name}'. Try ACL HELP."
 
 
@@ -119,9 +121,9 @@ def acl_cat(client, args):
         raise CommandError(_syntax_error(args))
     if len(args) == 2:
         return [name.encode() for name in CATEGORIES]
-    wanted = args[2].lower().decode(errors="replace")
+    wanted = c_string(args[2]).lower().decode(errors="replace")  # strcasecmp
     if wanted not in CATEGORIES:
-        raise CommandError(f"ERR Unknown category '{args[2][:128].decode(errors='replace')}'")
+        raise CommandError(f"ERR Unknown category '{quoted(c_string(args[2])[:128])}'")
     return [spec.name.encode() for spec in all_commands() if wanted in acl_categories(spec)]
 
 
@@ -145,7 +147,7 @@ def acl_log(client, args):
     entries = client.server.acl.log
     count = 10
     if len(args) == 3:
-        if args[2].lower() == b"reset":
+        if c_string(args[2]).lower() == b"reset":
             entries.clear()
             return OK
         count = max(0, parse_int(args[2]))
@@ -157,13 +159,13 @@ def acl_log(client, args):
 def acl_dryrun(client, args):
     user = client.server.acl.get(args[2])
     if user is None:
-        raise CommandError(f"ERR User '{args[2].decode(errors='replace')}' not found")
+        raise CommandError(f"ERR User '{quoted(args[2])}' not found")
     argv = args[3:]
     spec = lookup(argv[0])
     if spec is not None and spec.subcommands and len(argv) > 1:
         spec = spec.subcommands.get(argv[1].lower())
     if spec is None:
-        raise CommandError(f"ERR Command '{argv[0].decode(errors='replace')}' not found")
+        raise CommandError(f"ERR Command '{quoted(argv[0])}' not found")
     if not spec.arity_ok(len(argv)):
         raise CommandError(f"ERR wrong number of arguments for '{spec.name}' command")
     result, index = user_check(user, spec, argv)

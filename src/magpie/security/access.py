@@ -26,8 +26,10 @@ from magpie.security.rules import (
     Selector,
     SetUserError,
     User,
+    c_string,
     has_space,
     merge_selector_arguments,
+    quoted,
 )
 
 log = logging.getLogger("magpie")
@@ -154,7 +156,7 @@ class AccessControl:
 
     def delete_users(self, names: list[bytes], clients: Iterable[Any]) -> int:
         """ACL DELUSER: the users' connections are closed (after the current command)."""
-        if b"default" in names:
+        if any(c_string(name) == b"default" for name in names):  # strcmp, as in Redis
             raise SetUserError("The 'default' user cannot be removed")
         gone = [self.users.pop(name) for name in dict.fromkeys(names) if name in self.users]
         self._kill_clients_of(gone, clients)
@@ -286,10 +288,10 @@ class AccessControl:
                 continue
             name = args[1]
             if has_space(name):  # a tab, say: Redis's message starts with a stray quote
-                errors += f"'{path}:{lineno}: username '{name.decode(errors='replace')}' contains invalid characters. "
+                errors += f"'{path}:{lineno}: username '{quoted(name)}' contains invalid characters. "
                 continue
             if name in users:
-                errors += f"WARNING: Duplicate user '{name.decode(errors='replace')}' found on line {lineno}. "
+                errors += f"WARNING: Duplicate user '{quoted(name)}' found on line {lineno}. "
                 continue
             user = users[name] = User(name, self.pubsub_default)
             try:
@@ -303,7 +305,7 @@ class AccessControl:
                     user.apply(rule.strip(b"\t\r\n"), self.pubsub_default)
                 except RuleError as exc:
                     if exc.unknown:
-                        errors += f"{path}:{lineno}: Error in applying operation '{rule.decode(errors='replace')}': {exc.reason}. "
+                        errors += f"{path}:{lineno}: Error in applying operation '{quoted(rule)}': {exc.reason}. "
                     elif not syntax_error:
                         errors += f"{path}:{lineno}: {exc.reason}. "
                         syntax_error = True

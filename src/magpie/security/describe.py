@@ -14,9 +14,9 @@ from magpie.protocol.replies import RespSet
 from magpie.security.rules import CATEGORIES, Selector, User, acl_categories, all_commands
 
 
-def command_rules(selector: Selector) -> str:
+def command_rules(selector: Selector) -> bytes:
     additive = not selector.future
-    rules = ["-@all" if additive else "+@all"]
+    rules = [b"-@all" if additive else b"+@all"]
     fake = Selector()
     fake.set_all(not additive)
     remaining = Selector()  # the user's bits, minus what the chosen categories explain
@@ -41,66 +41,67 @@ def command_rules(selector: Selector) -> str:
             break
         fake.set_category(best, additive)
         remaining.set_category(best, not additive)
-        rules.append(("+@" if additive else "-@") + best)
+        rules.append((b"+@" if additive else b"-@") + best.encode())
         applied.add(best)
     for spec in COMMANDS.values():
         _single_command_rules(selector, fake, spec, rules)
         for sub in spec.subcommands.values():
             _single_command_rules(selector, fake, sub, rules)
-    return " ".join(rules)
+    return b" ".join(rules)
 
 
-def _single_command_rules(selector: Selector, fake: Selector, spec: CommandSpec, rules: list[str]) -> None:
+def _single_command_rules(selector: Selector, fake: Selector, spec: CommandSpec, rules: list[bytes]) -> None:
     wanted = spec in selector.allowed
     if wanted != (spec in fake.allowed):
-        rules.append(("+" if wanted else "-") + spec.name)
+        rules.append((b"+" if wanted else b"-") + spec.name.encode())
         fake.set_command(spec, wanted)
     if not wanted:
         for first in selector.firstargs.get(spec, ()):
-            rules.append(f"+{spec.name}|{first.decode(errors='replace')}")
+            rules.append(b"+" + spec.name.encode() + b"|" + first)
 
 
-def key_rules(selector: Selector) -> list[str]:
+def key_rules(selector: Selector) -> list[bytes]:
     if selector.allkeys:
-        return ["~*"]
-    return [p.text().decode(errors="replace") for p in selector.patterns]
+        return [b"~*"]
+    return [p.text() for p in selector.patterns]
 
 
-def channel_rules(selector: Selector) -> list[str]:
+def channel_rules(selector: Selector) -> list[bytes]:
     if selector.allchannels:
-        return ["&*"]
-    return ["&" + c.decode(errors="replace") for c in selector.channels]
+        return [b"&*"]
+    return [b"&" + c for c in selector.channels]
 
 
-def selector_rules(selector: Selector) -> str:
+def selector_rules(selector: Selector) -> bytes:
     """ACLDescribeSelector: keys, channels (after ``resetchannels``), commands."""
     parts = key_rules(selector)
     if not selector.allchannels:
-        parts.append("resetchannels")
+        parts.append(b"resetchannels")
     parts += channel_rules(selector)
     parts.append(command_rules(selector))
-    return " ".join(parts)
+    return b" ".join(parts)
 
 
-def user_flags(user: User) -> list[str]:
-    flags = ["on" if user.enabled else "off"]
+def user_flags(user: User) -> list[bytes]:
+    flags = [b"on" if user.enabled else b"off"]
     if user.nopass:
-        flags.append("nopass")
+        flags.append(b"nopass")
     if user.sanitize is not None:
-        flags.append(user.sanitize)
+        flags.append(user.sanitize.encode())
     return flags
 
 
 def user_rules(user: User) -> bytes:
-    """ACLDescribeUser: what follows ``user <name>`` in ACL LIST and the ACL file."""
+    """ACLDescribeUser: what follows ``user <name>`` in ACL LIST and the ACL file. Bytes
+    throughout: patterns, channels and first arguments come back exactly as they were set."""
     cached = user._description
     if cached is None:
-        parts = user_flags(user) + [f"#{digest}" for digest in user.passwords]
+        parts = user_flags(user) + [b"#" + digest.encode() for digest in user.passwords]
         parts.append(selector_rules(user.root))
-        text = " ".join(parts)
+        text = b" ".join(parts)
         for selector in user.selectors[1:]:
-            text += f" ({selector_rules(selector)})"
-        cached = user._description = text.encode()
+            text += b" (" + selector_rules(selector) + b")"
+        cached = user._description = text
     return cached
 
 
@@ -110,9 +111,9 @@ def list_line(user: User) -> bytes:
 
 def _selector_map(selector: Selector) -> dict[bytes, bytes]:
     return {
-        b"commands": command_rules(selector).encode(),
-        b"keys": " ".join(key_rules(selector)).encode(),
-        b"channels": " ".join(channel_rules(selector)).encode(),
+        b"commands": command_rules(selector),
+        b"keys": b" ".join(key_rules(selector)),
+        b"channels": b" ".join(channel_rules(selector)),
     }
 
 
@@ -120,7 +121,7 @@ def getuser_reply(user: User) -> dict[bytes, object]:
     """ACL GETUSER: flags (a set under RESP3), passwords, the root selector, then all
     other selectors."""
     reply: dict[bytes, object] = {
-        b"flags": RespSet(flag.encode() for flag in user_flags(user)),
+        b"flags": RespSet(user_flags(user)),
         b"passwords": [digest.encode() for digest in user.passwords],
     }
     reply.update(_selector_map(user.root))

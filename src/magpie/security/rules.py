@@ -90,6 +90,20 @@ def has_space(text: bytes) -> bool:
     return any(c in b" \t\n\r\x0b\x0c\x00" for c in text)
 
 
+def c_string(raw: bytes) -> bytes:
+    """What C string functions see of ``raw``: the bytes before the first NUL. Redis
+    compares rule keywords with strcasecmp, looks command and category names up from C
+    strings and prints arguments with ``%s``: to it ``+get\\0x`` is ``+get``."""
+    end = raw.find(b"\0")
+    return raw if end < 0 else raw[:end]
+
+
+def quoted(raw: bytes) -> str:
+    """An argument as Redis's ``%s`` quotes it in an error reply: up to a NUL, and byte
+    for byte (surrogateescape, which the reply encoder turns back into the same bytes)."""
+    return c_string(raw).decode("utf-8", "surrogateescape")
+
+
 # -- selectors ----------------------------------------------------------------------------------
 
 
@@ -176,8 +190,11 @@ class Selector:
         self.firstargs = {}
 
     def apply(self, op: bytes) -> None:
-        """One selector rule; raises ``RuleError`` as Redis's ACLSetSelector fails."""
-        lowered = op.lower()
+        """One selector rule; raises ``RuleError`` as Redis's ACLSetSelector fails.
+
+        Keywords and command or category names are read as C strings (see ``c_string``);
+        key and channel patterns keep every byte (a NUL in one is a syntax error)."""
+        lowered = c_string(op).lower()
         if lowered in (b"allkeys", b"~*"):
             self.allkeys = True
             self.patterns = []
@@ -205,14 +222,14 @@ class Selector:
                 self.channels.append(op[1:])
             self.allchannels = False
         elif op[:1] == b"+" and op[1:2] != b"@":
-            self._allow(op[1:])
+            self._allow(c_string(op)[1:])
         elif op[:1] == b"-" and op[1:2] != b"@":
-            spec = lookup_command(op[1:])
+            spec = lookup_command(c_string(op)[1:])
             if spec is None:
                 raise RuleError("ENOENT")
             self.set_command(spec, False)
         elif op[:2] in (b"+@", b"-@"):
-            category = _CATEGORY_NAMES.get(op[2:].lower())
+            category = _CATEGORY_NAMES.get(lowered[2:])
             if category is None:
                 raise RuleError("ENOENT")
             self.set_category(category, op[:1] == b"+")
@@ -367,7 +384,7 @@ class User:
         """One rule; raises ``RuleError``. Call ``rules_changed`` after a batch."""
         if not op:
             return
-        lowered = op.lower()
+        lowered = c_string(op).lower()  # strcasecmp: the keyword ends at a NUL
         if lowered == b"on":
             self.enabled = True
         elif lowered == b"off":
@@ -392,7 +409,8 @@ class User:
             self.passwords.remove(digest)
         elif op[:1] == b"(" and op[-1:] == b")":
             selector = Selector(pubsub_default)
-            for rule in split_inline(op[1:-1]) or []:
+            # sdssplitargs: unbalanced quotes make no rules at all, a NUL ends the text
+            for rule in split_inline(c_string(op[1:-1])) or []:
                 selector.apply(rule)
             self.selectors.append(selector)
         elif lowered == b"clearselectors":
@@ -430,7 +448,7 @@ class User:
                 staged.apply(rule, pubsub_default)
             except RuleError as exc:
                 raise SetUserError(
-                    f"Error in ACL SETUSER modifier '{rule.decode(errors='replace')}': {exc.reason}"
+                    f"Error in ACL SETUSER modifier '{quoted(rule)}': {exc.reason}"
                 ) from None
         self.copy_from(staged)
 
@@ -454,7 +472,7 @@ def merge_selector_arguments(rules: list[bytes]) -> list[bytes]:
             current, opened_at = rule, rule
             continue
         if current is not None:
-            current += b" " + rule
+            current += b" " + c_string(rule)  # sdscatfmt's %s: up to a NUL
             if rule[-1:] == b")":
                 merged.append(current)
                 current = None
@@ -462,7 +480,7 @@ def merge_selector_arguments(rules: list[bytes]) -> list[bytes]:
         merged.append(rule)
     if current is not None:
         raise SetUserError(
-            f"Unmatched parenthesis in acl selector starting at '{opened_at.decode(errors='replace')}'."
+            f"Unmatched parenthesis in acl selector starting at '{quoted(opened_at)}'."
         )
     return merged
 
