@@ -799,6 +799,83 @@ def test_revoking_channels_disconnects_the_same_subscribers(ports, admin, channe
     bystander.close()
 
 
+def _log_objects(reply: object) -> object:
+    return [[e[b"object"], e[b"count"], e[b"reason"]] for e in _log_entries(reply)]
+
+
+def test_log_groups_among_the_ten_newest_and_trims_on_the_next_entry(ports, admin):
+    admin.same("ACL", "SETUSER", "alice", *ALICE)
+    alice = connect(ports, "alice", "pw")
+    for i in range(12):
+        alice.same("GET", f"o{i}")
+    alice.same("GET", "o0")  # the oldest is not among the ten scanned: a new entry
+    alice.same("GET", "o5")  # grouped, and moved to the front
+    admin.same("ACL", "LOG", "20", key=_log_objects)
+    admin.same("CONFIG", "SET", "acllog-max-len", "3")
+    admin.same("ACL", "LOG", "20", key=_log_objects)  # not trimmed yet
+    alice.same("GET", "o5")
+    admin.same("ACL", "LOG", "20", key=_log_objects)
+    alice.same("GET", "new")
+    admin.same("ACL", "LOG", "20", key=_log_objects)
+    alice.close()
+
+
+def test_selectors_refusal_names_the_most_telling_reason(ports, admin):
+    admin.same("ACL", "SETUSER", "sel", "on", "nopass", "-@all", "(+get ~a*)", "(+get ~b*)", "(+mget ~c*)")
+    for args in (["mget", "a1", "b1"], ["mget", "c1", "a1"], ["mget", "c1", "c2", "d1"], ["get", "z"], ["set", "a1", "v"]):
+        admin.same("ACL", "DRYRUN", "sel", *args)
+    sel = connect(ports, "sel", "x")
+    sel.same("MGET", "c1", "a1")
+    sel.same("GET", "z")
+    sel.same("MGET", "c1", "c2", "d1")
+    sel.same("SET", "a1", "v")
+    admin.same("ACL", "LOG", key=_log_objects)
+    sel.close()
+
+
+def test_acl_pubsub_default_allchannels_matches(admin):
+    try:
+        admin.same("CONFIG", "SET", "acl-pubsub-default", "allchannels")
+        admin.same("ACL", "SETUSER", "p1", "on", "(+get)", "&x")
+        admin.same("ACL", "SETUSER", "p2", "&x", "reset")
+        admin.same("ACL", "SETUSER", "p3", "resetchannels", "(&*)")
+        admin.same("ACL", "LIST", key=list_key)
+        admin.same("ACL", "GETUSER", "p1", key=getuser_key)
+        admin.same("CONFIG", "SET", "acl-pubsub-default", "resetchannels")
+        admin.same("ACL", "SETUSER", "p1", "reset")
+        admin.same("ACL", "SETUSER", "p4", "on")
+        admin.same("ACL", "LIST", key=list_key)
+    finally:
+        for conn in (admin.ours, admin.ref):
+            conn("CONFIG", "SET", "acl-pubsub-default", "resetchannels")
+
+
+def test_a_disabled_or_password_protected_default_user_needs_auth(ports, admin):
+    try:
+        admin.same("ACL", "SETUSER", "default", "off")
+        fresh = connect(ports)
+        fresh.same("PING")
+        fresh.same("AUTH", "default", "x")
+        fresh.same("AUTH", "x")
+        fresh.same("HELLO", "3", "AUTH", "default", "x")
+        fresh.close()
+        admin.same("PING")  # already authenticated: still served
+        admin.same("ACL", "SETUSER", "default", "on", ">pw", "resetpass")
+        fresh = connect(ports)
+        fresh.same("PING")
+        fresh.same("AUTH", "default", "")
+        fresh.same("AUTH", "x")
+        fresh.close()
+        admin.same("ACL", "SETUSER", "default", ">pw")
+        fresh = connect(ports)
+        fresh.same("AUTH", "pw")
+        fresh.same("ACL", "WHOAMI")
+        fresh.close()
+    finally:
+        for conn in (admin.ours, admin.ref):
+            conn("ACL", "SETUSER", "default", "on", "nopass")
+
+
 # -- authentication ---------------------------------------------------------------------------------
 
 
