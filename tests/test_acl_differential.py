@@ -483,6 +483,20 @@ DRYRUN_COMMANDS = [
     "SELECT 0", "client list", "client kill id 1", "client info", "debug object k1", "info",
     "ping", "echo x", "auth a b", "hello", "multi", "exec", "watch k1", "watch o1",
     "acl whoami", "acl setuser x", "function flush", "script flush",
+    "getrange k1 0 1", "setnx k1 v", "setex k1 10 v", "incrby k1 1", "decr k1", "hdel k1 f",
+    "hmset k1 f v", "hsetnx k1 f v", "hincrbyfloat k1 f 1", "hkeys k1", "hvals k1", "hmget k1 f",
+    "hlen k1", "lindex k1 0", "lpushx k1 a", "rpop k1", "srem k1 a", "sdiffstore k1 k2", "sinter k1",
+    "sunion k1 k2", "srandmember k1", "zrem k1 a", "zpopmin k1", "zcount k1 0 1", "zrank k1 a",
+    "zinter 2 k1 k2", "zintercard 2 k1 k2", "zmscore k1 a", "zrandmember k1", "bzmpop 0.01 2 k1 k2 min",
+    "brpop k1 0.01", "bzpopmax k1 0.01", "pexpire k1 10", "expireat k1 10", "pttl k1", "pexpiretime k1",
+    "object idletime k1", "object refcount k1", "getex k1 persist", "set k1 v ex 10",
+    "bitfield k1 get u8 0 set u8 0 1", "bitfield k1 overflow sat incrby u8 0 1", "bitop not k1 k2",
+    "bitop or k1 k2 k3", "lpos k1 a rank 1", "linsert k1 after a b", "zadd k1 nx 1 a",
+    "zrangebylex k1 - +", "zrevrangebyscore k1 1 0", "zremrangebyscore k1 0 1", "zremrangebylex k1 - +",
+    "zlexcount k1 - +", "zrevrank k1 a", "zunion 1 k1 withscores", "zinterstore k1 2 k2 k3 weights 1 1",
+    "zunionstore k1 1 k2 aggregate max", "smismember k1 a b", "sintercard 1 k1 limit 1",
+    "copy k1 k2 replace", "lmpop 2 k1 k2 right count 1", "zmpop 2 k1 k2 max", "touch k1 k2",
+    "bitcount k1 0 1", "lcs k1 k2 len", "watch k1 k2", "hrandfield k1 1",
 ]  # fmt: skip
 
 
