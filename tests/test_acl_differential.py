@@ -670,6 +670,12 @@ def test_binary_arguments_handled_alike(admin, args):
     admin.same("ACL", *args)
 
 
+@pytest.mark.xfail(strict=True, reason="the dispatcher's unknown-subcommand error quotes the whole "
+                   "argument; Redis's %.128s stops at a NUL (errors.unknown_subcommand)")  # fmt: skip
+def test_an_unknown_acl_subcommand_is_quoted_up_to_a_nul(admin):
+    admin.same("ACL", b"ca\x00t")
+
+
 def test_load_and_save_without_aclfile_refused_alike(admin):
     admin.same("ACL", "LOAD")
     admin.same("ACL", "SAVE")
@@ -714,6 +720,20 @@ def test_refusal_texts_and_log_entries_match(ports, admin):
     resp3 = connect(ports, resp=3)
     assert_logs_match(*resp3.both("ACL", "LOG"))
     resp3.close()
+    alice.close()
+
+
+@pytest.mark.xfail(strict=True, reason="client-info's cmd= names the connection's previous command: "
+                   "Redis sets it at lookup, before the ACL check (Client.last_spec is set only "
+                   "when a command runs)")  # fmt: skip
+def test_log_client_info_names_the_refused_command(ports, admin):
+    admin.same("ACL", "SETUSER", "alice", *ALICE)
+    alice = connect(ports, "alice", "pw")
+    alice.same("GET", "app:1")
+    alice.same("DEL", "app:1")
+    for conn in (admin.ours, admin.ref):
+        (entry,) = _log_entries(conn("ACL", "LOG"))
+        assert b" cmd=del " in entry[b"client-info"]
     alice.close()
 
 
