@@ -670,8 +670,6 @@ def test_binary_arguments_handled_alike(admin, args):
     admin.same("ACL", *args)
 
 
-@pytest.mark.xfail(strict=True, reason="the dispatcher's unknown-subcommand error quotes the whole "
-                   "argument; Redis's %.128s stops at a NUL (errors.unknown_subcommand)")  # fmt: skip
 def test_an_unknown_acl_subcommand_is_quoted_up_to_a_nul(admin):
     admin.same("ACL", b"ca\x00t")
 
@@ -723,9 +721,6 @@ def test_refusal_texts_and_log_entries_match(ports, admin):
     alice.close()
 
 
-@pytest.mark.xfail(strict=True, reason="client-info's cmd= names the connection's previous command: "
-                   "Redis sets it at lookup, before the ACL check (Client.last_spec is set only "
-                   "when a command runs)")  # fmt: skip
 def test_log_client_info_names_the_refused_command(ports, admin):
     admin.same("ACL", "SETUSER", "alice", *ALICE)
     alice = connect(ports, "alice", "pw")
@@ -955,8 +950,6 @@ def test_hello_auth_matches(ports, admin):
     conn.close()
 
 
-@pytest.mark.xfail(strict=True, reason="AUTH queued in MULTI and failing at EXEC is logged with context "
-                   "'toplevel' (Client.authenticate looks at in_multi, already False during EXEC)")  # fmt: skip
 def test_auth_failing_inside_exec_is_logged_as_multi(ports, admin):
     admin.same("ACL", "SETUSER", "alice", "on", ">pw", "+@all", "~*")
     conn = connect(ports)
@@ -967,8 +960,6 @@ def test_auth_failing_inside_exec_is_logged_as_multi(ports, admin):
     conn.close()
 
 
-@pytest.mark.xfail(strict=True, reason="HELLO's NOAUTH text has 'HELLO <proto> AUTH' where Redis 7.0.15 "
-                   "says 'HELLO AUTH <user> <pass>' (commands/connection.py)")  # fmt: skip
 def test_hello_without_auth_refused_alike_when_a_password_is_required(ports, admin):
     try:
         admin.same("CONFIG", "SET", "requirepass", "s3cret")

@@ -106,7 +106,8 @@ def invalid_expire(command: str) -> str:
 
 
 def _clip(raw: bytes, limit: int = 128) -> str:
-    return _text(raw[:limit])
+    """``%.128s`` of a C string: at most ``limit`` bytes, ending at a NUL."""
+    return _text(_c_string(raw)[:limit])
 
 # hashes and sets
 HASH_NOT_INTEGER = "ERR hash value is not an integer"

@@ -413,11 +413,15 @@ class Client(asyncio.Protocol):
     def _checked_call(self, argv: list[bytes]) -> object:
         """Redis's processCommand checks, in Redis's order; then queue (MULTI) or run."""
         spec = DISPATCH.get(argv[0]) or COMMANDS.get(argv[0].lower())
+        # As Redis, the connection's last command (CLIENT LIST cmd=, the ACL log) is the one
+        # looked up, whether or not it then runs.
+        self.last_spec = spec
         if spec is None:
             return self._reject(None, errors.unknown_command(argv[0], argv[1:]))
         if spec.subcommands:
             if len(argv) >= 2:
                 sub = spec.subcommands.get(argv[1].lower())
+                self.last_spec = sub
                 if sub is None:
                     return self._reject(spec, errors.unknown_subcommand(argv[1], spec.name))
                 spec = sub
@@ -490,8 +494,6 @@ class Client(asyncio.Protocol):
     def call(self, spec: CommandSpec, argv: list[bytes]) -> object:
         """Run the handler, keep statistics, feed monitors and the propagation log."""
         server = self.server
-        if server.monitors:
-            server.feed_monitors(self, spec, argv)
         self.last_spec = spec
         self.propagate_as = None  # fast-path handlers may have left theirs behind
         signals = server.keyspace.signals
@@ -506,6 +508,8 @@ class Client(asyncio.Protocol):
             reply = self._internal_error(spec, exc)
         spec.ns += _perf_ns() - start
         spec.calls += 1
+        if server.monitors:  # after running, as Redis: EXEC's commands are shown before it
+            server.feed_monitors(self, spec, argv)
         if spec.is_write and signals.dirty != dirty and server.propagation.active:
             rewritten = self.propagate_as
             if rewritten is None:
@@ -555,7 +559,7 @@ class Client(asyncio.Protocol):
         acl = self.server.acl
         user = acl.authenticate(username, password)
         if user is None:
-            context = b"multi" if self.in_multi else b"toplevel"
+            context = b"multi" if self.in_multi or self.in_exec else b"toplevel"
             acl.log_denied(self, DENIED_AUTH, 0, None, [command_name], context, username)
             return False
         self.user = user
