@@ -447,6 +447,25 @@ def test_monitor_hides_admin_commands_and_redacts_credentials(magpie):
         admin.close()
 
 
+def test_monitor_shows_a_transactions_commands_before_exec(magpie):
+    mon = socket.create_connection(("127.0.0.1", magpie.port), timeout=5)
+    writer = socket.create_connection(("127.0.0.1", magpie.port), timeout=5)
+    try:
+        mon.sendall(b"MONITOR\r\n")
+        assert mon.recv(64) == b"+OK\r\n"
+        writer.sendall(b"MULTI\r\nSET in-tx 1\r\nINCR in-tx\r\nEXEC\r\n")
+        data = b""
+        while b'"EXEC"' not in data:
+            chunk = mon.recv(4096)
+            assert chunk
+            data += chunk
+        shown = [line.split("] ", 1)[1] for line in data.decode().split("\r\n") if "] " in line]
+        assert shown == ['"MULTI"', '"SET" "in-tx" "1"', '"INCR" "in-tx"', '"EXEC"']  # as Redis
+    finally:
+        mon.close()
+        writer.close()
+
+
 def test_client_kill_user_closes_only_that_users_connections(magpie):
     admin = magpie.client(protocol=2)
     admin.execute_command("ACL", "SETUSER", "killme", "on", ">pw", "+@all", "~*")
