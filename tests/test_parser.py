@@ -93,6 +93,16 @@ def test_query_buffer_limit(kind):
             drain(parser)
 
 
+def test_input_fed_twice_before_reading_is_all_served():
+    parser = RequestParser()
+    parser.feed(b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO")
+    parser.feed(b"\r\n$2\r\nhi\r\n")
+    parser.feed(b"*1\r\n$4\r\nPING\r\n")
+    assert drain(parser) == [[b"PING"], [b"ECHO", b"hi"], [b"PING"]]
+    parser.feed(b"*1\r\n$4\r\nPING\r\n")  # and the fast path takes over again
+    assert drain(parser) == [[b"PING"]]
+
+
 def test_chunk_ending_between_arguments_continues(parser):
     parser.feed(b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n")
     first = drain(parser)
@@ -181,3 +191,55 @@ def test_malformed_request_after_a_split_one_errors_after_it_runs():
     assert parser.read(b"k\r\n*1\r\n$x\r\n") == [[b"GET", b"k"]]
     with pytest.raises(ProtocolError, match="expected '\\$', got 'x'|invalid bulk length"):
         parser.read()
+
+
+def test_a_multibulk_count_over_int_max_alone_in_a_chunk_is_refused_at_once():
+    """Regression: hiredis takes ``*2147483648`` as a header and waits for the elements; a
+    chunk of that one line was taken for a request boundary, so the error never came."""
+    parser = RequestParser()
+    with pytest.raises(ProtocolError, match="invalid multibulk length"):
+        parser.read(b"*2147483648\r\n")
+
+
+def test_a_header_alone_in_a_chunk_waits_for_its_arguments():
+    parser = RequestParser()
+    assert parser.read(b"*2\r\n") == []
+    assert parser.read(b"$4\r\nECHO\r\n$2\r\nhi\r\n") == [[b"ECHO", b"hi"]]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"*2147483647\r\n",
+        b"*1\r\n$4\r\nPING\r\n*2147483647\r\n$4\r\nECHO\r\n",
+        b"*2\r\n$4\r\nECHO\r\n*2147483647\r\n",  # as an element: hiredis reads nested arrays
+    ],
+)
+def test_a_huge_multibulk_count_costs_no_memory_up_front(data):
+    """Redis allocates the arguments as they come; hiredis allocates the whole list on the
+    header (16 GB of address space for INT_MAX, seconds of CPU to free it). Such chunks
+    must not reach hiredis."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        parser = RequestParser()
+        try:
+            requests = parser.read(data)
+        except ProtocolError:
+            requests = []
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 1024 * 1024
+    assert requests in ([], [[b"PING"]])
+
+
+def test_requests_after_a_huge_count_request_in_one_chunk_are_all_served():
+    """The strict parser keeps such a chunk to itself (one request per read, no recursion)."""
+    parser = RequestParser()
+    data = b"*1\r\n$4\r\nPING\r\n" * 5000 + b"*2\r\n$4\r\nECHO\r\n$8\r\n*1234567\r\n"
+    parser.feed(data)
+    assert drain(parser) == [[b"PING"]] * 5000 + [[b"ECHO", b"*1234567"]]
+    parser.feed(b"*1\r\n$4\r\nPING\r\n")
+    assert drain(parser) == [[b"PING"]]

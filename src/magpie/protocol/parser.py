@@ -11,6 +11,7 @@ parser, which re-reads the chunk from its start so no byte is lost.
 from __future__ import annotations
 
 import os
+import re
 
 from magpie.errors import ProtocolError
 from magpie.protocol.inline import split_inline
@@ -49,6 +50,10 @@ def _canonical_length(chunk: bytes, batch: list[list[bytes]]) -> int | None:
 
 
 _HEADER_BYTES = frozenset(b"*$")
+#: A multibulk count of a million or more. hiredis allocates the whole list when it reads
+#: the header (``*2147483647`` is 16 GB of address space, and seconds of CPU to free), so a
+#: chunk holding one goes to the strict parser, which, like Redis, grows with the arguments.
+_HUGE_COUNT = re.compile(rb"\*[0-9]{7}")
 
 
 class PythonRequestParser:
@@ -83,6 +88,8 @@ class PythonRequestParser:
         (the buffer is emptied) so that a faster reader can take over. None otherwise."""
         if self._args is not None or self._pos >= len(self._buf) or self._buf[self._pos] != 0x2A:
             return None
+        if _HUGE_COUNT.search(self._buf, self._pos) is not None:
+            return None  # the faster reader must not see it (see _HUGE_COUNT)
         rest = bytes(self._buf[self._pos :])
         self._buf.clear()
         self._pos = 0
@@ -253,7 +260,7 @@ class RequestParser:
         mode = self._mode
         if mode == _READY:
             first = data[:1]
-            if first == b"*":
+            if first == b"*" and _HUGE_COUNT.search(data) is None:
                 self._unconfirmed = None  # a new request: the last chunk ended at a boundary
                 self._reader.feed(data)
                 self._chunk = data
@@ -263,10 +270,11 @@ class RequestParser:
                 previous, served = self._unconfirmed
                 self._to_strict(previous, served)  # the last chunk ended between arguments
             self._unconfirmed = None
-        elif mode == _HIREDIS:  # fed again before reading: hiredis keeps reading
-            self._reader.feed(data)
-            self._chunk += data
-            return
+        elif mode == _HIREDIS:
+            # Fed again before reading (the client is blocked or paused): the strict parser
+            # buffers it all, growing in place and bounded by client-query-buffer-limit.
+            chunk, self._chunk = self._chunk, b""
+            self._to_strict(chunk, 0)
         self._mode = _STRICT
         self._strict.feed(data)
 
@@ -278,7 +286,7 @@ class RequestParser:
         in one call keeps the per-read cost of the server's hot path down.
         """
         if data:
-            if self._mode == _READY and data[:1] == b"*":
+            if self._mode == _READY and data[:1] == b"*" and _HUGE_COUNT.search(data) is None:
                 self.idle = False
                 self._unconfirmed = None  # a new request: the last chunk ended at a boundary
                 self._reader.feed(data)
@@ -323,7 +331,9 @@ class RequestParser:
         chunk = self._chunk
         if self._reader.has_data() or chunk[-2:] != b"\r\n":
             return self._hand_over(batch)  # it ended inside a request
-        last_line = chunk.rfind(b"\r\n", 0, len(chunk) - 2) + 2
+        last_line = chunk.rfind(b"\r\n", 0, len(chunk) - 2) + 2  # 1: the chunk is one line
+        if last_line == 1:
+            last_line = 0
         if chunk[last_line] in _HEADER_BYTES:  # (an int test: `bytes in bytes` is slow)
             return self._hand_over(batch)  # it ended just after a header
         self._chunk = b""
