@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from magpie.errors import CommandError, ProtocolError
+from magpie.errors import CommandError, ProtocolError, QueryBufferExceeded
 from magpie.protocol import encoder
 from magpie.protocol.parser import PythonRequestParser, RequestParser
 from magpie.protocol.replies import NULL_ARRAY, Push, RespSet, Verbatim
@@ -85,12 +85,27 @@ def test_oversized_inline_request_is_refused(parser):
 
 @pytest.mark.parametrize("kind", [RequestParser, PythonRequestParser])
 def test_query_buffer_limit(kind):
+    """Not a protocol error (Redis sends no reply): its own exception, carrying the head of
+    the buffered input for the log line."""
     parser = kind(8 * 1024 * 1024, 2 * 1024 * 1024)
     parser.feed(b"*2\r\n$3\r\nSET\r\n$5000000\r\n")
-    with pytest.raises(ProtocolError, match="query buffer"):
+    with pytest.raises(QueryBufferExceeded) as caught:
         for _ in range(5):
             parser.feed(b"x" * 1_000_000)
             drain(parser)
+    assert caught.value.head == b"x" * 64
+    assert parser.partial_bytes() == 3  # SET was read; its value was still coming
+
+
+def test_input_fed_while_not_read_is_bounded_by_the_query_buffer_limit():
+    """A blocked or paused client's input is fed without being read: it is bounded too."""
+    parser = RequestParser(8 * 1024 * 1024, 2 * 1024 * 1024)
+    request = b"*2\r\n$4\r\nECHO\r\n$100\r\n" + b"e" * 100 + b"\r\n"
+    with pytest.raises(QueryBufferExceeded) as caught:
+        for _ in range(20_000):
+            parser.feed(request * 10)
+    assert caught.value.head == request[:64]
+    assert parser.pending() > 2 * 1024 * 1024
 
 
 def test_input_fed_twice_before_reading_is_all_served():
@@ -233,6 +248,9 @@ def test_a_huge_multibulk_count_costs_no_memory_up_front(data):
         tracemalloc.stop()
     assert peak < 10 * 1024 * 1024
     assert requests in ([], [[b"PING"]])
+    if data.startswith(b"*2147483647"):
+        parser.read(b"$4\r\nECHO\r\n$2\r\nhi\r\n")
+        assert parser.partial_bytes() == 6  # ECHO and hi, waiting for the other 2147483645
 
 
 def test_requests_after_a_huge_count_request_in_one_chunk_are_all_served():

@@ -27,6 +27,15 @@ class ProtocolError(Exception):
         self.message = f"ERR Protocol error: {reason}"
 
 
+class QueryBufferExceeded(Exception):
+    """The client's unparsed input outgrew ``client-query-buffer-limit``: Redis logs it and
+    closes the connection without a reply. ``head`` is the start of the buffered input."""
+
+    def __init__(self, head: bytes) -> None:
+        super().__init__("client query buffer exceeds client-query-buffer-limit")
+        self.head = head
+
+
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 SYNTAX = "ERR syntax error"
 NOT_INTEGER = "ERR value is not an integer or out of range"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 
-from magpie.errors import ProtocolError
+from magpie.errors import ProtocolError, QueryBufferExceeded
 from magpie.protocol.inline import split_inline
 
 try:  # the fast path; the pure-Python parser covers everything without it
@@ -28,6 +28,9 @@ MAX_MULTIBULK = 2**31 - 1  # Redis rejects counts above INT_MAX
 UNAUTH_MAX_MULTIBULK = 10
 UNAUTH_MAX_BULK = 16384
 _COMPACT_AT = 256 * 1024
+_EMPTY_BYTEARRAY_SIZE = bytearray().__sizeof__()
+#: How much of the buffered input the query-buffer-limit log line shows (as Redis).
+QUERY_HEAD_BYTES = 64
 
 
 def _strict_int(raw: bytes | bytearray) -> int | None:
@@ -73,11 +76,19 @@ class PythonRequestParser:
     def feed(self, data: bytes) -> None:
         self._buf += data
         if len(self._buf) - self._pos > self.max_query_buffer:
-            raise ProtocolError("client query buffer exceeds client-query-buffer-limit")
+            raise QueryBufferExceeded(bytes(self._buf[self._pos : self._pos + QUERY_HEAD_BYTES]))
 
     def pending(self) -> int:
         """Bytes received and not yet returned as a request."""
         return len(self._buf) - self._pos
+
+    def spare(self) -> int:
+        """Bytes the input buffer has allocated beyond what it holds (CLIENT LIST qbuf-free)."""
+        return max(0, self._buf.__sizeof__() - _EMPTY_BYTEARRAY_SIZE - len(self._buf) - 1)
+
+    def partial_bytes(self) -> int:
+        """Total length of the arguments read so far of an incomplete request (argv-mem)."""
+        return sum(map(len, self._args)) if self._args else 0
 
     def busy(self) -> bool:
         """True while holding unread bytes or a partly read request."""
@@ -254,6 +265,12 @@ class RequestParser:
 
     def pending(self) -> int:
         return self._strict.pending() + (len(self._chunk) if self._mode == _HIREDIS else 0)
+
+    def spare(self) -> int:
+        return self._strict.spare()
+
+    def partial_bytes(self) -> int:
+        return self._strict.partial_bytes()
 
     def feed(self, data: bytes) -> None:
         self.idle = False

@@ -11,10 +11,14 @@ import time
 
 from magpie.commands.table import COMMANDS
 from magpie.config import Config
+from magpie.protocol.quoting import repr_bytes
 from magpie.search.registry import SearchRegistry
 from magpie.server.blocking import BlockingRegistry
+from magpie.server.client_cron import clients_cron
+from magpie.server.client_info import RecentPeaks
 from magpie.server.connection import Client
 from magpie.server.notifications import KeyspaceNotifier
+from magpie.server.output_limits import OutputLimits
 from magpie.server.propagation import PropagationLog
 from magpie.server.pubsub import PubSub
 from magpie.server.stats import Stats
@@ -35,6 +39,8 @@ class Server:
         self.keyspace = Keyspace(int(config["databases"]))  # type: ignore[arg-type]
         self.clients: dict[int, Client] = {}
         self.monitors: list[Client] = []
+        self.output_limits = OutputLimits(config)
+        self.client_peaks = RecentPeaks()
         self.stats = Stats()
         self.propagation = PropagationLog()
         self.propagation.on_change = self.refresh_slow_path
@@ -68,8 +74,14 @@ class Server:
         self.config_file = ""
 
     def refresh_slow_path(self) -> None:
-        """Commands skip the fast path while paused, propagating or under a memory limit."""
-        self.slow_path = bool(self.paused_until) or self.propagation.active or bool(self.evictor.maxmemory)
+        """Commands skip the fast path while paused, propagating, under a memory limit or
+        under a normal-class output buffer limit (the full path measures each reply)."""
+        self.slow_path = (
+            bool(self.paused_until)
+            or self.propagation.active
+            or bool(self.evictor.maxmemory)
+            or self.output_limits.normal_limited
+        )
 
     def configure_memory(self) -> None:
         config = self.config
@@ -177,6 +189,9 @@ class Server:
             self.notifications.configure()
         elif name.startswith(("maxmemory", "lfu-")):
             self.configure_memory()
+        elif name == "client-output-buffer-limit":
+            self.output_limits.reload()
+            self.refresh_slow_path()
 
     def client_gone(self, client: Client) -> None:
         self.clients.pop(client.id, None)
@@ -202,7 +217,7 @@ class Server:
             self.expire_cycle(now, EXPIRE_TIME_SHARE / hz)
         if self.cron_loops % hz == 0:
             self.stats.sample()
-            self._close_idle_clients()
+            clients_cron(self, self.client_peaks, now)
 
     def expire_cycle(self, now_ms: int, time_budget: float) -> int:
         """Reclaim due keys in slices until none are due or the time budget is spent."""
@@ -221,20 +236,11 @@ class Server:
         self.stats.expired_keys += total
         return total
 
-    def _close_idle_clients(self) -> None:
-        timeout = int(self.config["timeout"])  # type: ignore[arg-type]
-        if not timeout:
-            return
-        cutoff = CLOCK.ms - timeout * 1000
-        for client in list(self.clients.values()):
-            if client.last_interaction < cutoff and not client.subscriptions and not client.is_monitor:
-                client.close()
-
     # -- MONITOR -----------------------------------------------------------------------
 
     def feed_monitors(self, client: Client, argv: list[bytes]) -> None:
         now = time.time()
-        quoted = " ".join(_quote_monitor(a) for a in argv)
+        quoted = " ".join(repr_bytes(a) for a in argv)
         line = f"{now:.6f} [{client.db_index} {client.addr}] {quoted}"
         for monitor in self.monitors:
             if monitor is not client:
@@ -247,28 +253,3 @@ class Server:
 
     def pid(self) -> int:
         return os.getpid()
-
-
-def _quote_monitor(arg: bytes) -> str:
-    """Redis's sdscatrepr: printable ASCII as is, escapes for the rest, in double quotes."""
-    out = ['"']
-    for byte in arg:
-        ch = chr(byte)
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif 32 <= byte < 127:
-            out.append(ch)
-        else:
-            out.append(f"\\x{byte:02x}")
-    out.append('"')
-    return "".join(out)
