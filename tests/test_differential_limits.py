@@ -13,6 +13,7 @@ import contextlib
 import re
 import select
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -227,6 +228,97 @@ def test_maxclients_refuses_with_redis_line_and_counts_it(pair):
     assert ours == reference
     assert ours[1] == (b"-ERR max number of clients reached\r\n", True)
     assert ours[2] == (1, 1, 1)
+
+
+def test_a_low_open_files_limit_lowers_maxclients():
+    """Redis keeps 32 descriptors for itself and lowers maxclients to fit `ulimit -n`."""
+    wrapper = ("prlimit", "--nofile=128:128", "--")
+    ours = start_magpie(wrapper=wrapper)
+    reference = start_redis(wrapper=wrapper)
+    try:
+        assert stat(ours, "clients", "maxclients") == stat(reference, "clients", "maxclients") == 96
+        for server in (ours, reference):
+            assert "maxclients has been reduced to 96 to compensate for low ulimit" in server.log()
+    finally:
+        ours.stop()
+        reference.stop()
+
+
+# -- protected mode ---------------------------------------------------------------------------
+
+
+def test_protected_mode_refuses_non_loopback_peers_like_redis(pair):
+    """Redis 7.0 admits only the peer addresses 127.0.0.1 and ::1 while the default user has
+    no password, whatever `bind` says; 127.0.0.2 is loopback to Linux, not to Redis."""
+
+    def scenario(server: ServerProcess) -> tuple[object, ...]:
+        rejected = stat(server, "stats", "rejected_connections")
+        received = stat(server, "stats", "total_connections_received")
+        denied = exchange(connect(server, source="127.0.0.2"), b"PING\r\n")
+        local = exchange(connect(server, source="127.0.0.1"), b"PING\r\n", quiet=0.5)
+        counters = (
+            stat(server, "stats", "rejected_connections") - rejected,
+            stat(server, "stats", "total_connections_received") - received,
+        )
+        return denied, local, counters
+
+    ours, reference = both(pair, scenario)
+    assert ours == reference
+    denied, local, counters = ours
+    assert denied[0].startswith(b"-DENIED Redis is running in protected mode") and denied[1]
+    assert local == (b"+PONG\r\n", False)
+    assert counters == (1, 3)  # the refusal, then the local client and the two INFO clients
+
+
+@pytest.mark.parametrize(
+    "settings, expected",
+    [
+        (("protected-mode", "no"), b"+PONG\r\n"),
+        (("requirepass", "s3cret"), b"-NOAUTH Authentication required.\r\n"),
+    ],
+    ids=["protected-mode-off", "password-set"],
+)
+def test_protected_mode_lets_outsiders_in_when_off_or_with_a_password(pair, settings, expected):
+    with configured(pair, *settings):
+        ours, reference = both(pair, lambda s: exchange(connect(s, source="127.0.0.2"), b"PING\r\n", 0.5))
+    assert ours == reference == (expected, False)
+
+
+# -- tcp-keepalive ------------------------------------------------------------------------------
+
+
+def _keepalive_timer(server: ServerProcess, sock: socket.socket) -> float | None:
+    """The keepalive timer ss shows on the server's side of ``sock``, in seconds, or None."""
+    client_port = sock.getsockname()[1]
+    shown = subprocess.run(
+        ["ss", "-tnoH", "state", "established", f"( sport = :{server.port} and dport = :{client_port} )"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    match = re.search(r"timer:\(keepalive,(?:(\d+)min)?(?:(\d+)sec)?(?:(\d+)ms)?", shown)
+    if match is None:
+        return None
+    minutes, seconds, millis = (int(g) if g else 0 for g in match.groups())
+    return minutes * 60 + seconds + millis / 1000
+
+
+@pytest.mark.skipif(not subprocess.run(["which", "ss"], capture_output=True).returncode == 0, reason="no ss")
+@pytest.mark.parametrize("keepalive", ["300", "100", "0"])
+def test_tcp_keepalive_arms_the_server_side_timer(pair, keepalive):
+    def scenario(server: ServerProcess) -> float | None:
+        sock = connect(server)
+        assert exchange(sock, b"PING\r\n", quiet=0.3) == (b"+PONG\r\n", False)
+        try:
+            return _keepalive_timer(server, sock)
+        finally:
+            sock.close()
+
+    with configured(pair, "tcp-keepalive", keepalive):
+        ours, reference = both(pair, scenario)
+    if keepalive == "0":
+        assert ours is None and reference is None
+    else:
+        for timer in (ours, reference):
+            assert timer is not None and int(keepalive) - 30 < timer <= int(keepalive)
 
 
 # -- timeout ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from magpie.protocol.encoder import BULK_HEADERS, ENCODERS, INT_REPLIES
 from magpie.protocol.parser import RequestParser
 from magpie.protocol.quoting import repr_bytes
 from magpie.protocol.replies import OK
+from magpie.server import admission
 from magpie.server.client_info import describe, pending_output, transport_bytes
 from magpie.store.clock import CLOCK
 
@@ -172,12 +173,16 @@ class Client(asyncio.Protocol):
         self.addr = _format_addr(peer)
         self.laddr = _format_addr(sock)
         server = self.server
-        if len(server.clients) >= server.config["maxclients"]:
+        refusal = admission.refusal(server, peer)
+        if refusal is not None:
             server.stats.rejected_connections += 1
-            transport.write(b"-" + errors.MAX_CLIENTS.encode() + b"\r\n")
+            transport.write(refusal)
             transport.close()
             self.closing = True
             return
+        keepalive = server.config["tcp-keepalive"]
+        if keepalive and sock_obj is not None:
+            admission.set_keepalive(sock_obj, keepalive)  # type: ignore[arg-type]
         server.clients[self.id] = self
         server.stats.total_connections_received += 1
 

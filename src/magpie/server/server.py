@@ -13,6 +13,7 @@ from magpie.commands.table import COMMANDS
 from magpie.config import Config
 from magpie.protocol.quoting import repr_bytes
 from magpie.search.registry import SearchRegistry
+from magpie.server.admission import adjust_open_files_limit
 from magpie.server.blocking import BlockingRegistry
 from magpie.server.client_cron import clients_cron
 from magpie.server.client_info import RecentPeaks
@@ -110,6 +111,7 @@ class Server:
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        adjust_open_files_limit(self.config)
         self.notifications.configure()
         self.configure_memory()
         self._stopped = asyncio.Event()
