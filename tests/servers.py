@@ -71,13 +71,18 @@ def _wait_ready(server: ServerProcess, password: str | None = None) -> None:
 
 
 def start_magpie(
-    *args: str, port: int | None = None, config_text: str | None = None, env: dict | None = None
+    *args: str,
+    port: int | None = None,
+    config_text: str | None = None,
+    env: dict | None = None,
+    wrapper: tuple[str, ...] = (),
 ) -> ServerProcess:
-    """``magpie-server`` as a user would run it, in its own temporary data directory."""
+    """``magpie-server`` as a user would run it, in its own temporary data directory.
+    ``wrapper`` goes in front of the command line (``("prlimit", "--nofile=128")``)."""
     port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="magpie-test-")
     log_path = os.path.join(workdir, "server.log")
-    argv = [sys.executable, "-m", "magpie"]
+    argv = [*wrapper, sys.executable, "-m", "magpie"]
     if config_text is not None:
         conf = os.path.join(workdir, "magpie.conf")
         with open(conf, "w") as fh:
@@ -101,14 +106,14 @@ def redis_server_path() -> str | None:
     return shutil.which("redis-server")
 
 
-def start_redis(*args: str) -> ServerProcess:
+def start_redis(*args: str, wrapper: tuple[str, ...] = ()) -> ServerProcess:
     """A real redis-server on loopback with persistence off, for differential tests."""
     path = redis_server_path()
     assert path, "redis-server is not installed"
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="redis-ref-")
     log_path = os.path.join(workdir, "server.log")
-    argv = [path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+    argv = [*wrapper, path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--daemonize", "no", "--enable-debug-command", "yes", "--dir", workdir, *args]  # fmt: skip
     with open(log_path, "w") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

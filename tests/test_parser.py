@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from magpie.errors import CommandError, ProtocolError
+from magpie.errors import CommandError, ProtocolError, QueryBufferExceeded
 from magpie.protocol import encoder
 from magpie.protocol.parser import PythonRequestParser, RequestParser
 from magpie.protocol.replies import NULL_ARRAY, Push, RespSet, Verbatim
@@ -85,12 +85,37 @@ def test_oversized_inline_request_is_refused(parser):
 
 @pytest.mark.parametrize("kind", [RequestParser, PythonRequestParser])
 def test_query_buffer_limit(kind):
+    """Not a protocol error (Redis sends no reply): its own exception, carrying the head of
+    the buffered input for the log line."""
     parser = kind(8 * 1024 * 1024, 2 * 1024 * 1024)
     parser.feed(b"*2\r\n$3\r\nSET\r\n$5000000\r\n")
-    with pytest.raises(ProtocolError, match="query buffer"):
+    with pytest.raises(QueryBufferExceeded) as caught:
         for _ in range(5):
             parser.feed(b"x" * 1_000_000)
             drain(parser)
+    assert caught.value.head == b"x" * 64
+    assert parser.partial_bytes() == 3  # SET was read; its value was still coming
+
+
+def test_input_fed_while_not_read_is_bounded_by_the_query_buffer_limit():
+    """A blocked or paused client's input is fed without being read: it is bounded too."""
+    parser = RequestParser(8 * 1024 * 1024, 2 * 1024 * 1024)
+    request = b"*2\r\n$4\r\nECHO\r\n$100\r\n" + b"e" * 100 + b"\r\n"
+    with pytest.raises(QueryBufferExceeded) as caught:
+        for _ in range(20_000):
+            parser.feed(request * 10)
+    assert caught.value.head == request[:64]
+    assert parser.pending() > 2 * 1024 * 1024
+
+
+def test_input_fed_twice_before_reading_is_all_served():
+    parser = RequestParser()
+    parser.feed(b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO")
+    parser.feed(b"\r\n$2\r\nhi\r\n")
+    parser.feed(b"*1\r\n$4\r\nPING\r\n")
+    assert drain(parser) == [[b"PING"], [b"ECHO", b"hi"], [b"PING"]]
+    parser.feed(b"*1\r\n$4\r\nPING\r\n")  # and the fast path takes over again
+    assert drain(parser) == [[b"PING"]]
 
 
 def test_chunk_ending_between_arguments_continues(parser):
@@ -181,3 +206,58 @@ def test_malformed_request_after_a_split_one_errors_after_it_runs():
     assert parser.read(b"k\r\n*1\r\n$x\r\n") == [[b"GET", b"k"]]
     with pytest.raises(ProtocolError, match="expected '\\$', got 'x'|invalid bulk length"):
         parser.read()
+
+
+def test_a_multibulk_count_over_int_max_alone_in_a_chunk_is_refused_at_once():
+    """Regression: hiredis takes ``*2147483648`` as a header and waits for the elements; a
+    chunk of that one line was taken for a request boundary, so the error never came."""
+    parser = RequestParser()
+    with pytest.raises(ProtocolError, match="invalid multibulk length"):
+        parser.read(b"*2147483648\r\n")
+
+
+def test_a_header_alone_in_a_chunk_waits_for_its_arguments():
+    parser = RequestParser()
+    assert parser.read(b"*2\r\n") == []
+    assert parser.read(b"$4\r\nECHO\r\n$2\r\nhi\r\n") == [[b"ECHO", b"hi"]]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"*2147483647\r\n",
+        b"*1\r\n$4\r\nPING\r\n*2147483647\r\n$4\r\nECHO\r\n",
+        b"*2\r\n$4\r\nECHO\r\n*2147483647\r\n",  # as an element: hiredis reads nested arrays
+    ],
+)
+def test_a_huge_multibulk_count_costs_no_memory_up_front(data):
+    """Redis allocates the arguments as they come; hiredis allocates the whole list on the
+    header (16 GB of address space for INT_MAX, seconds of CPU to free it). Such chunks
+    must not reach hiredis."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        parser = RequestParser()
+        try:
+            requests = parser.read(data)
+        except ProtocolError:
+            requests = []
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 1024 * 1024
+    assert requests in ([], [[b"PING"]])
+    if data.startswith(b"*2147483647"):
+        parser.read(b"$4\r\nECHO\r\n$2\r\nhi\r\n")
+        assert parser.partial_bytes() == 6  # ECHO and hi, waiting for the other 2147483645
+
+
+def test_requests_after_a_huge_count_request_in_one_chunk_are_all_served():
+    """The strict parser keeps such a chunk to itself (one request per read, no recursion)."""
+    parser = RequestParser()
+    data = b"*1\r\n$4\r\nPING\r\n" * 5000 + b"*2\r\n$4\r\nECHO\r\n$8\r\n*1234567\r\n"
+    parser.feed(data)
+    assert drain(parser) == [[b"PING"]] * 5000 + [[b"ECHO", b"*1234567"]]
+    parser.feed(b"*1\r\n$4\r\nPING\r\n")
+    assert drain(parser) == [[b"PING"]]

@@ -97,7 +97,7 @@ _OBUF_CLASSES = {"normal": "normal", "slave": "slave", "replica": "slave", "pubs
 def _parse_output_buffer_limits(text: str) -> dict[str, tuple[int, int, int]]:
     """``<class> <hard> <soft> <soft seconds>`` groups; classes not named keep their limits."""
     parts = text.split()
-    if not parts or len(parts) % 4:
+    if len(parts) % 4:  # (nothing at all is accepted, and changes nothing, as in Redis)
         raise ConfigError("Wrong number of arguments in buffer limit configuration.")
     limits: dict[str, tuple[int, int, int]] = {}
     for i in range(0, len(parts), 4):

@@ -27,6 +27,15 @@ class ProtocolError(Exception):
         self.message = f"ERR Protocol error: {reason}"
 
 
+class QueryBufferExceeded(Exception):
+    """The client's unparsed input outgrew ``client-query-buffer-limit``: Redis logs it and
+    closes the connection without a reply. ``head`` is the start of the buffered input."""
+
+    def __init__(self, head: bytes) -> None:
+        super().__init__("client query buffer exceeds client-query-buffer-limit")
+        self.head = head
+
+
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 SYNTAX = "ERR syntax error"
 NOT_INTEGER = "ERR value is not an integer or out of range"
@@ -52,6 +61,22 @@ NOT_ALLOWED_IN_PUBSUB = (
     "are allowed in this context"
 )
 MAX_CLIENTS = "ERR max number of clients reached"
+#: Sent (then the connection is closed) to a non-loopback client under protected mode.
+PROTECTED_MODE = (
+    "DENIED Redis is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from "
+    "the loopback interface. If you want to connect from external computers to Redis you may "
+    "adopt one of the following solutions: 1) Just disable protected mode sending the command "
+    "'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from "
+    "the same host the server is running, however MAKE SURE Redis is not publicly accessible "
+    "from internet if you do so. Use CONFIG REWRITE to make this change permanent. "
+    "2) Alternatively you can just disable the protected mode by editing the Redis "
+    "configuration file, and setting the protected mode option to 'no', and then restarting "
+    "the server. 3) If you started the server manually just for testing, restart it with the "
+    "'--protected-mode no' option. 4) Setup a an authentication password for the default "
+    "user. NOTE: You only need to do one of the above things in order for the server to start "
+    "accepting connections from the outside."
+)
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
 
 # lists

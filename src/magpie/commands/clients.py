@@ -11,6 +11,7 @@ from magpie.commands.connection import validate_name
 from magpie.commands.table import command, container
 from magpie.errors import CommandError
 from magpie.protocol.replies import OK, Verbatim
+from magpie.server.client_info import client_class, describe
 from magpie.server.connection import NO_REPLY, REPLY_OFF, REPLY_ON, REPLY_SKIP_NEXT
 
 container("connection", "client", summary="A container for client connection commands.", since="2.4.0")
@@ -49,28 +50,9 @@ def client_setinfo(client, args):
 
 
 def client_type(c) -> str:
-    if c.subscriptions:
-        return "pubsub"
-    return getattr(c, "kind", "normal")
-
-
-def describe(c) -> str:
-    """One line of CLIENT LIST, with Redis 7's fields in Redis's order."""
-    flags = ("O" if c.is_monitor else "") + ("P" if c.subscriptions else "") + ("b" if c.blocked else "")
-    flags += "x" if c.in_multi else ""
-    flags = flags or "N"
-    now = time.time()
-    pending = c.parser.pending()
-    name = c.name.decode(errors="replace")
-    return (
-        f"id={c.id} addr={c.addr} laddr={c.laddr} fd={c.fd} name={name} "
-        f"age={int(now - c.created)} idle={c.idle_seconds()} flags={flags} db={c.db_index} "
-        f"sub={len(c.channels)} psub={len(c.patterns)} ssub={len(c.shard_channels)} "
-        f"multi={len(c.multi_queue) if c.in_multi else -1} qbuf={pending} qbuf-free=0 "
-        f"argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r "
-        f"cmd={c.last_command.decode()} user={c.user.name.decode(errors='replace')} redir=-1 resp={c.resp} "
-        f"lib-name={c.lib_name.decode(errors='replace')} lib-ver={c.lib_ver.decode(errors='replace')}"
-    )
+    """CLIENT LIST/KILL TYPE names: Redis's classes, with ``slave`` spelled ``replica``."""
+    kind = client_class(c)
+    return "replica" if kind == "slave" else kind
 
 
 @sub("list", -2, "admin noscript loading stale", since="2.4.0", summary="Lists open connections.")
@@ -97,12 +79,12 @@ def client_list(client, args):
             i = len(args)
         else:
             raise CommandError(errors.SYNTAX)
-    return Verbatim("".join(describe(c) + "\n" for c in clients))
+    return Verbatim("".join(describe(c, args if c is client else None) + "\n" for c in clients))
 
 
 @sub("info", 2, "noscript loading stale", since="6.2.0", summary="Returns information about the connection.")
 def client_info(client, args):
-    return Verbatim(describe(client) + "\n")
+    return Verbatim(describe(client, args) + "\n")
 
 
 @sub("kill", -3, "admin noscript loading stale", since="2.4.0", summary="Terminates open connections.")

@@ -90,16 +90,17 @@ def _server(server) -> dict[str, object]:
 
 
 def _clients(server) -> dict[str, object]:
-    clients = server.clients.values()
+    recent_input, recent_output = server.client_peaks.recent_max()
+    replicas = sum(1 for c in server.clients.values() if c.is_replica)
     return {
-        "connected_clients": len(server.clients),
+        "connected_clients": len(server.clients) - replicas,
         "cluster_connections": 0,
         "maxclients": server.config["maxclients"],
-        "client_recent_max_input_buffer": max((c.parser.pending() for c in clients), default=0),
-        "client_recent_max_output_buffer": 0,
+        "client_recent_max_input_buffer": recent_input,
+        "client_recent_max_output_buffer": recent_output,
         "blocked_clients": server.blocking.count,
         "tracking_clients": 0,
-        "clients_in_timeout_table": 0,
+        "clients_in_timeout_table": server.blocking.with_timeout,
     }
 
 

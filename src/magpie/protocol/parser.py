@@ -11,8 +11,9 @@ parser, which re-reads the chunk from its start so no byte is lost.
 from __future__ import annotations
 
 import os
+import re
 
-from magpie.errors import ProtocolError
+from magpie.errors import ProtocolError, QueryBufferExceeded
 from magpie.protocol.inline import split_inline
 
 try:  # the fast path; the pure-Python parser covers everything without it
@@ -27,6 +28,9 @@ MAX_MULTIBULK = 2**31 - 1  # Redis rejects counts above INT_MAX
 UNAUTH_MAX_MULTIBULK = 10
 UNAUTH_MAX_BULK = 16384
 _COMPACT_AT = 256 * 1024
+_EMPTY_BYTEARRAY_SIZE = bytearray().__sizeof__()
+#: How much of the buffered input the query-buffer-limit log line shows (as Redis).
+QUERY_HEAD_BYTES = 64
 
 
 def _strict_int(raw: bytes | bytearray) -> int | None:
@@ -49,6 +53,10 @@ def _canonical_length(chunk: bytes, batch: list[list[bytes]]) -> int | None:
 
 
 _HEADER_BYTES = frozenset(b"*$")
+#: A multibulk count of a million or more. hiredis allocates the whole list when it reads
+#: the header (``*2147483647`` is 16 GB of address space, and seconds of CPU to free), so a
+#: chunk holding one goes to the strict parser, which, like Redis, grows with the arguments.
+_HUGE_COUNT = re.compile(rb"\*[0-9]{7}")
 
 
 class PythonRequestParser:
@@ -68,11 +76,19 @@ class PythonRequestParser:
     def feed(self, data: bytes) -> None:
         self._buf += data
         if len(self._buf) - self._pos > self.max_query_buffer:
-            raise ProtocolError("client query buffer exceeds client-query-buffer-limit")
+            raise QueryBufferExceeded(bytes(self._buf[self._pos : self._pos + QUERY_HEAD_BYTES]))
 
     def pending(self) -> int:
         """Bytes received and not yet returned as a request."""
         return len(self._buf) - self._pos
+
+    def spare(self) -> int:
+        """Bytes the input buffer has allocated beyond what it holds (CLIENT LIST qbuf-free)."""
+        return max(0, self._buf.__sizeof__() - _EMPTY_BYTEARRAY_SIZE - len(self._buf) - 1)
+
+    def partial_bytes(self) -> int:
+        """Total length of the arguments read so far of an incomplete request (argv-mem)."""
+        return sum(map(len, self._args)) if self._args else 0
 
     def busy(self) -> bool:
         """True while holding unread bytes or a partly read request."""
@@ -83,6 +99,8 @@ class PythonRequestParser:
         (the buffer is emptied) so that a faster reader can take over. None otherwise."""
         if self._args is not None or self._pos >= len(self._buf) or self._buf[self._pos] != 0x2A:
             return None
+        if _HUGE_COUNT.search(self._buf, self._pos) is not None:
+            return None  # the faster reader must not see it (see _HUGE_COUNT)
         rest = bytes(self._buf[self._pos :])
         self._buf.clear()
         self._pos = 0
@@ -248,12 +266,18 @@ class RequestParser:
     def pending(self) -> int:
         return self._strict.pending() + (len(self._chunk) if self._mode == _HIREDIS else 0)
 
+    def spare(self) -> int:
+        return self._strict.spare()
+
+    def partial_bytes(self) -> int:
+        return self._strict.partial_bytes()
+
     def feed(self, data: bytes) -> None:
         self.idle = False
         mode = self._mode
         if mode == _READY:
             first = data[:1]
-            if first == b"*":
+            if first == b"*" and _HUGE_COUNT.search(data) is None:
                 self._unconfirmed = None  # a new request: the last chunk ended at a boundary
                 self._reader.feed(data)
                 self._chunk = data
@@ -263,10 +287,11 @@ class RequestParser:
                 previous, served = self._unconfirmed
                 self._to_strict(previous, served)  # the last chunk ended between arguments
             self._unconfirmed = None
-        elif mode == _HIREDIS:  # fed again before reading: hiredis keeps reading
-            self._reader.feed(data)
-            self._chunk += data
-            return
+        elif mode == _HIREDIS:
+            # Fed again before reading (the client is blocked or paused): the strict parser
+            # buffers it all, growing in place and bounded by client-query-buffer-limit.
+            chunk, self._chunk = self._chunk, b""
+            self._to_strict(chunk, 0)
         self._mode = _STRICT
         self._strict.feed(data)
 
@@ -278,7 +303,7 @@ class RequestParser:
         in one call keeps the per-read cost of the server's hot path down.
         """
         if data:
-            if self._mode == _READY and data[:1] == b"*":
+            if self._mode == _READY and data[:1] == b"*" and _HUGE_COUNT.search(data) is None:
                 self.idle = False
                 self._unconfirmed = None  # a new request: the last chunk ended at a boundary
                 self._reader.feed(data)
@@ -323,7 +348,9 @@ class RequestParser:
         chunk = self._chunk
         if self._reader.has_data() or chunk[-2:] != b"\r\n":
             return self._hand_over(batch)  # it ended inside a request
-        last_line = chunk.rfind(b"\r\n", 0, len(chunk) - 2) + 2
+        last_line = chunk.rfind(b"\r\n", 0, len(chunk) - 2) + 2  # 1: the chunk is one line
+        if last_line == 1:
+            last_line = 0
         if chunk[last_line] in _HEADER_BYTES:  # (an int test: `bytes in bytes` is slow)
             return self._hand_over(batch)  # it ended just after a header
         self._chunk = b""

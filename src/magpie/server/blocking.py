@@ -28,7 +28,7 @@ UNBLOCKED_ERROR = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 class Blocked:
     """One blocked client's wait: its keys, how to retry, what a timeout answers."""
 
-    __slots__ = ("client", "db_index", "keys", "retry", "timeout_reply", "timer")
+    __slots__ = ("argv", "client", "db_index", "keys", "retry", "timeout_reply", "timer")
 
     def __init__(self, client: Client, keys: list[bytes], retry: Retry, timeout_reply: object) -> None:
         self.client = client
@@ -37,6 +37,7 @@ class Blocked:
         self.retry = retry
         self.timeout_reply = timeout_reply
         self.timer: asyncio.TimerHandle | None = None
+        self.argv: list[bytes] | None = None  # the blocking command, for CLIENT LIST argv-mem
 
 
 class BlockingRegistry:
@@ -45,6 +46,7 @@ class BlockingRegistry:
         self.waiting: dict[tuple[int, bytes], list[Blocked]] = {}
         self.ready: dict[tuple[int, bytes], None] = {}  # ordered set of keys to retry
         self.count = 0  # blocked clients, for INFO
+        self.with_timeout = 0  # of which waiting with a timeout (INFO clients_in_timeout_table)
         self._listening = False
 
     def block(self, client: Client, keys: list[bytes], timeout: float, retry: Retry, timeout_reply: object) -> None:
@@ -55,6 +57,7 @@ class BlockingRegistry:
         self.count += 1
         if timeout > 0 and self.server.loop is not None:
             wait.timer = self.server.loop.call_later(timeout, self._timed_out, wait)
+            self.with_timeout += 1
         if not self._listening:
             self.server.keyspace.signals.listeners.append(self._key_changed)
             self._listening = True
@@ -99,6 +102,8 @@ class BlockingRegistry:
     def _release(self, wait: Blocked) -> None:
         if wait.timer is not None:
             wait.timer.cancel()
+            wait.timer = None
+            self.with_timeout -= 1
         for key in wait.keys:
             slot = (wait.db_index, key)
             queue = self.waiting.get(slot)

@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING
 
 from magpie import errors
 from magpie.commands.table import COMMANDS, DISPATCH, CommandSpec
-from magpie.errors import CommandError, ProtocolError
+from magpie.errors import CommandError, ProtocolError, QueryBufferExceeded
 from magpie.protocol.encoder import BULK_HEADERS, ENCODERS, INT_REPLIES
 from magpie.protocol.parser import RequestParser
+from magpie.protocol.quoting import repr_bytes
 from magpie.protocol.replies import OK
 from magpie.security.access import exec_refusal_text, refusal_text
 from magpie.security.rules import ACL_OK, DENIED_AUTH, User, user_check
+from magpie.server import admission
+from magpie.server.client_info import describe, pending_output, transport_bytes
 from magpie.store.clock import CLOCK
 
 if TYPE_CHECKING:
@@ -105,6 +108,9 @@ class Client(asyncio.Protocol):
         "propagate_as",
         "postponed",
         "leftover",
+        "is_replica",
+        "obuf_soft_since",
+        "seen_output",
     )
 
     def __init__(self, server: Server) -> None:
@@ -155,6 +161,10 @@ class Client(asyncio.Protocol):
         self.propagate_as: list[list[bytes]] | None = None
         self.postponed: list[bytes] | None = None
         self.leftover: list[list[bytes]] | None = None  # requests parsed but not yet run
+        #: A replica's link: replication sets it; it selects the replica output-limit class.
+        self.is_replica = False
+        self.obuf_soft_since = 0  # unix second it went over its soft output limit, 0 if not
+        self.seen_output = 0  # output the transport held at the last once-a-second look
 
     # -- asyncio.Protocol --------------------------------------------------------------
 
@@ -167,12 +177,16 @@ class Client(asyncio.Protocol):
         self.addr = _format_addr(peer)
         self.laddr = _format_addr(sock)
         server = self.server
-        if len(server.clients) >= server.config["maxclients"]:
+        refusal = admission.refusal(server, peer)
+        if refusal is not None:
             server.stats.rejected_connections += 1
-            transport.write(b"-" + errors.MAX_CLIENTS.encode() + b"\r\n")
+            transport.write(refusal)
             transport.close()
             self.closing = True
             return
+        keepalive = server.config["tcp-keepalive"]
+        if keepalive and sock_obj is not None:
+            admission.set_keepalive(sock_obj, keepalive)  # type: ignore[arg-type]
         server.clients[self.id] = self
         server.stats.total_connections_received += 1
 
@@ -181,7 +195,11 @@ class Client(asyncio.Protocol):
         self.server.client_gone(self)
 
     def pause_writing(self) -> None:
-        """The client is not reading its replies: stop reading its requests meanwhile."""
+        """The client is not reading its replies: stop reading its requests meanwhile,
+        unless an output buffer limit applies to it (then, as in Redis, reading goes on
+        and the limit decides)."""
+        if self.server.output_limits.applies(self):
+            return
         if self.transport is not None and not self.paused_reading:
             self.paused_reading = True
             self.transport.pause_reading()
@@ -214,6 +232,7 @@ class Client(asyncio.Protocol):
         verdict_of = verdicts.get if verdicts is not None else None
         reply_on = self.reply_mode == REPLY_ON
         last = None
+        measured = _NOTHING_MEASURED
         server.stats.net_input_bytes += len(data)
         started = _perf_ns()
         deadline = started + TURN_NS
@@ -285,6 +304,7 @@ class Client(asyncio.Protocol):
                             self.transport.pause_reading()
                         break
                     if reply is BLOCKED:
+                        self.blocked.argv = argv  # type: ignore[union-attr]
                         self.leftover = list(requests) or None
                         break
                     encoders = self.encoders
@@ -299,6 +319,7 @@ class Client(asyncio.Protocol):
                     verdicts = self.user.fast_check
                     verdict_of = verdicts.get if verdicts is not None else None
                     reply_on = self.reply_mode == REPLY_ON
+                    measured = self._measure_output(measured)
                     if self.closing:
                         break
                     if started > deadline and self._yield_turn(requests):
@@ -312,6 +333,9 @@ class Client(asyncio.Protocol):
                 batch = None if parser.idle else parser.read()
         except ProtocolError as exc:
             self._protocol_error(exc)
+            return
+        except QueryBufferExceeded as exc:
+            self._query_buffer_exceeded(exc)
             return
         if self.turn_paused and self.leftover is None:
             self.turn_paused = False
@@ -363,6 +387,7 @@ class Client(asyncio.Protocol):
             self.server.count_error(reply.message)  # type: ignore[attr-defined]
         if self.out:
             self.flush()
+            self.server.output_limits.enforce(self, pending_output(self))
         if self.server.loop is not None:
             self.server.loop.call_soon(self.data_received, b"")  # not nested in another client's turn
 
@@ -372,6 +397,31 @@ class Client(asyncio.Protocol):
         spec.failed_calls += 1
         self.server.count_error("ERR")
         return CommandError(f"ERR internal error in '{spec.name}': {type(exc).__name__}")
+
+    def _measure_output(self, measured: tuple[int, int]) -> tuple[int, int]:
+        """After a command on the full path: hold the output of the batch so far, plus what
+        the transport holds, to the client's output buffer limit (which may close it).
+
+        ``measured`` is (entries of ``out`` counted, their bytes), so a long batch is summed
+        once, not once per command. Limited clients never take the fast path (normal
+        clients under a normal-class limit go through here too; see Server.slow_path)."""
+        out = self.out
+        limits = self.server.output_limits
+        if not out or not limits.applies(self):
+            return measured
+        counted, held = measured
+        if len(out) > counted:
+            held += sum(map(len, out[counted:]))
+        limits.enforce(self, held + transport_bytes(self))
+        return len(out), held
+
+    def _query_buffer_exceeded(self, exc: QueryBufferExceeded) -> None:
+        """As Redis: log the client and the head of its input, close without a reply."""
+        log.warning(
+            "Closing client that reached max query buffer length: %s (qbuf initial bytes: %s)",
+            describe(self), repr_bytes(exc.head),
+        )  # fmt: skip
+        self.abort()
 
     def _protocol_error(self, exc: ProtocolError) -> None:
         self.server.count_error("ERR")
@@ -589,14 +639,23 @@ class Client(asyncio.Protocol):
         return self.last_spec.name.encode() if self.last_spec is not None else b"NULL"
 
     def send(self, value: object) -> None:
-        """Write an out-of-band reply now (MONITOR lines, pub/sub messages)."""
-        if self.closing or self.transport is None:
-            return
+        """Encode an out-of-band value (a MONITOR line) and ``push`` it."""
         out: list[bytes] = []
         self.encoders[value.__class__](value, out)
-        payload = b"".join(out)
+        self.push(b"".join(out))
+
+    def push(self, payload: bytes) -> None:
+        """Out-of-band output (pub/sub messages, MONITOR lines), under the client's output
+        buffer limit. A client in the middle of its own batch (it published, or its write
+        caused a keyspace notification) gets it after the replies before it."""
+        if self.closing or self.transport is None:
+            return
+        if self.out:
+            self.out.append(payload)
+            return
         self.server.stats.net_output_bytes += len(payload)
         self.transport.write(payload)
+        self.server.output_limits.enforce(self, self.transport.get_write_buffer_size())
 
     def close(self) -> None:
         """Close after the replies already produced are written."""
@@ -606,8 +665,18 @@ class Client(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def abort(self) -> None:
+        """Close at once, dropping output not written yet (Redis's freeClient)."""
+        self.closing = True
+        self.out.clear()
+        if self.transport is not None:
+            self.transport.abort()  # connection_lost follows and calls client_gone
+
     def idle_seconds(self) -> int:
         return max(0, (CLOCK.ms - self.last_interaction) // 1000)
+
+
+_NOTHING_MEASURED = (0, 0)
 
 
 def _format_addr(addr: object) -> str:

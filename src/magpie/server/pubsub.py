@@ -9,16 +9,13 @@ Delivery encodes a message once per RESP version and writes the same bytes to ev
 subscriber. A PUBLISH nobody listens to costs one dict lookup and one truth test.
 
 Slow subscribers are bounded by ``client-output-buffer-limit pubsub <hard> <soft>
-<seconds>``, measured, as in Redis, on what the server still holds for the client (the
-transport's write buffer): past the hard limit, or past the soft limit for longer than
-the soft seconds, the client is disconnected and its pending output dropped.
+<seconds>``: delivery goes through ``Client.push``, which holds every client to its class's
+output limit (``server/output_limits.py``).
 """
 
 from __future__ import annotations
 
-import logging
 import re
-import time
 from typing import TYPE_CHECKING
 
 from magpie.patterns import compile_pattern
@@ -28,8 +25,6 @@ from magpie.protocol.replies import Push
 if TYPE_CHECKING:
     from magpie.server.connection import Client
     from magpie.server.server import Server
-
-log = logging.getLogger("magpie")
 
 _MESSAGE, _PMESSAGE, _SMESSAGE = b"message", b"pmessage", b"smessage"
 
@@ -46,12 +41,6 @@ class PubSub:
         #: pattern -> its compiled matcher, kept while anyone subscribes to the pattern.
         self._matchers: dict[bytes, re.Pattern[bytes]] = {}
         self.shard_channels: dict[bytes, Subscribers] = {}
-        #: When (monotonic seconds) each client went over the soft limit, while it stays over.
-        self._soft_since: dict[Client, float] = {}
-        self._hard = self._soft = 0
-        self._soft_seconds = 0
-        self._read_limits()
-        server.config.on_change.append(self._config_changed)
 
     # -- subscribing ---------------------------------------------------------------------
 
@@ -90,7 +79,6 @@ class PubSub:
             self.punsubscribe(client, pattern)
         for channel in list(client.shard_channels):
             self._remove(self.shard_channels, client.shard_channels, client, channel)
-        self._soft_since.pop(client, None)
 
     @staticmethod
     def _add(
@@ -168,58 +156,7 @@ class PubSub:
                 out: list[bytes] = []
                 ENCODERS[client.resp][Push](Push(message), out)
                 payload = payloads[client.resp] = b"".join(out)
-            self._write(client, payload)
-
-    def _write(self, client: Client, payload: bytes) -> None:
-        if client.out:
-            # The client is in the middle of its own batch (it published, or its write
-            # caused a keyspace notification): keep the message after the replies before it.
-            client.out.append(payload)
-            return
-        transport = client.transport
-        if transport is None:
-            return
-        self.server.stats.net_output_bytes += len(payload)
-        transport.write(payload)
-        if self._hard or self._soft:
-            self._check_limits(client, transport.get_write_buffer_size())
-
-    # -- output buffer limits --------------------------------------------------------------
-
-    def _config_changed(self, name: str) -> None:
-        if name == "client-output-buffer-limit":
-            self._read_limits()
-
-    def _read_limits(self) -> None:
-        limits = self.server.config["client-output-buffer-limit"]
-        hard, soft, seconds = limits.get("pubsub", (0, 0, 0))  # type: ignore[attr-defined]
-        self._hard, self._soft, self._soft_seconds = int(hard), int(soft), int(seconds)
-
-    def _check_limits(self, client: Client, pending: int) -> None:
-        if self._hard and pending >= self._hard:
-            self._close_for_limits(client)
-            return
-        if self._soft and pending >= self._soft:
-            now = time.monotonic()
-            since = self._soft_since.setdefault(client, now)
-            if now - since > self._soft_seconds:
-                self._close_for_limits(client)
-        elif self._soft_since:
-            self._soft_since.pop(client, None)
-
-    def _close_for_limits(self, client: Client) -> None:
-        """Drop the client and whatever output it has not read (Redis frees it, unsent)."""
-        self._soft_since.pop(client, None)
-        log.warning(
-            "Client id=%d addr=%s laddr=%s fd=%d name=%s sub=%d psub=%d ssub=%d "
-            "scheduled to be closed ASAP for overcoming of output buffer limits.",
-            client.id, client.addr, client.laddr, client.fd, client.name.decode(errors="replace"),
-            len(client.channels), len(client.patterns), len(client.shard_channels),
-        )  # fmt: skip
-        client.closing = True
-        client.out.clear()
-        if client.transport is not None:
-            client.transport.abort()  # connection_lost follows and calls client_gone
+            client.push(payload)
 
     # -- introspection (PUBSUB, INFO, CLIENT LIST) ------------------------------------------
 

@@ -9,15 +9,19 @@ import secrets
 import signal
 import time
 
-from magpie.commands.clients import describe as describe_client
 from magpie.commands.table import COMMANDS, CommandSpec
 from magpie.config import Config
+from magpie.protocol.quoting import repr_bytes
 from magpie.search.registry import SearchRegistry
 from magpie.security.access import AccessControl
 from magpie.security.describe import list_line
+from magpie.server.admission import adjust_open_files_limit
 from magpie.server.blocking import BlockingRegistry
+from magpie.server.client_cron import clients_cron
+from magpie.server.client_info import RecentPeaks, describe
 from magpie.server.connection import Client
 from magpie.server.notifications import KeyspaceNotifier
+from magpie.server.output_limits import OutputLimits
 from magpie.server.propagation import PropagationLog
 from magpie.server.pubsub import PubSub
 from magpie.server.stats import Stats
@@ -35,13 +39,15 @@ EXPIRE_TIME_SHARE = 0.25
 class Server:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.acl = AccessControl(config, describe_client)
+        self.acl = AccessControl(config, describe)
         self.acl.configured = config.users
         if config["requirepass"]:
             self.acl.update_default_password(str(config["requirepass"]))
         self.keyspace = Keyspace(int(config["databases"]))  # type: ignore[arg-type]
         self.clients: dict[int, Client] = {}
         self.monitors: list[Client] = []
+        self.output_limits = OutputLimits(config)
+        self.client_peaks = RecentPeaks()
         self.stats = Stats()
         self.propagation = PropagationLog()
         self.propagation.on_change = self.refresh_slow_path
@@ -75,8 +81,14 @@ class Server:
         self.config_file = ""
 
     def refresh_slow_path(self) -> None:
-        """Commands skip the fast path while paused, propagating or under a memory limit."""
-        self.slow_path = bool(self.paused_until) or self.propagation.active or bool(self.evictor.maxmemory)
+        """Commands skip the fast path while paused, propagating, under a memory limit or
+        under a normal-class output buffer limit (the full path measures each reply)."""
+        self.slow_path = (
+            bool(self.paused_until)
+            or self.propagation.active
+            or bool(self.evictor.maxmemory)
+            or self.output_limits.normal_limited
+        )
 
     def configure_memory(self) -> None:
         config = self.config
@@ -106,6 +118,7 @@ class Server:
     async def start(self) -> None:
         self.acl.load_configured_users()  # AclError stops the server, as it stops Redis
         self.loop = asyncio.get_running_loop()
+        adjust_open_files_limit(self.config)
         self.notifications.configure()
         self.configure_memory()
         self._stopped = asyncio.Event()
@@ -192,6 +205,9 @@ class Server:
             self.notifications.configure()
         elif name.startswith(("maxmemory", "lfu-")):
             self.configure_memory()
+        elif name == "client-output-buffer-limit":
+            self.output_limits.reload()
+            self.refresh_slow_path()
 
     def client_gone(self, client: Client) -> None:
         self.clients.pop(client.id, None)
@@ -217,7 +233,7 @@ class Server:
             self.expire_cycle(now, EXPIRE_TIME_SHARE / hz)
         if self.cron_loops % hz == 0:
             self.stats.sample()
-            self._close_idle_clients()
+            clients_cron(self, self.client_peaks, now)
 
     def expire_cycle(self, now_ms: int, time_budget: float) -> int:
         """Reclaim due keys in slices until none are due or the time budget is spent."""
@@ -236,15 +252,6 @@ class Server:
         self.stats.expired_keys += total
         return total
 
-    def _close_idle_clients(self) -> None:
-        timeout = int(self.config["timeout"])  # type: ignore[arg-type]
-        if not timeout:
-            return
-        cutoff = CLOCK.ms - timeout * 1000
-        for client in list(self.clients.values()):
-            if client.last_interaction < cutoff and not client.subscriptions and not client.is_monitor:
-                client.close()
-
     # -- MONITOR -----------------------------------------------------------------------
 
     def feed_monitors(self, client: Client, spec: CommandSpec, argv: list[bytes]) -> None:
@@ -253,7 +260,7 @@ class Server:
         if "admin" in spec.flags or "skip_monitor" in spec.flags:
             return
         now = time.time()
-        quoted = " ".join(_quote_monitor(a) for a in _redact_credentials(argv))
+        quoted = " ".join(repr_bytes(a) for a in _redact_credentials(argv))
         line = f"{now:.6f} [{client.db_index} {client.addr}] {quoted}"
         for monitor in self.monitors:
             if monitor is not client:
@@ -284,27 +291,3 @@ def _redact_credentials(argv: list[bytes]) -> list[bytes]:
             shown[i + 1] = shown[i + 2] = _REDACTED
     return shown
 
-
-def _quote_monitor(arg: bytes) -> str:
-    """Redis's sdscatrepr: printable ASCII as is, escapes for the rest, in double quotes."""
-    out = ['"']
-    for byte in arg:
-        ch = chr(byte)
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif 32 <= byte < 127:
-            out.append(ch)
-        else:
-            out.append(f"\\x{byte:02x}")
-    out.append('"')
-    return "".join(out)
