@@ -284,6 +284,24 @@ def test_protected_mode_lets_outsiders_in_when_off_or_with_a_password(pair, sett
     assert ours == reference == (expected, False)
 
 
+def test_protected_mode_follows_the_default_users_password_set_by_acl(pair):
+    """What Redis checks is the default user's nopass flag, so ACL SETUSER default >pw lifts
+    protected mode as requirepass does, and nopass brings it back."""
+
+    def scenario(server: ServerProcess) -> tuple[object, ...]:
+        admin = server.client(protocol=2)
+        admin.execute_command("ACL", "SETUSER", "default", ">acl-pw")
+        with_password = exchange(connect(server, source="127.0.0.2"), b"PING\r\n", 0.5)
+        admin.execute_command("AUTH", "acl-pw")
+        admin.execute_command("ACL", "SETUSER", "default", "nopass")
+        without = exchange(connect(server, source="127.0.0.2"), b"PING\r\n")
+        admin.close()
+        return with_password, without[0][:6], without[1]
+
+    ours, reference = both(pair, scenario)
+    assert ours == reference == ((b"-NOAUTH Authentication required.\r\n", False), b"-DENIE", True)
+
+
 # -- tcp-keepalive ------------------------------------------------------------------------------
 
 
