@@ -91,3 +91,16 @@ def numkeys_positions(argv: list[bytes], numkeys_index: int) -> list[int]:
     if num < 1 or num > len(argv) - first:
         return []
     return list(range(first, first + num))
+
+
+def parse_timeout(raw: bytes) -> float:
+    """Seconds as a float, as Redis 7 reads blocking timeouts (0 waits forever)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise CommandError("ERR timeout is not a float or out of range") from None
+    if math.isnan(value) or math.isinf(value) or raw[:1].isspace() or raw[-1:].isspace():
+        raise CommandError("ERR timeout is not a float or out of range")
+    if value < 0:
+        raise CommandError("ERR timeout is negative")
+    return value

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from magpie.commands.args import numkeys_positions
+from magpie.commands.args import numkeys_positions, parse_timeout
 from magpie.commands.lists import move_element as lists_move
 from magpie.commands.lists import mpop, mpop_propagation, parse_mpop, parse_side, pop_element
 from magpie.commands.table import command
 from magpie.errors import CommandError
-from magpie.protocol.replies import NULL_ARRAY
-from magpie.server.blocking import parse_timeout
-from magpie.server.connection import BLOCKED
+from magpie.protocol.replies import BLOCKED, NULL_ARRAY
 from magpie.store.lists import ListValue
 
 cmd = partial(command, "list", fast=False)

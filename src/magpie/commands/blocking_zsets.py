@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from magpie.commands.args import numkeys_positions
+from magpie.commands.args import numkeys_positions, parse_timeout
 from magpie.commands.blocking_lists import _wait, blocking_mpop
 from magpie.commands.table import command
 from magpie.commands.zsets import parse_zmpop, pop_from_zset, zmpop, zpop_propagation
 from magpie.protocol.replies import NULL_ARRAY
-from magpie.server.blocking import parse_timeout
 from magpie.store.zsets import ZSet
 
 cmd = partial(command, "sorted-set", fast=False)

@@ -10,9 +10,7 @@ from magpie.commands.args import parse_int
 from magpie.commands.connection import validate_name
 from magpie.commands.table import command, container
 from magpie.errors import CommandError
-from magpie.protocol.replies import OK, Verbatim
-from magpie.server.client_info import client_class, describe
-from magpie.server.connection import NO_REPLY, REPLY_OFF, REPLY_ON, REPLY_SKIP_NEXT
+from magpie.protocol.replies import NO_REPLY, OK, REPLY_OFF, REPLY_ON, REPLY_SKIP_NEXT, Verbatim
 
 container("connection", "client", summary="A container for client connection commands.", since="2.4.0")
 sub = partial(command, "connection", parent="client")
@@ -51,7 +49,7 @@ def client_setinfo(client, args):
 
 def client_type(c) -> str:
     """CLIENT LIST/KILL TYPE names: Redis's classes, with ``slave`` spelled ``replica``."""
-    kind = client_class(c)
+    kind = c.client_class()
     return "replica" if kind == "slave" else kind
 
 
@@ -79,12 +77,12 @@ def client_list(client, args):
             i = len(args)
         else:
             raise CommandError(errors.SYNTAX)
-    return Verbatim("".join(describe(c, args if c is client else None) + "\n" for c in clients))
+    return Verbatim("".join(c.info_line(args if c is client else None) + "\n" for c in clients))
 
 
 @sub("info", 2, "noscript loading stale", since="6.2.0", summary="Returns information about the connection.")
 def client_info(client, args):
-    return Verbatim(describe(client, args) + "\n")
+    return Verbatim(client.info_line(args) + "\n")
 
 
 @sub("kill", -3, "admin noscript loading stale", since="2.4.0", summary="Terminates open connections.")

@@ -13,8 +13,7 @@ from functools import partial
 
 from magpie.commands.table import COMMANDS, command, container
 from magpie.errors import CommandError
-from magpie.protocol.replies import Push, Sequence
-from magpie.server.connection import NO_REPLY, REPLY_ON
+from magpie.protocol.replies import NO_REPLY, REPLY_ON, Push, Sequence
 
 cmd = partial(command, "pubsub")
 

@@ -11,8 +11,7 @@ from magpie.commands.args import parse_float
 from magpie.commands.table import command, container
 from magpie.config import BY_NAME, ConfigError, Param
 from magpie.errors import CommandError
-from magpie.protocol.replies import OK
-from magpie.server.connection import NO_REPLY
+from magpie.protocol.replies import NO_REPLY, OK
 
 cmd = partial(command, "server")
 log = logging.getLogger("magpie")

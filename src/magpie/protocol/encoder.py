@@ -6,7 +6,15 @@ import math
 from collections.abc import Callable
 
 from magpie.errors import CommandError
-from magpie.protocol.replies import NULL_ARRAY, Push, RespSet, Sequence, Verbatim, _NullArray
+from magpie.protocol.replies import (
+    NULL_ARRAY,
+    NoReply,
+    Push,
+    RespSet,
+    Sequence,
+    Verbatim,
+    _NullArray,
+)
 
 Encoder = Callable[[object, list], None]
 
@@ -60,6 +68,10 @@ def _error(value: CommandError, out: list) -> None:
     except UnicodeEncodeError:  # a lone surrogate that no bytes decoded to
         encoded = text.encode("utf-8", "replace")
     out.append(b"-" + encoded + b"\r\n")
+
+
+def _nothing(value: NoReply, out: list) -> None:
+    """NO_REPLY and friends: the reply goes out some other way, or not at all."""
 
 
 def _make(resp3: bool) -> dict[type, Encoder]:
@@ -146,6 +158,7 @@ def _make(resp3: bool) -> dict[type, Encoder]:
             Verbatim: verbatim,
             _NullArray: null_array,
             CommandError: _error,
+            NoReply: _nothing,
         }
     )
     return table

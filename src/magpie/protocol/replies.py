@@ -45,3 +45,20 @@ class _NullArray:
 
 NULL_ARRAY = _NullArray()
 OK = "OK"
+
+
+class NoReply:
+    """Returned by handlers whose reply is sent some other way (or not at all): the
+    encoder writes nothing for it."""
+
+    __slots__ = ()
+
+
+NO_REPLY = NoReply()
+#: Returned by ``Client.execute`` when CLIENT PAUSE holds the command back until the pause ends.
+POSTPONED = NoReply()
+#: Returned by a blocking command that must wait (the reply comes later, via ``unblocked``).
+BLOCKED = NoReply()
+
+# CLIENT REPLY modes; SKIP_NEXT is what CLIENT REPLY SKIP sets, so its own reply is not the one skipped.
+REPLY_ON, REPLY_OFF, REPLY_SKIP, REPLY_SKIP_NEXT = 0, 1, 2, 3

@@ -118,18 +118,3 @@ class BlockingRegistry:
         if self._listening and not self.waiting:
             self.server.keyspace.signals.listeners.remove(self._key_changed)
             self._listening = False
-
-
-def parse_timeout(raw: bytes) -> float:
-    """Seconds as a float, as Redis 7 reads blocking timeouts (0 waits forever)."""
-    import math
-
-    try:
-        value = float(raw)
-    except ValueError:
-        raise CommandError("ERR timeout is not a float or out of range") from None
-    if math.isnan(value) or math.isinf(value) or raw[:1].isspace() or raw[-1:].isspace():
-        raise CommandError("ERR timeout is not a float or out of range")
-    if value < 0:
-        raise CommandError("ERR timeout is negative")
-    return value

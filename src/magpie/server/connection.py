@@ -19,11 +19,18 @@ from magpie.errors import CommandError, ProtocolError, QueryBufferExceeded
 from magpie.protocol.encoder import BULK_HEADERS, ENCODERS, INT_REPLIES
 from magpie.protocol.parser import RequestParser
 from magpie.protocol.quoting import repr_bytes
-from magpie.protocol.replies import OK
+from magpie.protocol.replies import (
+    BLOCKED,
+    OK,
+    POSTPONED,
+    REPLY_ON,
+    REPLY_SKIP,
+    REPLY_SKIP_NEXT,
+)
 from magpie.security.access import exec_refusal_text, refusal_text
 from magpie.security.rules import ACL_OK, DENIED_AUTH, User, user_check
 from magpie.server import admission
-from magpie.server.client_info import describe, pending_output, transport_bytes
+from magpie.server.client_info import client_class, describe, pending_output, transport_bytes
 from magpie.store.clock import CLOCK
 
 if TYPE_CHECKING:
@@ -32,23 +39,8 @@ if TYPE_CHECKING:
     from magpie.store.database import Database
 
 
-class _NoReply:
-    """Returned by handlers whose reply is sent some other way (or not at all)."""
-
-    __slots__ = ()
-
-
 log = logging.getLogger("magpie")
-NO_REPLY = _NoReply()
 _OK_REPLY = b"+OK\r\n"
-for _table in ENCODERS.values():
-    _table[_NoReply] = lambda value, out: None
-#: Returned by ``execute`` when CLIENT PAUSE holds the command back until the pause ends.
-POSTPONED = _NoReply()
-#: Returned by a blocking command that must wait (the reply comes later, via ``unblocked``).
-BLOCKED = _NoReply()
-# CLIENT REPLY modes; SKIP_NEXT is what CLIENT REPLY SKIP sets, so its own reply is not the one skipped.
-REPLY_ON, REPLY_OFF, REPLY_SKIP, REPLY_SKIP_NEXT = 0, 1, 2, 3
 _perf_ns = time.perf_counter_ns
 #: Longest stretch of one client's pipeline run before other clients get a turn (ns).
 TURN_NS = 5_000_000
@@ -671,6 +663,14 @@ class Client(asyncio.Protocol):
         self.out.clear()
         if self.transport is not None:
             self.transport.abort()  # connection_lost follows and calls client_gone
+
+    def info_line(self, running: list[bytes] | None = None) -> str:
+        """This connection's CLIENT LIST line; ``running`` is its request being run now."""
+        return describe(self, running)
+
+    def client_class(self) -> str:
+        """Redis's class of this client: normal, slave or pubsub."""
+        return client_class(self)
 
     def idle_seconds(self) -> int:
         return max(0, (CLOCK.ms - self.last_interaction) // 1000)
