@@ -182,3 +182,46 @@ class TestWithoutHiredis:
         conn.send(b"*1\r\n+PING\r\n")
         assert conn.read_all() == b"-ERR Protocol error: expected '$', got '+'\r\n"
         conn.close()
+
+
+# -- found by the protocol fuzzer (tests/fuzz_protocol.py); each reply is Redis 7.0's for the same bytes
+
+
+@pytest.fixture(params=["hiredis", "pure"])
+def any_parser(request):
+    """The shared server (hiredis in front) and the one with the pure-Python parser only."""
+    return request.getfixturevalue("magpie" if request.param == "hiredis" else "pure")
+
+
+def _unknown(name: bytes) -> bytes:
+    return b"-ERR unknown command '%b', with args beginning with: \r\n" % name
+
+
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        (  # hiredis read the map as a dict: data_received raised KeyError and dropped the client
+            b"*1\r\n$4\r\nPING\r\n%1\r\n$1\r\na\r\n$1\r\nb\r\n",
+            b"+PONG\r\n" + b"".join(_unknown(w) for w in [b"%1", b"$1", b"a", b"$1", b"b"]),
+        ),
+        (  # hiredis read the push as a request and ran PING
+            b"*1\r\n$4\r\nPING\r\n>1\r\n$4\r\nPING\r\n",
+            b"+PONG\r\n" + _unknown(b">1") + _unknown(b"$4") + b"+PONG\r\n",
+        ),
+    ],
+)
+def test_resp3_aggregate_after_a_request_is_an_inline_command(any_parser, payload, expected):
+    conn = RawConnection(any_parser.port)
+    conn.send(payload)
+    assert conn.read_exactly(len(expected)) == expected
+    conn.send(b"PING\r\n")
+    assert conn.read_until(b"\r\n") == b"+PONG\r\n"
+    conn.close()
+
+
+def test_array_length_hiredis_cannot_allocate_is_refused_after_earlier_requests(any_parser):
+    """hiredis allocates a declared array up front: MemoryError dropped the client unanswered."""
+    conn = RawConnection(any_parser.port)
+    conn.send(b"*1\r\n$4\r\nPING\r\n*4294967295\r\n")
+    assert conn.read_all() == b"+PONG\r\n-ERR Protocol error: invalid multibulk length\r\n"
+    conn.close()

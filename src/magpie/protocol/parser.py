@@ -314,11 +314,15 @@ class RequestParser:
         append = batch.append
         try:
             while (request := gets()) is not False:
-                join(request)  # TypeError unless a list of bytes: hiredis reads any RESP type
-                if not request:
-                    raise TypeError("empty request")
+                # hiredis reads any RESP type: a request is a non-empty list (not a RESP3
+                # map, a dict, nor a push) of bytes (join raises TypeError otherwise).
+                if request.__class__ is not list or not request:
+                    raise TypeError("not a request")
+                join(request)
                 append(request)
-        except (hiredis.ProtocolError, TypeError):
+        except (hiredis.ProtocolError, TypeError, MemoryError):
+            # MemoryError: hiredis allocates a declared array length up front (``*4294967295``);
+            # the strict parser grows arguments as they come, as Redis does.
             return self._hand_over(batch)
         chunk = self._chunk
         if self._reader.has_data() or chunk[-2:] != b"\r\n":
