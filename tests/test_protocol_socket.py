@@ -225,3 +225,38 @@ def test_array_length_hiredis_cannot_allocate_is_refused_after_earlier_requests(
     conn.send(b"*1\r\n$4\r\nPING\r\n*4294967295\r\n")
     assert conn.read_all() == b"+PONG\r\n-ERR Protocol error: invalid multibulk length\r\n"
     conn.close()
+
+
+@pytest.mark.parametrize(
+    "first, then",
+    [
+        (b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n", b"*1\r\n$4\r\nPING\r\n"),
+        (b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n", b"PING\r\n"),
+        (b"*1\r\n$4\r\nPING\r\n*3\r\n$4\r\nECHO\r\n", b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n"),
+    ],
+)
+def test_a_read_ending_after_an_argument_continues_that_request(any_parser, first, then):
+    """hiredis took such a read for a whole one and ran the next read's requests on their own."""
+    conn = RawConnection(any_parser.port)
+    conn.send(first)
+    assert conn.read_until(b"\r\n") == b"+PONG\r\n"  # the first read is served: two reads
+    conn.send(then)
+    assert conn.read_all() == b"-ERR Protocol error: expected '$', got '%b'\r\n" % then[:1]
+    conn.close()
+
+
+def test_a_read_holding_only_a_multibulk_header_continues_that_request(any_parser):
+    conn = RawConnection(any_parser.port)
+    conn.send(b"*2\r\n")
+    time.sleep(0.2)  # so that the server reads the header on its own (no assertion on time)
+    conn.send(b"*1\r\n$4\r\nPING\r\n")
+    assert conn.read_all() == b"-ERR Protocol error: expected '$', got '*'\r\n"
+    conn.close()
+
+
+def test_nested_array_in_a_request_is_refused_at_once(any_parser):
+    """hiredis read it as a nested array and waited for more, where Redis refuses it."""
+    conn = RawConnection(any_parser.port)
+    conn.send(b"*1\r\n$4\r\nPING\r\n*2\r\n*1\r\n$4\r\nPING\r\n")
+    assert conn.read_all() == b"+PONG\r\n-ERR Protocol error: expected '$', got '*'\r\n"
+    conn.close()

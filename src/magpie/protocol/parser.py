@@ -48,9 +48,6 @@ def _canonical_length(chunk: bytes, batch: list[list[bytes]]) -> int | None:
     return len(encoded) if chunk.startswith(encoded) else None
 
 
-_HEADER_BYTES = frozenset(b"*$")
-
-
 class PythonRequestParser:
     """Strict incremental parser; holds partial requests across ``feed`` calls."""
 
@@ -221,9 +218,6 @@ class RequestParser:
         self._reader = hiredis.Reader() if hiredis is not None else None
         self._mode = _READY if hiredis is not None else _STRICT
         self._chunk = b""  # the chunk hiredis is reading
-        # A chunk that ended with CRLF and left hiredis with nothing unread: a request
-        # boundary, unless the next chunk starts with '$' (then it ended between arguments).
-        self._unconfirmed: tuple[bytes, int] | None = None
         self._deferred_error: ProtocolError | None = None
         self._queue: list[list[bytes]] = []  # for gets()
         #: True when ``next_batch`` certainly has nothing more until the next ``feed``.
@@ -252,17 +246,11 @@ class RequestParser:
         self.idle = False
         mode = self._mode
         if mode == _READY:
-            first = data[:1]
-            if first == b"*":
-                self._unconfirmed = None  # a new request: the last chunk ended at a boundary
+            if data[:1] == b"*":
                 self._reader.feed(data)
                 self._chunk = data
                 self._mode = _HIREDIS
                 return
-            if first == b"$" and self._unconfirmed is not None:
-                previous, served = self._unconfirmed
-                self._to_strict(previous, served)  # the last chunk ended between arguments
-            self._unconfirmed = None
         elif mode == _HIREDIS:  # fed again before reading: hiredis keeps reading
             self._reader.feed(data)
             self._chunk += data
@@ -280,7 +268,6 @@ class RequestParser:
         if data:
             if self._mode == _READY and data[:1] == b"*":
                 self.idle = False
-                self._unconfirmed = None  # a new request: the last chunk ended at a boundary
                 self._reader.feed(data)
                 self._chunk = data
                 self._mode = _HIREDIS
@@ -308,7 +295,8 @@ class RequestParser:
                 self._settle()
             self.idle = True
             return []
-        gets = self._reader.gets
+        reader = self._reader
+        gets = reader.gets
         join = b"".join
         batch: list[list[bytes]] = []
         append = batch.append
@@ -320,18 +308,21 @@ class RequestParser:
                     raise TypeError("not a request")
                 join(request)
                 append(request)
+            # Did the chunk end between requests? Not if hiredis holds unread bytes (a header
+            # or bulk cut short); nor if it is inside a request, after an argument or after a
+            # '*2' where Redis refuses a nested '*': an empty request fed now comes back as
+            # itself only if hiredis was between requests.
+            between = not reader.has_data()
+            if between:
+                reader.feed(b"*0\r\n")
+                between = gets() == []
         except (hiredis.ProtocolError, TypeError, MemoryError):
             # MemoryError: hiredis allocates a declared array length up front (``*4294967295``);
             # the strict parser grows arguments as they come, as Redis does.
+            between = False
+        if not between:
             return self._hand_over(batch)
-        chunk = self._chunk
-        if self._reader.has_data() or chunk[-2:] != b"\r\n":
-            return self._hand_over(batch)  # it ended inside a request
-        last_line = chunk.rfind(b"\r\n", 0, len(chunk) - 2) + 2
-        if chunk[last_line] in _HEADER_BYTES:  # (an int test: `bytes in bytes` is slow)
-            return self._hand_over(batch)  # it ended just after a header
         self._chunk = b""
-        self._unconfirmed = (chunk, len(batch))
         self._mode = _READY
         self.idle = True
         return batch
