@@ -260,3 +260,37 @@ def test_nested_array_in_a_request_is_refused_at_once(any_parser):
     conn.send(b"*1\r\n$4\r\nPING\r\n*2\r\n*1\r\n$4\r\nPING\r\n")
     assert conn.read_all() == b"+PONG\r\n-ERR Protocol error: expected '$', got '*'\r\n"
     conn.close()
+
+
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        (b"*2\r!$4\r\nECHO\r\n$2\r\nhi\r\n", b"$2\r\nhi\r\n"),  # the byte after CR is skipped
+        (b"*1\r\n$4\rping\xd9\r\n", _unknown(b"ing\xd9")),  # ... even where it starts the bulk
+    ],
+)
+def test_header_lines_end_at_the_first_cr_like_redis(any_parser, payload, expected):
+    conn = RawConnection(any_parser.port)
+    conn.send(payload)
+    assert conn.read_exactly(len(expected)) == expected
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "header, error",
+    [(b"*1\x00\r\n", b"too big mbulk count string"), (b"*1\r\n$4\x00\r\n", b"too big bulk count string")],
+)
+def test_nul_in_a_header_hides_its_end_until_too_big(any_parser, header, error):
+    """Redis finds the CR with strchr, which stops at a NUL: the line never ends."""
+    conn = RawConnection(any_parser.port)
+    conn.send(header + b"PING\r\n")
+    conn.send(b"x" * (70 * 1024))
+    assert conn.read_all() == b"-ERR Protocol error: %b\r\n" % error
+    conn.close()
+
+
+def test_unexpected_byte_is_quoted_as_sent(any_parser):
+    conn = RawConnection(any_parser.port)
+    conn.send(b"*1\r\n\xdb$4\r\nping\r\n")  # it was sent UTF-8 encoded, two bytes
+    assert conn.read_all() == b"-ERR Protocol error: expected '$', got '\xdb'\r\n"
+    conn.close()

@@ -118,10 +118,18 @@ class PythonRequestParser:
             self._pos = 0
 
     def _line_end(self, limit_error: str) -> int:
-        end = self._buf.find(b"\r\n", self._pos)
-        if end < 0 and len(self._buf) - self._pos > INLINE_MAX_SIZE:
-            raise ProtocolError(limit_error)
-        return end
+        """Where the header line at ``_pos`` ends, found as Redis finds it: at the first CR,
+        looked for with strchr (so a NUL before it hides it), once one more byte has come.
+        That byte is skipped unchecked, as Redis does. -1 while the line is incomplete."""
+        buf = self._buf
+        end = buf.find(b"\r", self._pos)
+        if end >= 0 and buf.find(b"\0", self._pos, end) >= 0:
+            end = -1
+        if end < 0:
+            if len(buf) - self._pos > INLINE_MAX_SIZE:
+                raise ProtocolError(limit_error)
+            return -1
+        return end if end + 1 < len(buf) else -1
 
     def _start_multibulk(self) -> bool:
         end = self._line_end("too big mbulk count string")
@@ -151,7 +159,7 @@ class PythonRequestParser:
                 if end < 0:
                     return False
                 if buf[self._pos] != 0x24:  # '$'
-                    got = chr(buf[self._pos])
+                    got = buf[self._pos : self._pos + 1].decode(errors="surrogateescape")  # as sent
                     raise ProtocolError(f"expected '$', got '{got}'")
                 size = _strict_int(buf[self._pos + 1 : end])
                 if size is None or size < 0 or size > self.max_bulk_len:
