@@ -294,3 +294,12 @@ def test_unexpected_byte_is_quoted_as_sent(any_parser):
     conn.send(b"*1\r\n\xdb$4\r\nping\r\n")  # it was sent UTF-8 encoded, two bytes
     assert conn.read_all() == b"-ERR Protocol error: expected '$', got '\xdb'\r\n"
     conn.close()
+
+
+def test_vertical_tab_and_form_feed_do_not_split_inline_arguments(any_parser):
+    """sdssplitargs skips any isspace() between arguments but ends one only at space/tab/CR/LF."""
+    conn = RawConnection(any_parser.port)
+    conn.send(b"ECHO a\x0bb\r\n\x0bPING\x0c\r\n")
+    expected = b"$3\r\na\x0bb\r\n" + _unknown(b"PING\x0c")
+    assert conn.read_exactly(len(expected)) == expected
+    conn.close()
