@@ -35,12 +35,25 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from fuzz_protocol_cases import HIREDIS_LENIENT, Case, make_case, may_switch_to_resp3
+from fuzz_protocol_cases import (
+    HIREDIS_LENIENT,
+    MAX_BULK,
+    QUERY_BUFFER_LIMIT,
+    Case,
+    make_case,
+    may_switch_to_resp3,
+)
 from fuzz_protocol_checks import REPLY_DEADLINE, run_case, transcript
 from resp_reader import MalformedReply, StrictRespReader
 from servers import ServerProcess, start_magpie, start_redis
 
-SERVER_ARGS = ("--proto-max-bulk-len", "1mb", "--client-query-buffer-limit", "4mb")
+#: Small limits, cheap to reach (the cases know them).
+SERVER_ARGS = (
+    "--proto-max-bulk-len",
+    str(MAX_BULK),
+    "--client-query-buffer-limit",
+    str(QUERY_BUFFER_LIMIT),
+)
 LOG_PROBLEMS = re.compile(r"Traceback|Exception|error running")
 
 
@@ -92,15 +105,14 @@ class Watchdog(threading.Thread):
             b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%b\r\n" % (len(a), a) for a in args)
         )
         replies: list[bytes] = []
+        late = f"no reply to {args[0].decode()} within {self.deadline} s"
         while not replies:
             if time.monotonic() - self.waiting_since > self.deadline:
-                raise ServerStuck(f"no reply to {args[0].decode()} within {self.deadline} s")
+                raise ServerStuck(late)  # bytes trickled in, never a whole reply
             try:
                 data = sock.recv(65536)
             except TimeoutError as exc:
-                raise ServerStuck(
-                    f"no reply to {args[0].decode()} within {self.deadline} s"
-                ) from exc
+                raise ServerStuck(late) from exc
             if not data:
                 raise ServerStuck("the server closed the watchdog's connection")
             replies = reader.feed(data)
