@@ -40,10 +40,6 @@ class StrictRespReader:
         self._buf = bytearray()
         self._consumed = 0  # stream offset of _buf[0]
 
-    def pending(self) -> int:
-        """Bytes of an incomplete reply held back."""
-        return len(self._buf)
-
     def feed(self, data: bytes) -> list[bytes]:
         self._buf += data
         replies: list[bytes] = []
