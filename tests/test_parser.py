@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from magpie.errors import CommandError, ProtocolError
-from magpie.protocol import encoder
+from magpie.protocol import encoder, hiredis_reader
 from magpie.protocol.parser import PythonRequestParser, RequestParser
 from magpie.protocol.replies import NULL_ARRAY, Push, RespSet, Verbatim
 
@@ -181,3 +181,14 @@ def test_malformed_request_after_a_split_one_errors_after_it_runs():
     assert parser.read(b"k\r\n*1\r\n$x\r\n") == [[b"GET", b"k"]]
     with pytest.raises(ProtocolError, match="expected '\\$', got 'x'|invalid bulk length"):
         parser.read()
+
+
+def test_hiredis_readers_refuse_arrays_they_would_allocate_whole():
+    """hiredis allocates a declared array length at once; the limit (its maxelements, set in
+    the reader's C struct) must hold with the installed hiredis, or the fast path is off."""
+    hiredis = pytest.importorskip("hiredis")
+    assert hiredis_reader.layout_confirmed(hiredis)
+    reader = hiredis_reader.limited_reader(hiredis)
+    reader.feed(b"*%d\r\n" % (hiredis_reader.MAX_ELEMENTS + 1))
+    with pytest.raises(hiredis.ProtocolError, match="out of range"):
+        reader.gets()

@@ -227,6 +227,19 @@ def test_array_length_hiredis_cannot_allocate_is_refused_after_earlier_requests(
     conn.close()
 
 
+def test_long_array_headers_do_not_stall_the_server(any_parser):
+    """hiredis allocated a declared length at once and freeing it walked every slot: each of
+    these 13-byte headers held the server for seconds (Redis grows arguments as they come)."""
+    bombs = [RawConnection(any_parser.port) for _ in range(2)]
+    for bomb in bombs:
+        bomb.send(b"*1\r\n$4\r\nPING\r\n*2147483647\r\n")
+    probe = RawConnection(any_parser.port)  # its 5 s socket timeout is the liveness deadline
+    probe.send(b"PING\r\n")
+    assert probe.read_until(b"\r\n") == b"+PONG\r\n"
+    for conn in [*bombs, probe]:
+        conn.close()
+
+
 @pytest.mark.parametrize(
     "first, then",
     [

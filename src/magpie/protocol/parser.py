@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from magpie.errors import ProtocolError
+from magpie.protocol import hiredis_reader
 from magpie.protocol.inline import split_inline
 
 try:  # the fast path; the pure-Python parser covers everything without it
@@ -21,6 +22,8 @@ except ImportError:  # pragma: no cover - exercised by the fallback tests
     hiredis = None
 if os.environ.get("MAGPIE_PURE_PYTHON_PARSER"):  # run without hiredis, as where it is missing
     hiredis = None
+if hiredis is not None and not hiredis_reader.layout_confirmed(hiredis):  # pragma: no cover
+    hiredis = None  # without its array limit one request stalls the server: parse strictly
 
 INLINE_MAX_SIZE = 64 * 1024  # Redis's PROTO_INLINE_MAX_SIZE
 MAX_MULTIBULK = 2**31 - 1  # Redis rejects counts above INT_MAX
@@ -223,7 +226,7 @@ class RequestParser:
 
     def __init__(self, max_bulk_len: int = 512 * 1024 * 1024, max_query_buffer: int = 1 << 30) -> None:
         self._strict = PythonRequestParser(max_bulk_len, max_query_buffer)
-        self._reader = hiredis.Reader() if hiredis is not None else None
+        self._reader = hiredis_reader.limited_reader(hiredis) if hiredis is not None else None
         self._mode = _READY if hiredis is not None else _STRICT
         self._chunk = b""  # the chunk hiredis is reading
         self._deferred_error: ProtocolError | None = None
@@ -324,9 +327,7 @@ class RequestParser:
             if between:
                 reader.feed(b"*0\r\n")
                 between = gets() == []
-        except (hiredis.ProtocolError, TypeError, MemoryError):
-            # MemoryError: hiredis allocates a declared array length up front (``*4294967295``);
-            # the strict parser grows arguments as they come, as Redis does.
+        except (hiredis.ProtocolError, TypeError):
             between = False
         if not between:
             return self._hand_over(batch)
@@ -366,7 +367,7 @@ class RequestParser:
         return batch
 
     def _to_strict(self, chunk: bytes, served: int, batch: list[list[bytes]] | None = None) -> None:
-        self._reader = hiredis.Reader()
+        self._reader = hiredis_reader.limited_reader(hiredis)
         self._mode = _STRICT
         strict = self._strict
         skip = _canonical_length(chunk, batch) if batch else None
