@@ -302,6 +302,21 @@ def test_nul_in_a_header_hides_its_end_until_too_big(any_parser, header, error):
     conn.close()
 
 
+@pytest.mark.parametrize(
+    "count, reply",
+    [
+        (b"-9223372036854775808", b"+PONG\r\n"),  # a count <= 0 is skipped
+        (b"-9223372036854775809", b"-ERR Protocol error: invalid multibulk length\r\n"),
+    ],
+)
+def test_multibulk_count_must_fit_in_64_bits(any_parser, count, reply):
+    """Redis reads it with string2ll, which refuses what overflows; it was skipped as <= 0."""
+    conn = RawConnection(any_parser.port)
+    conn.send(b"*%b\r\n*1\r\n$4\r\nPING\r\n" % count)
+    assert conn.read_until(b"\r\n") == reply
+    conn.close()
+
+
 def test_unexpected_byte_is_quoted_as_sent(any_parser):
     conn = RawConnection(any_parser.port)
     conn.send(b"*1\r\n\xdb$4\r\nping\r\n")  # it was sent UTF-8 encoded, two bytes

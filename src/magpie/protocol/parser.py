@@ -33,12 +33,12 @@ _COMPACT_AT = 256 * 1024
 
 
 def _strict_int(raw: bytes | bytearray) -> int | None:
-    """Redis's string2ll: optional '-', no '+', no spaces, no leading zeros."""
+    """Redis's string2ll: optional '-', no '+', no spaces, no leading zeros, 64 bits."""
     try:
         value = int(raw)
     except ValueError:
         return None
-    return value if str(value).encode() == raw else None
+    return value if str(value).encode() == raw and -(2**63) <= value < 2**63 else None
 
 
 def _canonical_length(chunk: bytes, batch: list[list[bytes]]) -> int | None:
