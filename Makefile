@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 6379
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench fuzz clean
 
 # setup.py compiles structures/avl.py in place: rebuild when it changes, or the stale
 # extension would shadow the edited source.
@@ -21,6 +21,11 @@ serve: $(STAMP)
 test: $(STAMP)
 	scripts/ensure-redis
 	$(PY) -m pytest -q
+
+# The fuzzers, for as long as asked: make fuzz FUZZ_SECONDS=600 [FUZZ_SEED=123]
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP)
+	$(PY) tests/fuzz_protocol.py --seconds $(FUZZ_SECONDS) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

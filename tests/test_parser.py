@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from magpie.errors import CommandError, ProtocolError, QueryBufferExceeded
-from magpie.protocol import encoder
+from magpie.protocol import encoder, hiredis_reader
 from magpie.protocol.parser import PythonRequestParser, RequestParser
 from magpie.protocol.replies import NULL_ARRAY, Push, RespSet, Verbatim
 
@@ -261,3 +261,14 @@ def test_requests_after_a_huge_count_request_in_one_chunk_are_all_served():
     assert drain(parser) == [[b"PING"]] * 5000 + [[b"ECHO", b"*1234567"]]
     parser.feed(b"*1\r\n$4\r\nPING\r\n")
     assert drain(parser) == [[b"PING"]]
+
+
+def test_hiredis_readers_refuse_arrays_they_would_allocate_whole():
+    """hiredis allocates a declared array length at once; the limit (its maxelements, set in
+    the reader's C struct) must hold with the installed hiredis, or the fast path is off."""
+    hiredis = pytest.importorskip("hiredis")
+    assert hiredis_reader.layout_confirmed(hiredis)
+    reader = hiredis_reader.limited_reader(hiredis)
+    reader.feed(b"*%d\r\n" % (hiredis_reader.MAX_ELEMENTS + 1))
+    with pytest.raises(hiredis.ProtocolError, match="out of range"):
+        reader.gets()

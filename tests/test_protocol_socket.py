@@ -182,3 +182,158 @@ class TestWithoutHiredis:
         conn.send(b"*1\r\n+PING\r\n")
         assert conn.read_all() == b"-ERR Protocol error: expected '$', got '+'\r\n"
         conn.close()
+
+
+# -- found by the protocol fuzzer (tests/fuzz_protocol.py); each reply is Redis 7.0's for the same bytes
+
+
+@pytest.fixture(params=["hiredis", "pure"])
+def any_parser(request):
+    """The shared server (hiredis in front) and the one with the pure-Python parser only."""
+    return request.getfixturevalue("magpie" if request.param == "hiredis" else "pure")
+
+
+def _unknown(name: bytes) -> bytes:
+    return b"-ERR unknown command '%b', with args beginning with: \r\n" % name
+
+
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        (  # hiredis read the map as a dict: data_received raised KeyError and dropped the client
+            b"*1\r\n$4\r\nPING\r\n%1\r\n$1\r\na\r\n$1\r\nb\r\n",
+            b"+PONG\r\n" + b"".join(_unknown(w) for w in [b"%1", b"$1", b"a", b"$1", b"b"]),
+        ),
+        (  # hiredis read the push as a request and ran PING
+            b"*1\r\n$4\r\nPING\r\n>1\r\n$4\r\nPING\r\n",
+            b"+PONG\r\n" + _unknown(b">1") + _unknown(b"$4") + b"+PONG\r\n",
+        ),
+    ],
+)
+def test_resp3_aggregate_after_a_request_is_an_inline_command(any_parser, payload, expected):
+    conn = RawConnection(any_parser.port)
+    conn.send(payload)
+    assert conn.read_exactly(len(expected)) == expected
+    conn.send(b"PING\r\n")
+    assert conn.read_until(b"\r\n") == b"+PONG\r\n"
+    conn.close()
+
+
+def test_array_length_hiredis_cannot_allocate_is_refused_after_earlier_requests(any_parser):
+    """hiredis allocates a declared array up front: MemoryError dropped the client unanswered."""
+    conn = RawConnection(any_parser.port)
+    conn.send(b"*1\r\n$4\r\nPING\r\n*4294967295\r\n")
+    assert conn.read_all() == b"+PONG\r\n-ERR Protocol error: invalid multibulk length\r\n"
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"*2147483647\r\n", b"*1\r\n~2147483647\r\n", b"*1\r\n*1\r\n>2000000000\r\n", b"*1\r\n|2000000000\r\n"],
+    ids=["array", "nested-set", "nested-push", "nested-attribute"],
+)
+def test_long_array_headers_do_not_stall_the_server(any_parser, header):
+    """hiredis allocated a declared length at once and freeing it walked every slot: each of
+    these headers held the server for seconds (a nested RESP3 set or push for a minute);
+    Redis grows arguments as they come."""
+    bombs = [RawConnection(any_parser.port) for _ in range(2)]
+    for bomb in bombs:
+        bomb.send(b"*1\r\n$4\r\nPING\r\n" + header)
+    probe = RawConnection(any_parser.port)  # its 5 s socket timeout is the liveness deadline
+    probe.send(b"PING\r\n")
+    assert probe.read_until(b"\r\n") == b"+PONG\r\n"
+    for conn in [*bombs, probe]:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "first, then",
+    [
+        (b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n", b"*1\r\n$4\r\nPING\r\n"),
+        (b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n", b"PING\r\n"),
+        (b"*1\r\n$4\r\nPING\r\n*3\r\n$4\r\nECHO\r\n", b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n"),
+    ],
+)
+def test_a_read_ending_after_an_argument_continues_that_request(any_parser, first, then):
+    """hiredis took such a read for a whole one and ran the next read's requests on their own."""
+    conn = RawConnection(any_parser.port)
+    conn.send(first)
+    assert conn.read_until(b"\r\n") == b"+PONG\r\n"  # the first read is served: two reads
+    conn.send(then)
+    assert conn.read_all() == b"-ERR Protocol error: expected '$', got '%b'\r\n" % then[:1]
+    conn.close()
+
+
+def test_a_read_holding_only_a_multibulk_header_continues_that_request(any_parser):
+    conn = RawConnection(any_parser.port)
+    conn.send(b"*2\r\n")
+    time.sleep(0.2)  # so that the server reads the header on its own (no assertion on time)
+    conn.send(b"*1\r\n$4\r\nPING\r\n")
+    assert conn.read_all() == b"-ERR Protocol error: expected '$', got '*'\r\n"
+    conn.close()
+
+
+def test_nested_array_in_a_request_is_refused_at_once(any_parser):
+    """hiredis read it as a nested array and waited for more, where Redis refuses it."""
+    conn = RawConnection(any_parser.port)
+    conn.send(b"*1\r\n$4\r\nPING\r\n*2\r\n*1\r\n$4\r\nPING\r\n")
+    assert conn.read_all() == b"+PONG\r\n-ERR Protocol error: expected '$', got '*'\r\n"
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        (b"*2\r!$4\r\nECHO\r\n$2\r\nhi\r\n", b"$2\r\nhi\r\n"),  # the byte after CR is skipped
+        (b"*1\r\n$4\rping\xd9\r\n", _unknown(b"ing\xd9")),  # ... even where it starts the bulk
+    ],
+)
+def test_header_lines_end_at_the_first_cr_like_redis(any_parser, payload, expected):
+    conn = RawConnection(any_parser.port)
+    conn.send(payload)
+    assert conn.read_exactly(len(expected)) == expected
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "header, error",
+    [(b"*1\x00\r\n", b"too big mbulk count string"), (b"*1\r\n$4\x00\r\n", b"too big bulk count string")],
+)
+def test_nul_in_a_header_hides_its_end_until_too_big(any_parser, header, error):
+    """Redis finds the CR with strchr, which stops at a NUL: the line never ends."""
+    conn = RawConnection(any_parser.port)
+    conn.send(header + b"PING\r\n")
+    conn.send(b"x" * (70 * 1024))
+    assert conn.read_all() == b"-ERR Protocol error: %b\r\n" % error
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "count, reply",
+    [
+        (b"-9223372036854775808", b"+PONG\r\n"),  # a count <= 0 is skipped
+        (b"-9223372036854775809", b"-ERR Protocol error: invalid multibulk length\r\n"),
+    ],
+)
+def test_multibulk_count_must_fit_in_64_bits(any_parser, count, reply):
+    """Redis reads it with string2ll, which refuses what overflows; it was skipped as <= 0."""
+    conn = RawConnection(any_parser.port)
+    conn.send(b"*%b\r\n*1\r\n$4\r\nPING\r\n" % count)
+    assert conn.read_until(b"\r\n") == reply
+    conn.close()
+
+
+def test_unexpected_byte_is_quoted_as_sent(any_parser):
+    conn = RawConnection(any_parser.port)
+    conn.send(b"*1\r\n\xdb$4\r\nping\r\n")  # it was sent UTF-8 encoded, two bytes
+    assert conn.read_all() == b"-ERR Protocol error: expected '$', got '\xdb'\r\n"
+    conn.close()
+
+
+def test_vertical_tab_and_form_feed_do_not_split_inline_arguments(any_parser):
+    """sdssplitargs skips any isspace() between arguments but ends one only at space/tab/CR/LF."""
+    conn = RawConnection(any_parser.port)
+    conn.send(b"ECHO a\x0bb\r\n\x0bPING\x0c\r\n")
+    expected = b"$3\r\na\x0bb\r\n" + _unknown(b"PING\x0c")
+    assert conn.read_exactly(len(expected)) == expected
+    conn.close()

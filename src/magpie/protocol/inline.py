@@ -7,7 +7,8 @@ must be followed by white space or the end of the line.
 
 from __future__ import annotations
 
-_SPACE = b" \n\r\t\x0b\x0c"
+_SPACE = b" \n\r\t\x0b\x0c"  # isspace(): skipped between arguments and required after a quote
+_ENDS_WORD = b" \n\r\t"  # only these end an unquoted argument (sdssplitargs's switch)
 _ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
 _HEX = b"0123456789abcdefABCDEF"
 
@@ -68,7 +69,7 @@ def split_inline(line: bytes) -> list[bytes] | None:
                 if i >= n:
                     break
                 c = line[i]
-                if c in _SPACE:
+                if c in _ENDS_WORD:
                     break
                 if c == 0x22:
                     in_dq = True

@@ -11,9 +11,9 @@ parser, which re-reads the chunk from its start so no byte is lost.
 from __future__ import annotations
 
 import os
-import re
 
 from magpie.errors import ProtocolError, QueryBufferExceeded
+from magpie.protocol import hiredis_reader
 from magpie.protocol.inline import split_inline
 
 try:  # the fast path; the pure-Python parser covers everything without it
@@ -22,6 +22,8 @@ except ImportError:  # pragma: no cover - exercised by the fallback tests
     hiredis = None
 if os.environ.get("MAGPIE_PURE_PYTHON_PARSER"):  # run without hiredis, as where it is missing
     hiredis = None
+if hiredis is not None and not hiredis_reader.layout_confirmed(hiredis):  # pragma: no cover
+    hiredis = None  # without its array limit one request stalls the server: parse strictly
 
 INLINE_MAX_SIZE = 64 * 1024  # Redis's PROTO_INLINE_MAX_SIZE
 MAX_MULTIBULK = 2**31 - 1  # Redis rejects counts above INT_MAX
@@ -34,12 +36,12 @@ QUERY_HEAD_BYTES = 64
 
 
 def _strict_int(raw: bytes | bytearray) -> int | None:
-    """Redis's string2ll: optional '-', no '+', no spaces, no leading zeros."""
+    """Redis's string2ll: optional '-', no '+', no spaces, no leading zeros, 64 bits."""
     try:
         value = int(raw)
     except ValueError:
         return None
-    return value if str(value).encode() == raw else None
+    return value if str(value).encode() == raw and -(2**63) <= value < 2**63 else None
 
 
 def _canonical_length(chunk: bytes, batch: list[list[bytes]]) -> int | None:
@@ -50,13 +52,6 @@ def _canonical_length(chunk: bytes, batch: list[list[bytes]]) -> int | None:
         [b"*%d\r\n%b" % (len(r), b"".join([b"$%d\r\n%b\r\n" % (len(a), a) for a in r])) for r in batch]
     )
     return len(encoded) if chunk.startswith(encoded) else None
-
-
-_HEADER_BYTES = frozenset(b"*$")
-#: A multibulk count of a million or more. hiredis allocates the whole list when it reads
-#: the header (``*2147483647`` is 16 GB of address space, and seconds of CPU to free), so a
-#: chunk holding one goes to the strict parser, which, like Redis, grows with the arguments.
-_HUGE_COUNT = re.compile(rb"\*[0-9]{7}")
 
 
 class PythonRequestParser:
@@ -99,8 +94,6 @@ class PythonRequestParser:
         (the buffer is emptied) so that a faster reader can take over. None otherwise."""
         if self._args is not None or self._pos >= len(self._buf) or self._buf[self._pos] != 0x2A:
             return None
-        if _HUGE_COUNT.search(self._buf, self._pos) is not None:
-            return None  # the faster reader must not see it (see _HUGE_COUNT)
         rest = bytes(self._buf[self._pos :])
         self._buf.clear()
         self._pos = 0
@@ -139,10 +132,18 @@ class PythonRequestParser:
             self._pos = 0
 
     def _line_end(self, limit_error: str) -> int:
-        end = self._buf.find(b"\r\n", self._pos)
-        if end < 0 and len(self._buf) - self._pos > INLINE_MAX_SIZE:
-            raise ProtocolError(limit_error)
-        return end
+        """Where the header line at ``_pos`` ends, found as Redis finds it: at the first CR,
+        looked for with strchr (so a NUL before it hides it), once one more byte has come.
+        That byte is skipped unchecked, as Redis does. -1 while the line is incomplete."""
+        buf = self._buf
+        end = buf.find(b"\r", self._pos)
+        if end >= 0 and buf.find(b"\0", self._pos, end) >= 0:
+            end = -1
+        if end < 0:
+            if len(buf) - self._pos > INLINE_MAX_SIZE:
+                raise ProtocolError(limit_error)
+            return -1
+        return end if end + 1 < len(buf) else -1
 
     def _start_multibulk(self) -> bool:
         end = self._line_end("too big mbulk count string")
@@ -172,7 +173,7 @@ class PythonRequestParser:
                 if end < 0:
                     return False
                 if buf[self._pos] != 0x24:  # '$'
-                    got = chr(buf[self._pos])
+                    got = buf[self._pos : self._pos + 1].decode(errors="surrogateescape")  # as sent
                     raise ProtocolError(f"expected '$', got '{got}'")
                 size = _strict_int(buf[self._pos + 1 : end])
                 if size is None or size < 0 or size > self.max_bulk_len:
@@ -236,12 +237,9 @@ class RequestParser:
 
     def __init__(self, max_bulk_len: int = 512 * 1024 * 1024, max_query_buffer: int = 1 << 30) -> None:
         self._strict = PythonRequestParser(max_bulk_len, max_query_buffer)
-        self._reader = hiredis.Reader() if hiredis is not None else None
+        self._reader = hiredis_reader.limited_reader(hiredis) if hiredis is not None else None
         self._mode = _READY if hiredis is not None else _STRICT
         self._chunk = b""  # the chunk hiredis is reading
-        # A chunk that ended with CRLF and left hiredis with nothing unread: a request
-        # boundary, unless the next chunk starts with '$' (then it ended between arguments).
-        self._unconfirmed: tuple[bytes, int] | None = None
         self._deferred_error: ProtocolError | None = None
         self._queue: list[list[bytes]] = []  # for gets()
         #: True when ``next_batch`` certainly has nothing more until the next ``feed``.
@@ -276,17 +274,11 @@ class RequestParser:
         self.idle = False
         mode = self._mode
         if mode == _READY:
-            first = data[:1]
-            if first == b"*" and _HUGE_COUNT.search(data) is None:
-                self._unconfirmed = None  # a new request: the last chunk ended at a boundary
+            if data[:1] == b"*":
                 self._reader.feed(data)
                 self._chunk = data
                 self._mode = _HIREDIS
                 return
-            if first == b"$" and self._unconfirmed is not None:
-                previous, served = self._unconfirmed
-                self._to_strict(previous, served)  # the last chunk ended between arguments
-            self._unconfirmed = None
         elif mode == _HIREDIS:
             # Fed again before reading (the client is blocked or paused): the strict parser
             # buffers it all, growing in place and bounded by client-query-buffer-limit.
@@ -303,9 +295,8 @@ class RequestParser:
         in one call keeps the per-read cost of the server's hot path down.
         """
         if data:
-            if self._mode == _READY and data[:1] == b"*" and _HUGE_COUNT.search(data) is None:
+            if self._mode == _READY and data[:1] == b"*":
                 self.idle = False
-                self._unconfirmed = None  # a new request: the last chunk ended at a boundary
                 self._reader.feed(data)
                 self._chunk = data
                 self._mode = _HIREDIS
@@ -333,28 +324,32 @@ class RequestParser:
                 self._settle()
             self.idle = True
             return []
-        gets = self._reader.gets
+        reader = self._reader
+        gets = reader.gets
         join = b"".join
         batch: list[list[bytes]] = []
         append = batch.append
         try:
             while (request := gets()) is not False:
-                join(request)  # TypeError unless a list of bytes: hiredis reads any RESP type
-                if not request:
-                    raise TypeError("empty request")
+                # hiredis reads any RESP type: a request is a non-empty list (not a RESP3
+                # map, a dict, nor a push) of bytes (join raises TypeError otherwise).
+                if request.__class__ is not list or not request:
+                    raise TypeError("not a request")
+                join(request)
                 append(request)
+            # Did the chunk end between requests? Not if hiredis holds unread bytes (a header
+            # or bulk cut short); nor if it is inside a request, after an argument or after a
+            # '*2' where Redis refuses a nested '*': an empty request fed now comes back as
+            # itself only if hiredis was between requests.
+            between = not reader.has_data()
+            if between:
+                reader.feed(b"*0\r\n")
+                between = gets() == []
         except (hiredis.ProtocolError, TypeError):
+            between = False
+        if not between:
             return self._hand_over(batch)
-        chunk = self._chunk
-        if self._reader.has_data() or chunk[-2:] != b"\r\n":
-            return self._hand_over(batch)  # it ended inside a request
-        last_line = chunk.rfind(b"\r\n", 0, len(chunk) - 2) + 2  # 1: the chunk is one line
-        if last_line == 1:
-            last_line = 0
-        if chunk[last_line] in _HEADER_BYTES:  # (an int test: `bytes in bytes` is slow)
-            return self._hand_over(batch)  # it ended just after a header
         self._chunk = b""
-        self._unconfirmed = (chunk, len(batch))
         self._mode = _READY
         self.idle = True
         return batch
@@ -390,7 +385,7 @@ class RequestParser:
         return batch
 
     def _to_strict(self, chunk: bytes, served: int, batch: list[list[bytes]] | None = None) -> None:
-        self._reader = hiredis.Reader()
+        self._reader = hiredis_reader.limited_reader(hiredis)
         self._mode = _STRICT
         strict = self._strict
         skip = _canonical_length(chunk, batch) if batch else None
