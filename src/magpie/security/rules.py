@@ -107,12 +107,21 @@ def quoted(raw: bytes) -> str:
 # -- selectors ----------------------------------------------------------------------------------
 
 
-def _key_matcher(pattern: bytes) -> Callable[[bytes], bool]:
-    """Redis's glob match for one key pattern; plain ``prefix*`` patterns (the usual
-    ``~app:*``) become a startswith test, which the hot path can afford."""
+def plain_prefix(pattern: bytes) -> bytes | None:
+    """The prefix of a ``prefix*`` glob with no other special characters (the usual
+    ``app:*``), else None."""
     body = pattern[:-1]
-    if pattern.endswith(b"*") and body and not any(c in b"*?[\\" for c in body):
-        return lambda key: key.startswith(body)
+    if not pattern.endswith(b"*") or not body or any(c in b"*?[\\" for c in body):
+        return None
+    return body
+
+
+def _key_matcher(pattern: bytes) -> Callable[[bytes], bool]:
+    """Redis's glob match for one key pattern; a plain prefix becomes a startswith test,
+    which the hot path can afford."""
+    prefix = plain_prefix(pattern)
+    if prefix is not None:
+        return lambda key: key.startswith(prefix)
     if pattern == b"*":
         return bool  # stringmatchlen never matches the empty string
     match = compile_pattern(pattern).match
@@ -497,7 +506,8 @@ def _fast_check(user: User) -> dict[CommandSpec, bool | bytes] | None:
     verdicts: dict[CommandSpec, bool | bytes] = {}
     if len(user.selectors) > 1:
         return verdicts
-    prefix = _plain_prefix(root.patterns[0]) if len(root.patterns) == 1 else None
+    single = root.patterns[0] if len(root.patterns) == 1 else None
+    prefix = plain_prefix(single.pattern) if single is not None and single.flags == KEY_READ | KEY_WRITE else None
     for spec in all_commands():
         if not (root.allcommands or spec in root.allowed):
             continue
@@ -513,14 +523,6 @@ def _fast_check(user: User) -> dict[CommandSpec, bool | bytes] | None:
         ):
             verdicts[spec] = prefix
     return verdicts
-
-
-def _plain_prefix(pattern: KeyPattern) -> bytes | None:
-    """The prefix of a ``~prefix*`` pattern allowing both reads and writes, else None."""
-    body = pattern.pattern[:-1]
-    if pattern.flags != KEY_READ | KEY_WRITE or not pattern.pattern.endswith(b"*") or not body:
-        return None
-    return None if any(c in b"*?[\\" for c in body) else body
 
 
 def user_check(user: User, spec: CommandSpec, argv: list[bytes]) -> tuple[int, int]:
