@@ -355,6 +355,25 @@ def test_config_file_values_are_applied(tmp_path):
         server.stop()
 
 
+def _start_from_file(conf_path: str, port: int, cwd: str) -> subprocess.Popen:
+    """A server started from a config file alone (as after a CONFIG REWRITE)."""
+    return subprocess.Popen([sys.executable, "-m", "magpie", conf_path, "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)  # fmt: skip
+
+
+def _until_answered(call) -> None:
+    """Call until the server is up (20 s at most)."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            call()
+            return
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def test_config_rewrite_round_trip(tmp_path):
     server = start_magpie(config_text=CONF)
     conf_path = os.path.join(server.workdir, "magpie.conf")
@@ -384,19 +403,10 @@ def test_config_rewrite_round_trip(tmp_path):
         server.proc.terminate()
         server.proc.wait(10)
     # Restart from the rewritten file alone.
-    proc = subprocess.Popen([sys.executable, "-m", "magpie", conf_path, "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=server.workdir)  # fmt: skip
+    proc = _start_from_file(conf_path, port, server.workdir)
     try:
         client = redis.Redis(port=port, password="pass word", protocol=2, socket_timeout=5)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        _until_answered(client.ping)
         assert config_get(client, "hz", "maxmemory", "save", "notify-keyspace-events", "replica-read-only") == {
             "hz": "33", "maxmemory": "104857600", "save": "", "notify-keyspace-events": "xE",
             "replica-read-only": "no",
@@ -427,19 +437,10 @@ def test_config_rewrite_keeps_acl_users_and_a_restart_reads_them():
     finally:
         server.proc.terminate()
         server.proc.wait(10)
-    proc = subprocess.Popen([sys.executable, "-m", "magpie", conf_path, "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=server.workdir)  # fmt: skip
+    proc = _start_from_file(conf_path, port, server.workdir)
     try:
         bob = redis.Redis(port=port, username="bob", password="pw", protocol=2, socket_timeout=5)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                bob.execute_command("GET", "app:1")
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        _until_answered(lambda: bob.execute_command("GET", "app:1"))
         with pytest.raises(redis.exceptions.NoPermissionError):
             bob.execute_command("SET", "app:1", "x")
     finally:
