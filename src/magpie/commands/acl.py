@@ -174,23 +174,20 @@ def acl_dryrun(client, args):
 
 @sub("load", 2, _ADMIN, summary="Reloads the rules from the configured ACL file.")
 def acl_load(client, args):
-    server = client.server
-    if not server.config["aclfile"]:
-        raise CommandError(_NO_ACL_FILE)
-    try:
-        server.acl.load_file(server.clients.values())
-    except AclError as exc:
-        raise CommandError(f"ERR {exc}") from None
-    return OK
+    return _with_acl_file(client, lambda server: server.acl.load_file(server.clients.values()))
 
 
 @sub("save", 2, _ADMIN, summary="Saves the effective ACL rules in the configured ACL file.")
 def acl_save(client, args):
+    return _with_acl_file(client, lambda server: server.acl.save_file())
+
+
+def _with_acl_file(client, action) -> str:
     server = client.server
     if not server.config["aclfile"]:
         raise CommandError(_NO_ACL_FILE)
     try:
-        server.acl.save_file()
+        action(server)
     except AclError as exc:
         raise CommandError(f"ERR {exc}") from None
     return OK
