@@ -395,6 +395,14 @@ class VectorIndex(ABC):
         self._aside.clear()
         self._reset()
 
+    def check_invariants(self) -> None:
+        """Raise AssertionError unless no doc id is both aside and searchable and the
+        subclass's slots agree with its doc id map."""
+        for doc_id in self._aside:
+            if self._has(doc_id):
+                raise AssertionError(f"doc {doc_id} is both searchable and aside")
+        self._check_slots()
+
     def _base_info(self) -> dict[str, object]:
         return {
             "algorithm": self.algorithm,
@@ -434,6 +442,10 @@ class VectorIndex(ABC):
 
     @abstractmethod
     def _reset(self) -> None: ...
+
+    @abstractmethod
+    def _check_slots(self) -> None:
+        """Raise AssertionError unless the storage slots and the doc id map agree."""
 
     @abstractmethod
     def knn(
