@@ -43,6 +43,25 @@ def test_copy_and_move(magpie, r):
     assert other.get("k2") == b"v"
 
 
+@pytest.mark.parametrize(
+    "move",
+    [["RENAME", "k", "k2"], ["RENAMENX", "k", "k2"], ["COPY", "k", "k2"], ["COPY", "k", "k", "DB", "3"],
+     ["MOVE", "k", "4"]],
+    ids=" ".join,
+)  # fmt: skip
+def test_a_ttl_carried_to_the_destination_is_in_its_memory_estimate(r2, move):
+    """The TTL is set before the change is signalled, so the estimate counts it (it was
+    signalled first and the destination's estimate stayed without it)."""
+    r2.config_set("maxmemory", "1gb")
+    try:
+        r2.set("k", "v", ex=100)
+        r2.execute_command(*move)
+        assert r2.execute_command("DEBUG", "CHECK-INVARIANTS") == b"OK"
+    finally:
+        r2.config_set("maxmemory", "0")
+        r2.flushall()
+
+
 def test_swapdb(magpie, r):
     r.set("in0", "x")
     other = magpie.client(db=1)
