@@ -176,6 +176,13 @@ def test_query_errors_have_redisearch_texts(r, movies):
         r.execute_command("FT.SEARCH", name, "*", "LIMIT", 0, 2_000_000)
 
 
+
+def test_legacy_filter_on_a_field_name_that_is_not_utf8_is_an_unknown_field(r2, movies):
+    name, _ = movies
+    with pytest.raises(redis.ResponseError, match="Unknown field `"):
+        r2.execute_command("FT.SEARCH", name, "*", "FILTER", b"\xd1\xff", 0, 1)
+
+
 # -- live indexing ----------------------------------------------------------------------------
 
 
