@@ -324,6 +324,16 @@ def test_aggregate_groupby_reduce_sortby_limit(r, movies):
     assert aggregate_rows(reply) == [{b"total": b"5983", b"mean": b"1994.33333333", b"last": b"2016"}]
 
 
+def test_aggregate_reducer_and_param_names_that_are_not_utf8(r2, movies):
+    """Bytes that are not UTF-8 are kept as they came (an unknown reducer, a parameter
+    nobody uses), not an internal error."""
+    name, _ = movies
+    with pytest.raises(redis.ResponseError, match="No such reducer"):
+        r2.execute_command("FT.AGGREGATE", name, "*", "GROUPBY", 1, "@year", "REDUCE", b"\xff\xfe", 0)
+    reply = r2.execute_command("FT.AGGREGATE", name, "*", "PARAMS", 2, b"\xc4\x38", "v")
+    assert reply[0] == 5
+
+
 def test_aggregate_cursor_pages_through_every_key(r, index):
     name, prefix = index
     create(r, name, prefix, NumericField("n"))
