@@ -147,7 +147,7 @@ def test_object_and_memory(r):
         r.object("freq", "s")
 
 
-@pytest.mark.parametrize("cursor", ["-1", "+0", "", "18446744073709551615"])
+@pytest.mark.parametrize("cursor", ["-1", "+0", "", "18446744073709551615", b"\x00", b"0\x00junk"])
 def test_scan_cursor_spellings_match_redis(r2, reference_redis, cursor):
     ref = reference_redis.client(protocol=2)
     for client in (r2, ref):

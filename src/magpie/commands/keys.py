@@ -204,7 +204,9 @@ def keys(client, args):
 
 def parse_scan_cursor(raw: bytes) -> int:
     """A SCAN-family cursor as Redis's strtoul reads it: an optional sign (a negative number
-    wraps modulo 2**64), digits, nothing after; the empty string is 0."""
+    wraps modulo 2**64), digits, nothing after; the empty string is 0. Like strtoul, it reads
+    a C string: the cursor ends at its first NUL byte."""
+    raw = raw.split(b"\0", 1)[0]
     digits = raw[1:] if raw[:1] in (b"+", b"-") else raw
     if (digits and not digits.isdigit()) or (not digits and raw):
         raise CommandError("ERR invalid cursor")
