@@ -3,8 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 6379
+FUZZ_SECONDS ?= 300
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench fuzz clean
 
 # setup.py compiles structures/avl.py in place: rebuild when it changes, or the stale
 # extension would shadow the edited source.
@@ -28,6 +29,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	scripts/ensure-redis
 	$(PY) benchmarks/kv.py
+
+# The command fuzzer (issue #9) for FUZZ_SECONDS; FUZZ_SEED=<n> replays a seed.
+fuzz: $(STAMP)
+	$(PY) tests/fuzz_commands.py --seconds $(FUZZ_SECONDS) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
