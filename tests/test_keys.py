@@ -158,6 +158,16 @@ def test_scan_cursor_spellings_match_redis(r2, reference_redis, cursor):
     assert (ours[0] == b"0") == (theirs[0] == b"0")
 
 
+@pytest.mark.parametrize("command", ["SCAN", "SSCAN s", "HSCAN h", "ZSCAN z"])
+def test_a_cursor_of_thousands_of_digits(r2, command):
+    """Past 2**64 is an invalid cursor, however long (5000 digits are more than int() reads:
+    it was an internal error, found by the command fuzzer); leading zeros are strtoul's."""
+    words = command.split()
+    with pytest.raises(redis.ResponseError, match="invalid cursor"):
+        r2.execute_command(*words, "7" * 5000)
+    assert r2.execute_command(*words, "0" * 5000)[0] == 0  # redis-py parses the cursor
+
+
 def test_getkeys_errors_match_redis(r2, reference_redis):
     ref = reference_redis.client(protocol=2)
     for args in (["COMMAND", "GETKEYS", "SINTERCARD", "0", "a"], ["COMMAND", "GETKEYS", "PING"]):

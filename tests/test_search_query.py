@@ -103,6 +103,14 @@ def test_wildcard_and_pure_knn_queries() -> None:
     assert query.filter == MatchAll() and query.knn is not None and query.knn.k == 10
 
 
+@pytest.mark.parametrize("digits", ["18446744073709551616", "9" * 30, "7" * 5000, "0" * 5000 + "3"])
+def test_a_knn_k_literal_is_at_most_size_max(digits: str) -> None:
+    """k is a size_t: a longer literal is SIZE_MAX, not an internal error (5000 digits are
+    more than int() reads; found by the command fuzzer)."""
+    query = parse_query(f"*=>[KNN {digits} @v $vec]", PARAMS)
+    assert query.knn is not None and query.knn.k == (3 if digits.endswith("3") else 2**64 - 1)
+
+
 def test_langchain_index_name_filter_with_underscore_field() -> None:
     assert parse('@_index_name:("lc")') == Phrase(("_index_name",), ("lc",))
 

@@ -210,7 +210,10 @@ def parse_scan_cursor(raw: bytes) -> int:
     digits = raw[1:] if raw[:1] in (b"+", b"-") else raw
     if (digits and not digits.isdigit()) or (not digits and raw):
         raise CommandError("ERR invalid cursor")
-    cursor = int(digits) if digits else 0
+    significant = digits.lstrip(b"0")
+    if len(significant) > 20:  # past 2**64 (and past what int() will read)
+        raise CommandError("ERR invalid cursor")
+    cursor = int(significant) if significant else 0
     if cursor >= 2**64:
         raise CommandError("ERR invalid cursor")
     return (-cursor) % 2**64 if raw[:1] == b"-" else cursor
