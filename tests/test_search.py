@@ -177,6 +177,21 @@ def test_query_errors_have_redisearch_texts(r, movies):
 
 
 
+@pytest.mark.parametrize("algorithm", ["FLAT", "HNSW"])
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("INITIAL_CAP", 2**44, "not enough memory"), ("DIM", 2**31, "dimension must be at most")],
+)
+def test_vector_fields_too_big_to_allocate_are_bad_arguments(r2, index, algorithm, option, value, message):
+    """A capacity no machine can hold (MemoryError) or a DIM past hnswlib's C int (TypeError)
+    was an internal error (found by the command fuzzer)."""
+    name, prefix = index
+    params = {"TYPE": "FLOAT32", "DIM": 4, "DISTANCE_METRIC": "L2", option: value}
+    words = [str(x) for pair in params.items() for x in pair]
+    with pytest.raises(redis.ResponseError, match=f"Bad arguments for vector field: .*{message}"):
+        r2.execute_command("FT.CREATE", name, "PREFIX", 1, prefix, "SCHEMA", "v", "VECTOR", algorithm, len(words), *words)
+
+
 def test_legacy_filter_on_a_field_name_that_is_not_utf8_is_an_unknown_field(r2, movies):
     name, _ = movies
     with pytest.raises(redis.ResponseError, match="Unknown field `"):

@@ -150,6 +150,10 @@ def membership(allowed: Collection[int]) -> Collection[int]:
     return set(allowed)
 
 
+#: hnswlib takes the dimension as a C int.
+MAX_DIM = 2**31 - 1
+
+
 class VectorSpace:
     """Data type, dimension and metric of a field: decoding, normalising, exact distances.
 
@@ -164,6 +168,8 @@ class VectorSpace:
             raise ValueError(f"unsupported distance metric {metric!r}")
         if not isinstance(dim, int) or dim <= 0:
             raise ValueError(f"vector dimension must be a positive integer, got {dim!r}")
+        if dim > MAX_DIM:
+            raise ValueError(f"vector dimension must be at most {MAX_DIM}, got {dim}")
         self.dtype = dtype
         self.dim = dim
         self.metric = metric
