@@ -192,6 +192,15 @@ def test_vector_fields_too_big_to_allocate_are_bad_arguments(r2, index, algorith
         r2.execute_command("FT.CREATE", name, "PREFIX", 1, prefix, "SCHEMA", "v", "VECTOR", algorithm, len(words), *words)
 
 
+def test_ft_info_of_field_names_that_are_not_utf8(r, index):
+    """FT.INFO sends field names as simple strings; bytes that are not UTF-8 made the
+    encoder raise and the connection drop (found by the command fuzzer)."""
+    name, prefix = index
+    r.execute_command("FT.CREATE", name, "PREFIX", 1, prefix, "SCHEMA", b"\xb7x", "AS", b"\xc3y", "TAG")
+    info = r.execute_command("FT.INFO", name)
+    assert info and r.ping()
+
+
 def test_legacy_filter_on_a_field_name_that_is_not_utf8_is_an_unknown_field(r2, movies):
     name, _ = movies
     with pytest.raises(redis.ResponseError, match="Unknown field `"):
