@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 Arg = dict[str, object]
@@ -47,7 +47,7 @@ GLOBS = [b"*", b"*a*", b"k?y", b"[a-z]*", b"str:*", b"doc:*", b"\\*", b"[", b"[^
 BITFIELD_TYPES = [b"u8", b"i8", b"u1", b"i1", b"u63", b"i64", b"u64", b"i65", b"u0", b"x8", b"#1", b"8"]
 #: Absolute times, fixed so that a seed always gives the same commands: past, far future.
 UNIX_TIMES = [b"1", b"1000000000", b"4102444800", b"4102444800000", b"0", b"-1"]
-BLOB_SIZES = (4096, 65536, 1 << 20)
+BLOB_SIZES = (4096, 5000, 65536, 1 << 20)  # 5000 digits: more than int() reads
 
 
 @dataclass
@@ -529,13 +529,3 @@ EXTRA_ARGUMENTS: dict[str, list[Arg]] = {
 
 def vector_blob(dim: int) -> bytes:
     return struct.pack(f"<{dim}f", *(0.5 * i for i in range(dim)))
-
-
-def walk(arguments: Sequence[Arg]) -> Iterator[Arg]:
-    """Every node of a tree, depth first."""
-    for arg in arguments:
-        yield arg
-        yield from walk(arg.get("arguments", ()))  # type: ignore[arg-type]
-
-
-Picker = Callable[[Target], bool]
