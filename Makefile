@@ -3,7 +3,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 6379
-FUZZ_SECONDS ?= 300
 
 .PHONY: serve test lint bench fuzz clean
 
@@ -23,16 +22,17 @@ test: $(STAMP)
 	scripts/ensure-redis
 	$(PY) -m pytest -q
 
+# The fuzzers, for as long as asked: make fuzz FUZZ_SECONDS=600 [FUZZ_SEED=123]
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP)
+	$(PY) tests/fuzz_commands.py --seconds $(FUZZ_SECONDS) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 
 bench: $(STAMP)
 	scripts/ensure-redis
 	$(PY) benchmarks/kv.py
-
-# The command fuzzer (issue #9) for FUZZ_SECONDS; FUZZ_SEED=<n> replays a seed.
-fuzz: $(STAMP)
-	$(PY) tests/fuzz_commands.py --seconds $(FUZZ_SECONDS) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
