@@ -99,6 +99,9 @@ _MAX_DEPTH = 256
 _GEO_UNITS = frozenset({"m", "km", "mi", "ft"})
 _GEOSHAPE_PREDICATES = frozenset({"WITHIN", "CONTAINS", "DISJOINT", "INTERSECTS"})
 _SIZE_MAX = 2**64 - 1
+_AFFIX_KIND: dict[str, Literal["prefix", "suffix", "infix"]] = {
+    "PREFIX": "prefix", "SUFFIX": "suffix", "CONTAINS": "infix",
+}  # fmt: skip
 
 
 def _size_literal(digits: str) -> int:
@@ -106,9 +109,6 @@ def _size_literal(digits: str) -> int:
     would also be more than int() reads)."""
     significant = digits.lstrip("0")
     return _SIZE_MAX if len(significant) > 20 else min(int(significant or "0"), _SIZE_MAX)
-_AFFIX_KIND: dict[str, Literal["prefix", "suffix", "infix"]] = {
-    "PREFIX": "prefix", "SUFFIX": "suffix", "CONTAINS": "infix",
-}  # fmt: skip
 
 
 _Number = float | qt.ParamRef
