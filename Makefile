@@ -26,6 +26,7 @@ test: $(STAMP)
 FUZZ_SECONDS ?= 300
 fuzz: $(STAMP)
 	$(PY) tests/fuzz_protocol.py --seconds $(FUZZ_SECONDS) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
+	$(PY) tests/fuzz_commands.py --seconds $(FUZZ_SECONDS) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -7,6 +7,8 @@ import socket
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from servers import start_magpie
 from test_keyspace_notifications import wait_until_listening
 
@@ -110,6 +112,24 @@ def test_allkeys_lfu_keeps_frequently_used_keys(c):
     fill(c, "cold", 2000)
     assert all(c.exists(f"hot{i}") for i in range(10))
     assert c.info("stats")["evicted_keys"] > 0
+
+
+def test_a_huge_maxmemory_samples_samples_at_most_every_key():
+    """Sampling asked for 2**31-1 distinct draws from a few dozen keys and never finished,
+    blocking the server (found by the command fuzzer); Redis caps it at the dict's size.
+    A server of its own, and a client that does not retry, so a regression fails quickly."""
+    process = start_magpie()
+    try:
+        c = process.client(socket_timeout=5, retry=Retry(NoBackoff(), 0))
+        c.config_set("maxmemory", 10**9)
+        c.config_set("maxmemory-policy", "allkeys-lfu")
+        c.config_set("maxmemory-samples", 2**31 - 1)
+        fill(c, "k", 50, 2000)
+        c.config_set("maxmemory", used(c) - 20_000)
+        assert c.set("big", "y" * 5000)
+        assert c.info("stats")["evicted_keys"] > 0
+    finally:
+        process.stop()
 
 
 def test_volatile_ttl_evicts_nearest_expiry_first_and_spares_persistent_keys(c):

@@ -148,6 +148,9 @@ def test_unauthenticated_clients_get_tighter_limits(parser):
         (Push([b"a"]), b"*1\r\n$1\r\na\r\n", b">1\r\n$1\r\na\r\n"),
         (Verbatim("hi"), b"$2\r\nhi\r\n", b"=6\r\ntxt:hi\r\n"),
         (CommandError("ERR bad\r\nthing"), b"-ERR bad  thing\r\n", b"-ERR bad  thing\r\n"),
+        # a client's bytes decoded with surrogateescape go back as sent (strict UTF-8 raised)
+        (b"\xb7x".decode("utf-8", "surrogateescape"), b"+\xb7x\r\n", b"+\xb7x\r\n"),
+        ("\ud800", b"+?\r\n", b"+?\r\n"),
     ],
 )
 def test_encoder_picks_the_wire_form_per_protocol(value, resp2, resp3):

@@ -176,6 +176,37 @@ def test_query_errors_have_redisearch_texts(r, movies):
         r.execute_command("FT.SEARCH", name, "*", "LIMIT", 0, 2_000_000)
 
 
+
+@pytest.mark.parametrize("algorithm", ["FLAT", "HNSW"])
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("INITIAL_CAP", 2**44, "not enough memory"), ("DIM", 2**31, "dimension must be at most")],
+)
+def test_vector_fields_too_big_to_allocate_are_bad_arguments(r2, index, algorithm, option, value, message):
+    """A capacity no machine can hold (MemoryError) or a DIM past hnswlib's C int (TypeError)
+    was an internal error (found by the command fuzzer)."""
+    name, prefix = index
+    params = {"TYPE": "FLOAT32", "DIM": 4, "DISTANCE_METRIC": "L2", option: value}
+    words = [str(x) for pair in params.items() for x in pair]
+    with pytest.raises(redis.ResponseError, match=f"Bad arguments for vector field: .*{message}"):
+        r2.execute_command("FT.CREATE", name, "PREFIX", 1, prefix, "SCHEMA", "v", "VECTOR", algorithm, len(words), *words)
+
+
+def test_ft_info_of_field_names_that_are_not_utf8(r, index):
+    """FT.INFO sends field names as simple strings; bytes that are not UTF-8 made the
+    encoder raise and the connection drop (found by the command fuzzer)."""
+    name, prefix = index
+    r.execute_command("FT.CREATE", name, "PREFIX", 1, prefix, "SCHEMA", b"\xb7x", "AS", b"\xc3y", "TAG")
+    info = r.execute_command("FT.INFO", name)
+    assert info and r.ping()
+
+
+def test_legacy_filter_on_a_field_name_that_is_not_utf8_is_an_unknown_field(r2, movies):
+    name, _ = movies
+    with pytest.raises(redis.ResponseError, match="Unknown field `"):
+        r2.execute_command("FT.SEARCH", name, "*", "FILTER", b"\xd1\xff", 0, 1)
+
+
 # -- live indexing ----------------------------------------------------------------------------
 
 
@@ -315,6 +346,16 @@ def test_aggregate_groupby_reduce_sortby_limit(r, movies):
         "REDUCE", "AVG", 1, "@year", "AS", "mean", "REDUCE", "MAX", 1, "@year", "AS", "last",
     )  # fmt: skip
     assert aggregate_rows(reply) == [{b"total": b"5983", b"mean": b"1994.33333333", b"last": b"2016"}]
+
+
+def test_aggregate_reducer_and_param_names_that_are_not_utf8(r2, movies):
+    """Bytes that are not UTF-8 are kept as they came (an unknown reducer, a parameter
+    nobody uses), not an internal error."""
+    name, _ = movies
+    with pytest.raises(redis.ResponseError, match="No such reducer"):
+        r2.execute_command("FT.AGGREGATE", name, "*", "GROUPBY", 1, "@year", "REDUCE", b"\xff\xfe", 0)
+    reply = r2.execute_command("FT.AGGREGATE", name, "*", "PARAMS", 2, b"\xc4\x38", "v")
+    assert reply[0] == 5
 
 
 def test_aggregate_cursor_pages_through_every_key(r, index):

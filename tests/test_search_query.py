@@ -103,6 +103,14 @@ def test_wildcard_and_pure_knn_queries() -> None:
     assert query.filter == MatchAll() and query.knn is not None and query.knn.k == 10
 
 
+@pytest.mark.parametrize("digits", ["18446744073709551616", "9" * 30, "7" * 5000, "0" * 5000 + "3"])
+def test_a_knn_k_literal_is_at_most_size_max(digits: str) -> None:
+    """k is a size_t: a longer literal is SIZE_MAX, not an internal error (5000 digits are
+    more than int() reads; found by the command fuzzer)."""
+    query = parse_query(f"*=>[KNN {digits} @v $vec]", PARAMS)
+    assert query.knn is not None and query.knn.k == (3 if digits.endswith("3") else 2**64 - 1)
+
+
 def test_langchain_index_name_filter_with_underscore_field() -> None:
     assert parse('@_index_name:("lc")') == Phrase(("_index_name",), ("lc",))
 
@@ -297,6 +305,8 @@ def test_text_parameter_is_normalized() -> None:
         ("@num:[$min $max]", {"min": b"102", "max": b"-inf"}, "Bad upper range: -inf"),
         ("@num:[$min 5]", {"min": b"abc"}, "Bad lower range: abc"),
         ("@t:{abc}=>{$weight:$p}", {}, "No such parameter `p`"),
+        # thousands of digits (found by the command fuzzer: int() refuses to read them)
+        ("* => [KNN $k @v $vec]", {"vec": b"x", "k": b"7" * 5000}, f"Invalid numeric value ({'7' * 5000}) for parameter `k`"),
     ],
 )  # fmt: skip
 def test_parameter_errors(query: str, params: dict[str, bytes], message: str) -> None:
@@ -399,6 +409,7 @@ def test_deep_nesting_overflows_like_redisearch() -> None:
         ([("HYBRID_POLICY", "ADHOC_BF"), ("BATCH_SIZE", "5")], "FLAT", "hybrid", "'batch size' is irrelevant for 'ADHOC_BF' policy"),
         ([("HYBRID_POLICY", "adhoc_bf"), ("EF_RUNTIME", "5")], "HNSW", "hybrid", "'EF_RUNTIME' is irrelevant for 'ADHOC_BF' policy"),
         ([("WS_SEARCH", "5")], "HNSW", "knn", "Invalid option"),
+        ([("EF_RUNTIME", "7" * 5000)], "HNSW", "knn", "Invalid value was given"),  # int() would refuse it
     ],
 )  # fmt: skip
 def test_vector_parameter_errors(params: list[tuple[str, str]], algorithm: str, query_type: str, reason: str) -> None:
@@ -409,6 +420,7 @@ def test_vector_parameter_errors(params: list[tuple[str, str]], algorithm: str, 
 
 def test_vector_parameters_accepted() -> None:
     check_vector_params([("EF_RUNTIME", "0x10"), ("HYBRID_POLICY", "BATCHES"), ("BATCH_SIZE", "5")], "HNSW", "hybrid")
+    check_vector_params([("EF_RUNTIME", "0" * 5000 + "7")], "HNSW", "knn")  # octal, of any length
     check_vector_params([("EPSILON", "0.01")], "HNSW", "range")
     check_vector_params([], "FLAT", "knn")
 

@@ -309,6 +309,23 @@ def test_client_pause_all_resumes_on_unpause(magpie):
         other.close()
 
 
+def test_quit_is_not_held_by_a_pause(magpie):
+    """QUIT during CLIENT PAUSE ALL closes at once, as in Redis; a held QUIT used to be
+    answered into a buffer nobody flushed, leaving the client waiting for ever (found by the
+    command fuzzer)."""
+    admin = magpie.client(protocol=2)
+    sock = socket.create_connection(("127.0.0.1", magpie.port), timeout=5)
+    try:
+        admin.execute_command("CLIENT", "PAUSE", "60000", "ALL")
+        sock.sendall(b"QUIT\r\n")
+        assert sock.recv(100) == b"+OK\r\n"
+        assert sock.recv(100) == b""
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+        admin.close()
+        sock.close()
+
+
 def test_client_no_evict_and_reply_modes(raw):
     raw.send(b"CLIENT NO-EVICT on\r\nCLIENT NO-EVICT off\r\n")
     assert raw.read_until(b"+OK\r\n+OK\r\n") == b"+OK\r\n+OK\r\n"

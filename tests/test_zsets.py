@@ -580,3 +580,16 @@ def test_zadd_short_forms_match_redis(r2, reference_redis, args):
         except redis.ResponseError as exc:
             replies.append(str(exc))
     assert replies[0] == replies[1]
+
+
+@pytest.mark.parametrize("bounds", [(b"\x00junk", b"1"), (b"(\x00", b"1"), (b"1\x00x", b"+inf"), (b"\x00(", b"(2\x00")])
+def test_score_bounds_end_at_a_nul_byte_as_in_redis(r2, reference_redis, bounds):
+    """zslParseRange reads the bound as a C string: strtod stops at the first NUL, and an
+    empty bound is 0 (found by the command fuzzer's comparison with redis-server)."""
+    ref = reference_redis.client(protocol=2)
+    counts = []
+    for client in (r2, ref):
+        client.delete("z")
+        client.zadd("z", {"a": 0, "b": 1, "c": 2})
+        counts.append(client.zcount("z", *bounds))
+    assert counts[0] == counts[1]

@@ -64,10 +64,10 @@ def _rename(client, args, nx: bool):
     db.pop(src)
     db.pop(dst)
     db.set(dst, value, None)
+    if when is not None:  # before the signals: listeners (memory accounting) see the TTL
+        db.set_expire(dst, when)
     db.changed(src, "rename_from")
     db.changed(dst, "rename_to")
-    if when is not None:
-        db.set_expire(dst, when)
     return 1 if nx else OK
 
 
@@ -115,9 +115,10 @@ def copy(client, args):
             return 0
         dst_db.pop(dst)
     when = src_db.get_expire(src)
-    dst_db.set(dst, copy_value(value), "copy_to")
-    if when is not None:
+    dst_db.set(dst, copy_value(value), None)
+    if when is not None:  # before the signal: listeners (memory accounting) see the TTL
         dst_db.set_expire(dst, when)
+    dst_db.changed(dst, "copy_to")
     return 1
 
 
@@ -135,10 +136,10 @@ def move(client, args):
     when = src_db.get_expire(key)
     src_db.pop(key)
     dst_db.set(key, value, None)
+    if when is not None:  # before the signals: listeners (memory accounting) see the TTL
+        dst_db.set_expire(key, when)
     src_db.changed(key, "move_from")
     dst_db.changed(key, "move_to")
-    if when is not None:
-        dst_db.set_expire(key, when)
     return 1
 
 
@@ -203,11 +204,16 @@ def keys(client, args):
 
 def parse_scan_cursor(raw: bytes) -> int:
     """A SCAN-family cursor as Redis's strtoul reads it: an optional sign (a negative number
-    wraps modulo 2**64), digits, nothing after; the empty string is 0."""
+    wraps modulo 2**64), digits, nothing after; the empty string is 0. Like strtoul, it reads
+    a C string: the cursor ends at its first NUL byte."""
+    raw = raw.split(b"\0", 1)[0]
     digits = raw[1:] if raw[:1] in (b"+", b"-") else raw
     if (digits and not digits.isdigit()) or (not digits and raw):
         raise CommandError("ERR invalid cursor")
-    cursor = int(digits) if digits else 0
+    significant = digits.lstrip(b"0")
+    if len(significant) > 20:  # past 2**64 (and past what int() will read)
+        raise CommandError("ERR invalid cursor")
+    cursor = int(significant) if significant else 0
     if cursor >= 2**64:
         raise CommandError("ERR invalid cursor")
     return (-cursor) % 2**64 if raw[:1] == b"-" else cursor

@@ -12,6 +12,7 @@ from magpie.commands.table import command, container
 from magpie.config import BY_NAME, ConfigError, Param
 from magpie.errors import CommandError
 from magpie.protocol.replies import NO_REPLY, OK
+from magpie.store.invariants import InvariantViolation, check_keyspace
 
 cmd = partial(command, "server")
 log = logging.getLogger("magpie")
@@ -280,6 +281,8 @@ def debug(client, args):
     if sub == b"propagated" and len(args) == 2:
         recent = server.propagation.recent
         return [list(entry) for entry in recent] if recent is not None else []
+    if sub == b"check-invariants" and len(args) == 2:
+        return _check_invariants(server)
     if sub == b"help":
         return [
             line.encode()
@@ -288,6 +291,17 @@ def debug(client, args):
                 "SLEEP <seconds>", "LOG <message>", "SET-ACTIVE-EXPIRE <0|1>", "CHANGE-REPL-ID",
                 "OBJECT <key>", "RECORD-PROPAGATION <on|off>  (Magpie: keep the propagated stream)",
                 "PROPAGATED  (Magpie: the recorded propagated stream)",
+                "CHECK-INVARIANTS  (Magpie: check every data structure's consistency)",
             )
         ]  # fmt: skip
     raise CommandError(errors.unknown_subcommand(args[1], "debug"))
+
+
+def _check_invariants(server) -> object:  # noqa: ANN001 - Server
+    """DEBUG CHECK-INVARIANTS: the dataset, the memory accounting and the search indexes."""
+    try:
+        check_keyspace(server.keyspace, server.evictor.memory)
+        server.search.check_invariants()
+    except InvariantViolation as exc:
+        raise CommandError(f"ERR invariant violated: {exc}") from None
+    return OK

@@ -21,7 +21,9 @@ MIN_MAX_NOT_LEX = "ERR min or max not valid string range item"
 
 
 def _parse_score_bound(raw: bytes) -> tuple[float, bool]:
-    """One end of a score range (zslParseRange): ``(`` makes it exclusive; strtod, no NaN."""
+    """One end of a score range (zslParseRange): ``(`` makes it exclusive; strtod, no NaN.
+    Redis reads the argument as a C string, so it ends at its first NUL byte."""
+    raw = raw.split(b"\0", 1)[0]
     exclusive = raw[:1] == b"("
     parsed = strtod(raw[1:] if exclusive else raw)
     if parsed is None or math.isnan(parsed[0]):

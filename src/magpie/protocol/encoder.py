@@ -44,10 +44,18 @@ def _bulk(value: bytes, out: list) -> None:
 _STATUS_CACHE: dict[str, bytes] = {}
 
 
+def _text(text: str) -> bytes:
+    """Client bytes decoded with surrogateescape (names, messages) go back as they were sent."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that no bytes decoded to
+        return text.encode("utf-8", "replace")
+
+
 def _simple(value: str, out: list) -> None:
     encoded = _STATUS_CACHE.get(value)
     if encoded is None:
-        encoded = b"+" + value.replace("\r", " ").replace("\n", " ").encode() + b"\r\n"
+        encoded = b"+" + _text(value.replace("\r", " ").replace("\n", " ")) + b"\r\n"
         if len(_STATUS_CACHE) < 256:
             _STATUS_CACHE[value] = encoded
     out.append(encoded)
@@ -62,12 +70,7 @@ def _int(value: int, out: list) -> None:
 
 
 def _error(value: CommandError, out: list) -> None:
-    text = value.message.replace("\r", " ").replace("\n", " ")
-    try:
-        encoded = text.encode("utf-8", "surrogateescape")  # client bytes quoted back as sent
-    except UnicodeEncodeError:  # a lone surrogate that no bytes decoded to
-        encoded = text.encode("utf-8", "replace")
-    out.append(b"-" + encoded + b"\r\n")
+    out.append(b"-" + _text(value.message.replace("\r", " ").replace("\n", " ")) + b"\r\n")
 
 
 def _nothing(value: NoReply, out: list) -> None:

@@ -84,7 +84,7 @@ def parse_aggregate_args(args: list[bytes]) -> AggregateRequest:
             while i < n and args[i].upper() == b"REDUCE":
                 if i + 1 >= n:
                     raise SearchError("Bad arguments for REDUCE: Expected an argument, but none provided")
-                name = args[i + 1].upper().decode()
+                name = args[i + 1].upper().decode("utf-8", "surrogateescape")
                 rargs, i = count_then_items(args, i + 2, name)
                 alias = None
                 if i + 1 < n and args[i].upper() == b"AS":
@@ -126,7 +126,7 @@ def parse_aggregate_args(args: list[bytes]) -> AggregateRequest:
             items, i = count_then_items(args, i, "PARAMS")
             if len(items) % 2:
                 raise SearchError("Parameters must be specified in PARAM VALUE pairs")
-            req.params.update({items[j].decode(): items[j + 1] for j in range(0, len(items), 2)})
+            req.params.update({items[j].decode("utf-8", "surrogateescape"): items[j + 1] for j in range(0, len(items), 2)})
         elif word in (b"DIALECT", b"TIMEOUT", b"SCORER"):
             if i >= n:
                 raise SearchError(f"Need an argument for {word.decode()}")

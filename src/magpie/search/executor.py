@@ -182,7 +182,7 @@ def _legacy_filter(name: bytes, low: bytes, high: bytes) -> tuple[str, float, fl
         except ValueError:
             raise SearchError("Bad upper range") if raw is high else SearchError("Bad lower range") from None
         bounds.append((value, not exclusive))
-    return name.decode().removeprefix("@"), bounds[0][0], bounds[1][0], bounds[0][1], bounds[1][1]
+    return name.decode("utf-8", "surrogateescape").removeprefix("@"), bounds[0][0], bounds[1][0], bounds[0][1], bounds[1][1]
 
 
 def _skip_highlight(args: list[bytes], i: int) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from magpie.search.tags import TagIndex
 from magpie.search.text import TextIndex
 from magpie.search.vectors import VectorIndex, make_vector_index
 from magpie.store.hashes import Hash
+
+if TYPE_CHECKING:
+    from magpie.store.database import Database
 
 _VECTOR_PARAM_NAMES = {
     "M": "m", "EF_CONSTRUCTION": "ef_construction", "EF_RUNTIME": "ef_runtime",
@@ -53,6 +57,9 @@ class SearchIndex:
         self.vectors: dict[str, VectorIndex] = {}
         self.fields: dict[str, FieldSpec] = {}  # by alias (the name queries use)
         self.attributes: dict[str, bytes] = {}  # alias -> the hash field it reads
+        #: alias -> the first document id indexed with the field (FT.ALTER adds fields that
+        #: only documents indexed from then on carry).
+        self.indexed_from: dict[str, int] = {}
         for f in spec.fields:
             self._add_field(f)
         #: Parsed queries (executor.parse_for): key -> Query, and each text's vector params.
@@ -65,6 +72,7 @@ class SearchIndex:
     def _add_field(self, f: FieldSpec) -> None:
         self.fields[f.alias] = f
         self.attributes[f.alias] = f.name.encode("utf-8", "surrogateescape")
+        self.indexed_from[f.alias] = self.next_id
         if f.type == "TAG":
             self.tags[f.alias] = TagIndex(f.separator, f.case_sensitive)
         elif f.type == "NUMERIC":
@@ -180,6 +188,58 @@ class SearchIndex:
     def clear(self) -> None:
         for key in list(self.docs):
             self.remove(key)
+
+    # -- consistency --------------------------------------------------------------------
+
+    def check_invariants(self, db: Database) -> None:
+        """Raise AssertionError unless the index describes ``db`` (database 0) exactly: every
+        document is an existing covered hash whose field index entries are those of its
+        current values, no field index keeps an id that is not a document, and (after the
+        back-fill, unless SKIPINITIALSCAN) every covered hash that can be indexed is."""
+        if len(self.by_id) != len(self.docs):
+            raise AssertionError(f"{len(self.docs)} documents by key, {len(self.by_id)} by id")
+        for key, doc in self.docs.items():
+            if doc.key != key or self.by_id.get(doc.doc_id) is not doc or doc.doc_id >= self.next_id:
+                raise AssertionError(f"document {key!r} is misfiled")
+            value = db.data.get(key)
+            if value.__class__ is not Hash or not self.covers(key):
+                raise AssertionError(f"document {key!r} is not a covered hash of the database")
+            self._check_document(doc, value)  # type: ignore[arg-type]
+        for name, structure in self._field_indexes():
+            structure.check_invariants()
+            if sum(1 for doc_id in self.by_id if doc_id in structure) != len(structure):
+                raise AssertionError(f"the index of {name!r} keeps ids that are not documents")
+        if self.pending is None and not self.spec.skip_initial_scan:
+            for key, value in db.data.items():
+                if value.__class__ is Hash and key not in self.docs and self.covers(key):
+                    if self._prepare(value) is not None:  # type: ignore[arg-type]
+                        raise AssertionError(f"hash {key!r} is not indexed")
+
+    def _check_document(self, doc: Document, value: Hash) -> None:
+        """The TAG, NUMERIC and VECTOR entries of one document are those of its hash."""
+        doc_id = doc.doc_id
+        for f in self.spec.fields:
+            alias = f.alias
+            if self.indexed_from[alias] > doc_id:
+                continue
+            raw = value.get(self.attributes[alias])
+            indexed = raw is not None and not f.noindex
+            if f.type == "TAG":
+                tags = self.tags[alias]
+                expected = tuple(tags.split(raw)) if indexed else ()  # type: ignore[arg-type]
+                if tags.tags_of(doc_id) != expected:
+                    raise AssertionError(f"document {doc.key!r} has stale tags in {alias!r}")
+            elif f.type == "NUMERIC":
+                number = parse_numeric(raw) if indexed else None  # type: ignore[arg-type]
+                if self.numerics[alias].value(doc_id) != number:
+                    raise AssertionError(f"document {doc.key!r} has a stale number in {alias!r}")
+            elif f.type == "VECTOR" and (doc_id in self.vectors[alias]) != (raw is not None):
+                raise AssertionError(f"document {doc.key!r} has a stale vector in {alias!r}")
+
+    def _field_indexes(self) -> Iterator[tuple[str, TextIndex | TagIndex | NumericIndex | VectorIndex]]:
+        yield "TEXT fields", self.text
+        for group in (self.tags, self.numerics, self.vectors):
+            yield from group.items()
 
     # -- reading ------------------------------------------------------------------------
 

@@ -84,6 +84,16 @@ class NumericIndex:
         self._values.clear()
         self._tree.clear()
 
+    def check_invariants(self) -> None:
+        """Raise AssertionError unless the tree holds exactly the ``(value, doc_id)`` pairs of
+        the value dict, none NaN, and passes its own checks."""
+        self._tree.check_invariants()
+        if len(self._tree) != len(self._values):
+            raise AssertionError(f"the tree holds {len(self._tree)} docs, the dict {len(self._values)}")
+        for value, doc_id in self._tree:
+            if value != value or self._values.get(doc_id) != value:
+                raise AssertionError(f"doc {doc_id} is {value!r} in the tree, {self._values.get(doc_id)!r} in the dict")
+
     # ------------------------------------------------------------------------ queries
 
     def value(self, doc_id: int) -> float | None:

@@ -98,9 +98,17 @@ _NUM_START = frozenset({"SIZE", "NUMBER", "MINUS", "ATTRIBUTE"})
 _MAX_DEPTH = 256
 _GEO_UNITS = frozenset({"m", "km", "mi", "ft"})
 _GEOSHAPE_PREDICATES = frozenset({"WITHIN", "CONTAINS", "DISJOINT", "INTERSECTS"})
+_SIZE_MAX = 2**64 - 1
 _AFFIX_KIND: dict[str, Literal["prefix", "suffix", "infix"]] = {
     "PREFIX": "prefix", "SUFFIX": "suffix", "CONTAINS": "infix",
 }  # fmt: skip
+
+
+def _size_literal(digits: str) -> int:
+    """A KNN k written in the query: a size_t, so no more than SIZE_MAX (a longer literal
+    would also be more than int() reads)."""
+    significant = digits.lstrip("0")
+    return _SIZE_MAX if len(significant) > 20 else min(int(significant or "0"), _SIZE_MAX)
 
 
 _Number = float | qt.ParamRef
@@ -532,7 +540,7 @@ class _Parser:
             self.report("Syntax error: Expecting Vector Similarity command", keyword, keyword.qtype)
         params = self.knn_params
         blob = params.raw(blob_tok.text) or b""
-        k = int(k_tok.text) if k_tok.kind == "SIZE" else params.size(k_tok.text)
+        k = _size_literal(k_tok.text) if k_tok.kind == "SIZE" else params.size(k_tok.text)
         attributes: list[tuple[str, qt.Token]] = []
         score = None
         while self.peek().kind in _TERMISH:

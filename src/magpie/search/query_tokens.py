@@ -280,7 +280,11 @@ def parse_integer(text: str) -> int | None:
     """ParseInteger: strtoll in base 10 over the whole string."""
     if not _RE_INT10.fullmatch(text):
         return None
-    value = int(text)
+    body = text.lstrip(SPACE)
+    significant = body.lstrip("+-").lstrip("0")
+    if len(significant) > 19:  # beyond any long long (and more digits than int() reads)
+        return None
+    value = -int(significant or "0") if body.startswith("-") else int(significant or "0")
     return value if -_LLONG_MAX - 1 < value < _LLONG_MAX else None
 
 
@@ -311,8 +315,12 @@ def positive_int(text: str) -> int | None:
     digits = body.lstrip("+-")
     if digits[:2].lower() == "0x":
         value = sign * int(digits, 16)
+    elif len(digits) > 1 and digits[0] == "0":
+        value = sign * int(digits, 8)
+    elif len(digits) > 19:  # beyond any long long (and more digits than int() reads)
+        return None
     else:
-        value = sign * int(digits, 8 if len(digits) > 1 and digits[0] == "0" else 10)
+        value = sign * int(digits)
     return value if 0 < value < _LLONG_MAX else None
 
 

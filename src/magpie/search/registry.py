@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from magpie.search.aggregate import Cursors
 from magpie.search.index import SearchIndex
+from magpie.store.invariants import InvariantViolation
 
 if TYPE_CHECKING:
     from magpie.store.database import Database
@@ -69,6 +70,19 @@ class SearchRegistry:
             self.keyspace.swap_listeners.remove(self._on_swap)
             self.keyspace.flush_listeners.remove(self._on_flush)
         self._listening = on
+
+    def check_invariants(self) -> None:
+        """Every index describes database 0 exactly (``SearchIndex.check_invariants``), and
+        the registry listens to changes exactly while it has indexes."""
+        if self._listening != bool(self.indexes):
+            raise InvariantViolation(f"the search registry listens={self._listening} with {len(self.indexes)} indexes")
+        for name, index in self.indexes.items():
+            try:
+                if index.name != name:
+                    raise AssertionError(f"it is registered under {name!r}")
+                index.check_invariants(self.keyspace[0])
+            except AssertionError as exc:
+                raise InvariantViolation(f"index {index.name!r}: {exc}") from None
 
     # -- live indexing ------------------------------------------------------------------
 

@@ -147,6 +147,26 @@ class TagIndex:
         self._sorted.clear()
         self._reversed = None
 
+    def check_invariants(self) -> None:
+        """Raise AssertionError unless the posting lists and the per-document tags describe
+        the same (tag, document) pairs, no posting list is empty, and the tree of distinct
+        tags holds exactly the posted tags."""
+        pairs = 0
+        for doc_id, tags in self._doc_tags.items():
+            if not tags:
+                raise AssertionError(f"doc {doc_id} is kept with no tags")
+            for tag in tags:
+                if doc_id not in self._postings.get(tag, ()):
+                    raise AssertionError(f"doc {doc_id} has tag {tag!r} but is not in its postings")
+            pairs += len(tags)
+        if sum(len(docs) for docs in self._postings.values()) != pairs:
+            raise AssertionError("the posting lists hold pairs no document has")
+        if any(not docs for docs in self._postings.values()):
+            raise AssertionError("an empty posting list is kept")
+        self._sorted.check_invariants()
+        if list(self._sorted) != sorted(self._postings):
+            raise AssertionError("the tree of distinct tags is not the posted tags")
+
     # ------------------------------------------------------------------------ queries
 
     def fold(self, value: str) -> str:

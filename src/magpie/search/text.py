@@ -316,6 +316,26 @@ class TextIndex:
         self._num_records = 0
         self._num_offsets = 0
 
+    def check_invariants(self) -> None:
+        """Raise AssertionError unless each document's records are the ones posted under its
+        terms (and the postings hold no others), the record and offset counts are their
+        sums, and the tree of words holds exactly the posted terms that are not stems."""
+        records = offsets = 0
+        for doc_id, doc in self._docs.items():
+            for term, record in doc.terms.items():
+                if self._postings.get(term, {}).get(doc_id) is not record:
+                    raise AssertionError(f"doc {doc_id}'s record of {term!r} is not in the postings")
+                offsets += len(record[_POSITIONS])
+            records += len(doc.terms)
+        if sum(len(docs) for docs in self._postings.values()) != records:
+            raise AssertionError("the postings hold records no document has")
+        if records != self._num_records or offsets != self._num_offsets:
+            raise AssertionError("the record or offset count is not the documents' sum")
+        self._words.check_invariants()
+        words = sorted(term for term in self._postings if not term.startswith(STEM_PREFIX))
+        if list(self._words) != words:
+            raise AssertionError("the tree of words is not the posted terms")
+
     # ------------------------------------------------------------------------ queries
 
     def _mask(self, fields: Iterable[str] | None) -> int:

@@ -61,13 +61,16 @@ def make_vector_index(
     unknown = set(params) - _HNSW_PARAMS
     if unknown:
         raise ValueError(f"unknown vector index parameter(s): {sorted(unknown)}")
-    if algorithm == "FLAT":
-        return FlatVectorIndex(
-            dtype, dim, metric, **{k: v for k, v in params.items() if k in _FLAT_PARAMS}
-        )
-    if algorithm == "HNSW":
+    if algorithm not in ("FLAT", "HNSW"):
+        raise ValueError(f"unsupported vector index algorithm {algorithm!r}")
+    try:
+        if algorithm == "FLAT":
+            return FlatVectorIndex(
+                dtype, dim, metric, **{k: v for k, v in params.items() if k in _FLAT_PARAMS}
+            )
         return HnswVectorIndex(dtype, dim, metric, **params)
-    raise ValueError(f"unsupported vector index algorithm {algorithm!r}")
+    except MemoryError:  # INITIAL_CAP x DIM more than the machine can allocate
+        raise ValueError("not enough memory for the initial capacity") from None
 
 
 def load_vector_index(data: bytes) -> VectorIndex:

@@ -150,6 +150,10 @@ def membership(allowed: Collection[int]) -> Collection[int]:
     return set(allowed)
 
 
+#: hnswlib takes the dimension as a C int.
+MAX_DIM = 2**31 - 1
+
+
 class VectorSpace:
     """Data type, dimension and metric of a field: decoding, normalising, exact distances.
 
@@ -164,6 +168,8 @@ class VectorSpace:
             raise ValueError(f"unsupported distance metric {metric!r}")
         if not isinstance(dim, int) or dim <= 0:
             raise ValueError(f"vector dimension must be a positive integer, got {dim!r}")
+        if dim > MAX_DIM:
+            raise ValueError(f"vector dimension must be at most {MAX_DIM}, got {dim}")
         self.dtype = dtype
         self.dim = dim
         self.metric = metric
@@ -395,6 +401,14 @@ class VectorIndex(ABC):
         self._aside.clear()
         self._reset()
 
+    def check_invariants(self) -> None:
+        """Raise AssertionError unless no doc id is both aside and searchable and the
+        subclass's slots agree with its doc id map."""
+        for doc_id in self._aside:
+            if self._has(doc_id):
+                raise AssertionError(f"doc {doc_id} is both searchable and aside")
+        self._check_slots()
+
     def _base_info(self) -> dict[str, object]:
         return {
             "algorithm": self.algorithm,
@@ -434,6 +448,10 @@ class VectorIndex(ABC):
 
     @abstractmethod
     def _reset(self) -> None: ...
+
+    @abstractmethod
+    def _check_slots(self) -> None:
+        """Raise AssertionError unless the storage slots and the doc id map agree."""
 
     @abstractmethod
     def knn(

@@ -128,6 +128,13 @@ class FlatVectorIndex(VectorIndex):
     def _reset(self) -> None:
         self._allocate(self.initial_cap)
 
+    def _check_slots(self) -> None:
+        if len(self._row) != self._n or self._n > self.capacity:
+            raise AssertionError(f"{len(self._row)} doc ids for {self._n} rows of {self.capacity}")
+        for doc_id, row in self._row.items():
+            if not 0 <= row < self._n or int(self._docs[row]) != doc_id:
+                raise AssertionError(f"doc {doc_id}'s row {row} holds another doc")
+
     def _rows_of(self, allowed: Collection[int]) -> np.ndarray:
         rows = [r for r in map(self._row.get, allowed) if r is not None]
         out = np.array(rows, dtype=np.int64)

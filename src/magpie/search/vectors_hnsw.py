@@ -230,6 +230,15 @@ class HnswVectorIndex(VectorIndex):
     def _reset(self) -> None:
         self._new_graph(self.initial_cap)
 
+    def _check_slots(self) -> None:
+        if len(self._doc_label) + len(self._free) != self._used or self._used > self.capacity:
+            raise AssertionError(f"{len(self._doc_label)} live and {len(self._free)} free labels of {self._used}")
+        for doc_id, label in self._doc_label.items():
+            if int(self._label_doc[label]) != doc_id or not self._live[label]:
+                raise AssertionError(f"doc {doc_id}'s label {label} is not live for it")
+        if any(self._live[label] for label in self._free):
+            raise AssertionError("a free label is marked live")
+
     def _labels_of(self, allowed: Collection[int]) -> np.ndarray:
         labels = np.array([x for x in map(self._doc_label.get, allowed) if x is not None], np.int64)
         labels.sort()  # sequential gathers are faster

@@ -184,7 +184,7 @@ class Server:
     def must_postpone(self, spec) -> bool:  # noqa: ANN001 - CommandSpec
         if time.monotonic() >= self.paused_until:
             return False
-        if spec.name == "client|unpause":
+        if spec.name in ("client|unpause", "quit"):  # Redis answers QUIT before any pause check
             return False
         return not self.pause_writes_only or spec.is_write or "may_replicate" in spec.flags
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from magpie.store.clock import CLOCK
 
@@ -33,6 +34,9 @@ class LruClock:
 
     def forget(self, key: bytes) -> None:
         self.order.pop(key, None)
+
+    def tracked(self) -> Iterable[bytes]:
+        return self.order.keys()
 
     def idle_ms(self, key: bytes) -> int:
         return max(0, CLOCK.ms - self.order.get(key, CLOCK.ms))
@@ -78,6 +82,9 @@ class LfuCounters:
 
     def forget(self, key: bytes) -> None:
         self.counters.pop(key, None)
+
+    def tracked(self) -> Iterable[bytes]:
+        return self.counters.keys()
 
     def frequency(self, key: bytes) -> int:
         packed = self.counters.get(key)

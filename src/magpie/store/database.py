@@ -236,6 +236,29 @@ class Database:
                 deleted += 1
         return deleted
 
+    # -- consistency ----------------------------------------------------------------------
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError unless the expiry bookkeeping is sound: every TTL belongs to a
+        stored key and has its ``(when, key)`` entry in the expiry heap (else active expiry
+        would never reclaim it), the heap is a heap, and access tracking knows no key that is
+        gone. The values are checked by ``store.invariants``."""
+        data, expires, heap = self.data, self.expires, self.expiry_heap
+        for key in expires:
+            if key not in data:
+                raise AssertionError(f"expiry of missing key {key!r}")
+        entries = set(heap)
+        for key, when in expires.items():
+            if (when, key) not in entries:
+                raise AssertionError(f"expiry of key {key!r} has no heap entry")
+        for i in range(1, len(heap)):
+            if heap[i] < heap[(i - 1) // 2]:
+                raise AssertionError(f"expiry heap out of order at position {i}")
+        if self.access is not None:
+            for key in self.access.tracked():
+                if key not in data:
+                    raise AssertionError(f"access tracking of missing key {key!r}")
+
     def swap_contents(self, other: Database) -> None:
         self.data, other.data = other.data, self.data
         self.expires, other.expires = other.expires, self.expires

@@ -58,7 +58,9 @@ class _KeySampler:
         self.evictions_left = 0
 
     def sample(self, source: dict[bytes, object], count: int) -> list[bytes]:
-        """Up to ``count`` live keys, drawn with replacement."""
+        """Up to ``count`` live keys, drawn with replacement; never more than the dict holds
+        (as Redis's dictGetSomeKeys), so a huge ``maxmemory-samples`` cannot spin for ever."""
+        count = min(count, len(source))
         snapshot, picked, dead = self.snapshot, [], 0
         while source and len(picked) < count:
             if self.evictions_left <= 0 or dead > count or len(snapshot) <= len(source) // 2:

@@ -33,6 +33,16 @@ class Hash(dict):
         ):
             self.listpack = False
 
+    def check_invariants(self) -> None:
+        """Raise AssertionError unless the hash is non-empty and its fields and values are
+        bytes. (Sizes are not checked against the listpack limits: CONFIG SET lowers them
+        without converting, as in Redis.)"""
+        if not self:
+            raise AssertionError("an empty hash is stored")
+        for name, value in self.items():
+            if name.__class__ is not bytes or value.__class__ is not bytes:
+                raise AssertionError(f"field {name!r} or its value is not bytes")
+
 
 def hash_encoding(value: Hash) -> str:
     return "listpack" if value.listpack else "hashtable"

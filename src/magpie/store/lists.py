@@ -48,6 +48,14 @@ class ListValue(deque):
         for _ in range(drop_right):
             pop()
 
+    def check_invariants(self) -> None:
+        """Raise AssertionError unless the list is non-empty and holds only bytes."""
+        if not self:
+            raise AssertionError("an empty list is stored")
+        for element in self:
+            if element.__class__ is not bytes:
+                raise AssertionError(f"element {element!r} is not bytes")
+
 
 def list_encoding(value: object) -> str:
     return "quicklist"

@@ -95,6 +95,28 @@ class MemoryAccounting:
         self.used = 0
         self.active = False
 
+    def check_invariants(self) -> None:
+        """Raise AssertionError unless every database's per-key estimates are those of its
+        current keys and values (a write that did not signal leaves a stale one) and the
+        totals are their sums; with accounting off, nothing is kept."""
+        total = 0
+        for db in self.keyspace.dbs:
+            if not self.active:
+                if db.sizes or db.used_bytes:
+                    raise AssertionError(f"db {db.index} keeps sizes while accounting is off")
+                continue
+            if db.sizes.keys() != db.data.keys():
+                stale = db.sizes.keys() ^ db.data.keys()
+                raise AssertionError(f"db {db.index} sizes and keys differ on {sorted(stale)[:3]!r}")
+            for key, value in db.data.items():
+                if db.sizes[key] != entry_size(key, value, key in db.expires):
+                    raise AssertionError(f"db {db.index} size estimate of key {key!r} is stale")
+            if db.used_bytes != sum(db.sizes.values()):
+                raise AssertionError(f"db {db.index} used bytes are not the sum of its sizes")
+            total += db.used_bytes
+        if self.used != total:
+            raise AssertionError(f"used memory {self.used} is not the databases' sum {total}")
+
     def _on_change(self, db, key: bytes | None, event: str) -> None:  # noqa: ANN001 - Database
         if key is None or event == "new":  # "new" comes before the value is stored
             return

@@ -47,6 +47,18 @@ class Set(set):
         if self.intset and (len(self) > max_entries or not all_intset_members(added)):
             self.intset = False
 
+    def check_invariants(self) -> None:
+        """Raise AssertionError unless the set is non-empty, its members are bytes, and an
+        intset holds only canonical 64-bit integers. (Its size may exceed
+        ``set-max-intset-entries``: CONFIG SET lowers the limit without converting.)"""
+        if not self:
+            raise AssertionError("an empty set is stored")
+        for member in self:
+            if member.__class__ is not bytes:
+                raise AssertionError(f"member {member!r} is not bytes")
+            if self.intset and not is_intset_member(member):
+                raise AssertionError(f"intset member {member!r} is not a canonical integer")
+
     def ordered(self) -> list[bytes]:
         """Members in Redis's iteration order where it has one (an intset is sorted)."""
         if self.intset:

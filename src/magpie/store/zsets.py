@@ -16,6 +16,7 @@ text and reads ``-0`` back as ``0``, while a skiplist keeps the double ``-0.0``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 
 from magpie.store.types import register_type
@@ -97,6 +98,26 @@ class ZSet:
     def items(self) -> Iterator[tuple[float, bytes]]:
         """``(score, member)`` in ascending order."""
         return iter(self.tree)
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError unless the dict and the tree hold the same members with the
+        same scores (sign of zero included), no score is NaN, a listpack holds no ``-0``, and
+        the tree's own invariants hold. For DEBUG CHECK-INVARIANTS and tests; O(n)."""
+        if not self.scores:
+            raise AssertionError("an empty sorted set is stored")
+        self.tree.check_invariants()
+        if len(self.tree) != len(self.scores):
+            raise AssertionError(f"the tree holds {len(self.tree)} members, the dict {len(self.scores)}")
+        for score, member in self.tree:
+            if member.__class__ is not bytes:
+                raise AssertionError(f"member {member!r} is not bytes")
+            if score != score:
+                raise AssertionError(f"member {member!r} has a NaN score")
+            known = self.scores.get(member)
+            if known is None or known != score or math.copysign(1.0, known) != math.copysign(1.0, score):
+                raise AssertionError(f"member {member!r} scores {known!r} in the dict, {score!r} in the tree")
+            if self.listpack and score == 0.0 and math.copysign(1.0, score) < 0:
+                raise AssertionError(f"listpack member {member!r} keeps a -0 score")
 
 
 def build_zset(pairs: Iterable[tuple[bytes, float]], config: dict) -> ZSet:
