@@ -483,6 +483,26 @@ def test_monitor_shows_a_transactions_commands_before_exec(magpie):
         writer.close()
 
 
+def test_a_held_command_that_closes_its_connection_replies_and_closes_after_the_pause(magpie):
+    """Regression: a command held by CLIENT PAUSE that closed its own connection when it ran
+    (CLIENT KILL of itself) left its reply unsent and the connection open for ever."""
+    admin = magpie.client(protocol=2)
+    victim = socket.create_connection(("127.0.0.1", magpie.port), timeout=5)
+    try:
+        victim.sendall(b"CLIENT ID\r\n")
+        own_id = int(victim.recv(64)[1:].strip())
+        admin.execute_command("CLIENT", "PAUSE", "300", "ALL")
+        victim.sendall(b"CLIENT KILL ID %d SKIPME no\r\n" % own_id)
+        data = b""
+        while chunk := victim.recv(64):  # the 5 s socket timeout is the deadline
+            data += chunk
+        assert data == b":1\r\n"
+        assert admin.ping()
+    finally:
+        victim.close()
+        admin.close()
+
+
 def test_client_kill_user_closes_only_that_users_connections(magpie):
     admin = magpie.client(protocol=2)
     admin.execute_command("ACL", "SETUSER", "killme", "on", ">pw", "+@all", "~*")

@@ -431,6 +431,9 @@ class Client(asyncio.Protocol):
             return
         if self.reply_mode == REPLY_ON:
             self.encoders[reply.__class__](reply, self.out)
+        if self.closing:  # the held command closes the connection (CLIENT KILL of itself)
+            self.close()
+            return
         if not self.paused_reading and self.transport is not None:
             self.transport.resume_reading()
         self.data_received(b"")
