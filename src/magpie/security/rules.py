@@ -496,14 +496,14 @@ def merge_selector_arguments(rules: list[bytes]) -> list[bytes]:
 
 def _fast_check(user: User) -> dict[CommandSpec, bool | bytes] | None:
     """What the dispatcher's fast path consults per command: None when nothing needs
-    checking (``+@all ~* &*``), else a verdict per command the user may run without a full
-    check: True (no keys or channels to check), or the prefix ``argv[1]`` must start with
-    (one key, one ``~prefix*`` pattern: the usual ``~app:*``). A command missing from the
-    dict takes the full path, which checks everything, logs refusals and builds the error."""
+    checking (``+@all ~* &*``), else a verdict for every command of the table: True (the
+    user may run it and there are no keys or channels to check), the prefix ``argv[1]``
+    must start with (one key, one ``~prefix*`` pattern: the usual ``~app:*``), or False:
+    the full path decides, checking everything, logging refusals and building the error."""
     root = user.root
     if len(user.selectors) == 1 and root.allcommands and root.allkeys and root.allchannels:
         return None
-    verdicts: dict[CommandSpec, bool | bytes] = {}
+    verdicts: dict[CommandSpec, bool | bytes] = dict.fromkeys(all_commands(), False)
     if len(user.selectors) > 1:
         return verdicts
     single = root.patterns[0] if len(root.patterns) == 1 else None

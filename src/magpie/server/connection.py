@@ -221,7 +221,6 @@ class Client(asyncio.Protocol):
         blocking = server.blocking
         fast = self.plain and not server.slow_path and not server.monitors
         verdicts = self.user.fast_check  # None unless the user's permissions are restricted
-        verdict_of = verdicts.get if verdicts is not None else None
         reply_on = self.reply_mode == REPLY_ON
         last = None
         measured = _NOTHING_MEASURED
@@ -250,9 +249,9 @@ class Client(asyncio.Protocol):
                         and spec.fast_ok
                         and spec.min_args <= len(argv) <= spec.max_args
                         and (
-                            verdict_of is None  # the user may run anything: nothing to check
-                            or (verdict := verdict_of(spec)) is True
-                            or (verdict is not None and argv[1].startswith(verdict))  # type: ignore[union-attr]
+                            verdicts is None  # the user may run anything: nothing to check
+                            or (verdict := verdicts[spec]) is True
+                            or (verdict and argv[1].startswith(verdict))  # type: ignore[union-attr]
                         )
                     ):
                         last = spec
@@ -309,7 +308,6 @@ class Client(asyncio.Protocol):
                         self._reply_suppressed()
                     fast = self.plain and not server.slow_path and not server.monitors
                     verdicts = self.user.fast_check
-                    verdict_of = verdicts.get if verdicts is not None else None
                     reply_on = self.reply_mode == REPLY_ON
                     measured = self._measure_output(measured)
                     if self.closing:
