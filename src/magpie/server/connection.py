@@ -478,10 +478,8 @@ class Client(asyncio.Protocol):
         if self.in_multi and spec.no_multi:
             return self._reject(spec, "ERR Command not allowed inside a transaction")
         if self.user.fast_check is not None:
-            result, index = user_check(self.user, spec, argv)
-            if result != ACL_OK:
-                context = b"multi" if self.in_multi else b"toplevel"
-                self.server.acl.log_denied(self, result, index, spec, argv, context)
+            result = self._acl_refusal(spec, argv)
+            if result is not None:
                 return self._reject(spec, refusal_text(result, spec))
         if self.server.evictor.maxmemory and self._out_of_memory(spec):
             return self._reject(spec, errors.OOM)
@@ -528,11 +526,22 @@ class Client(asyncio.Protocol):
         """Run a command queued by MULTI; ACLs are checked again, as rules may have
         changed since it was queued."""
         if self.user.fast_check is not None:
-            result, index = user_check(self.user, spec, argv)
-            if result != ACL_OK:
-                self.server.acl.log_denied(self, result, index, spec, argv, b"multi")
+            result = self._acl_refusal(spec, argv)
+            if result is not None:
                 return CommandError(exec_refusal_text(result))
         return self.call(spec, argv)
+
+    def _acl_refusal(self, spec: CommandSpec, argv: list[bytes]) -> int | None:
+        """The user's full permission check: None if allowed, else the refusal (logged)."""
+        result, index = user_check(self.user, spec, argv)
+        if result == ACL_OK:
+            return None
+        self.server.acl.log_denied(self, result, index, spec, argv, self._log_context())
+        return result
+
+    def _log_context(self) -> bytes:
+        """ACL LOG's context: inside a transaction (queueing or EXEC) or at top level."""
+        return b"multi" if self.in_multi or self.in_exec else b"toplevel"
 
     def call(self, spec: CommandSpec, argv: list[bytes]) -> object:
         """Run the handler, keep statistics, feed monitors and the propagation log."""
@@ -602,8 +611,7 @@ class Client(asyncio.Protocol):
         acl = self.server.acl
         user = acl.authenticate(username, password)
         if user is None:
-            context = b"multi" if self.in_multi or self.in_exec else b"toplevel"
-            acl.log_denied(self, DENIED_AUTH, 0, None, [command_name], context, username)
+            acl.log_denied(self, DENIED_AUTH, 0, None, [command_name], self._log_context(), username)
             return False
         self.user = user
         self.set_authenticated(True)
