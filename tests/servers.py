@@ -43,15 +43,38 @@ class ServerProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def stop(self) -> None:
+    def stop(self, keep_dir: bool = False, timeout: float = 5) -> None:
+        """SIGTERM (the server saves first if it has save points), SIGKILL after ``timeout``;
+        the data directory goes too unless ``keep_dir`` (to start again on it)."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(5)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not keep_dir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: nothing is saved or flushed; the data directory stays."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def wait_loaded(self, timeout: float = 60) -> redis.Redis:
+        """A client once the dataset has loaded (INFO persistence ``loading:0``)."""
+        client = self.client(protocol=2)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if client.info("persistence")["loading"] == 0:
+                    return client
+            except redis.BusyLoadingError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.kind} still loading after {timeout} s")
+            time.sleep(0.05)
 
 
 def _wait_ready(server: ServerProcess, password: str | None = None) -> None:
@@ -76,11 +99,14 @@ def start_magpie(
     config_text: str | None = None,
     env: dict | None = None,
     wrapper: tuple[str, ...] = (),
+    workdir: str | None = None,
 ) -> ServerProcess:
-    """``magpie-server`` as a user would run it, in its own temporary data directory.
-    ``wrapper`` goes in front of the command line (``("prlimit", "--nofile=128")``)."""
+    """``magpie-server`` as a user would run it, in its own temporary data directory, with
+    save points off unless ``args`` or ``config_text`` set them. ``wrapper`` goes in front of the command line (``("prlimit", "--nofile=128")``);
+    ``workdir`` starts it on an existing data directory (a restart)."""
     port = port or free_port()
-    workdir = tempfile.mkdtemp(prefix="magpie-test-")
+    fresh = workdir is None
+    workdir = workdir or tempfile.mkdtemp(prefix="magpie-test-")
     log_path = os.path.join(workdir, "server.log")
     argv = [*wrapper, sys.executable, "-m", "magpie"]
     if config_text is not None:
@@ -88,8 +114,11 @@ def start_magpie(
         with open(conf, "w") as fh:
             fh.write(config_text)
         argv.append(conf)
-    argv += ["--port", str(port), "--bind", "127.0.0.1", "--dir", workdir, *args]
-    with open(log_path, "w") as log:
+    argv += ["--port", str(port), "--bind", "127.0.0.1", "--dir", workdir]
+    if config_text is None and "--save" not in args:
+        argv += ["--save", ""]  # like start_redis: no snapshot on every stop unless asked
+    argv += args
+    with open(log_path, "w" if fresh else "a") as log:
         proc = subprocess.Popen(
             argv,
             stdout=log,
@@ -106,12 +135,13 @@ def redis_server_path() -> str | None:
     return shutil.which("redis-server")
 
 
-def start_redis(*args: str, wrapper: tuple[str, ...] = ()) -> ServerProcess:
-    """A real redis-server on loopback with persistence off, for differential tests."""
+def start_redis(*args: str, wrapper: tuple[str, ...] = (), workdir: str | None = None) -> ServerProcess:
+    """A real redis-server on loopback with persistence off (unless ``args`` turn it on:
+    they come last), for differential and interop tests."""
     path = redis_server_path()
     assert path, "redis-server is not installed"
     port = free_port()
-    workdir = tempfile.mkdtemp(prefix="redis-ref-")
+    workdir = workdir or tempfile.mkdtemp(prefix="redis-ref-")
     log_path = os.path.join(workdir, "server.log")
     argv = [*wrapper, path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--daemonize", "no", "--enable-debug-command", "yes", "--dir", workdir, *args]  # fmt: skip

@@ -79,8 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         run = uvloop.run
     try:
-        run(server.serve_forever())
+        return run(server.serve_forever())
     except AclError as exc:
         logging.getLogger("magpie").warning("Aborting Redis startup because of ACL errors: %s", exc)
         return 1
-    return 0

@@ -78,6 +78,7 @@ PROTECTED_MODE = (
     "accepting connections from the outside."
 )
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
+LOADING = "LOADING Redis is loading the dataset in memory"
 
 # lists
 MUST_BE_POSITIVE = "ERR value is out of range, must be positive"

@@ -167,8 +167,10 @@ def _memory(server) -> dict[str, object]:
 
 
 def _persistence(server) -> dict[str, object]:
-    return {
-        "loading": 0,
+    snap = server.snapshots
+    running = snap.in_progress
+    fields: dict[str, object] = {
+        "loading": int(snap.loading),
         "async_loading": 0,
         "current_cow_peak": 0,
         "current_cow_size": 0,
@@ -176,16 +178,16 @@ def _persistence(server) -> dict[str, object]:
         "current_fork_perc": "0.00",
         "current_save_keys_processed": 0,
         "current_save_keys_total": 0,
-        "rdb_changes_since_last_save": server.keyspace.signals.dirty,
-        "rdb_bgsave_in_progress": 0,
-        "rdb_last_save_time": int(server.start_time),
-        "rdb_last_bgsave_status": "ok",
-        "rdb_last_bgsave_time_sec": -1,
-        "rdb_current_bgsave_time_sec": -1,
-        "rdb_saves": 0,
+        "rdb_changes_since_last_save": snap.changes_since_save,
+        "rdb_bgsave_in_progress": int(running),
+        "rdb_last_save_time": snap.last_save_time,
+        "rdb_last_bgsave_status": "ok" if snap.last_bgsave_ok else "err",
+        "rdb_last_bgsave_time_sec": snap.last_bgsave_seconds,
+        "rdb_current_bgsave_time_sec": int(time.monotonic() - snap.child_started) if running else -1,
+        "rdb_saves": snap.saves,
         "rdb_last_cow_size": 0,
-        "rdb_last_load_keys_expired": 0,
-        "rdb_last_load_keys_loaded": 0,
+        "rdb_last_load_keys_expired": snap.last_load.keys_expired,
+        "rdb_last_load_keys_loaded": snap.last_load.keys_loaded,
         "aof_enabled": int(bool(server.config["appendonly"])),
         "aof_rewrite_in_progress": 0,
         "aof_rewrite_scheduled": 0,
@@ -199,6 +201,19 @@ def _persistence(server) -> dict[str, object]:
         "module_fork_in_progress": 0,
         "module_fork_last_cow_size": 0,
     }
+    if snap.loading:
+        elapsed = max(time.time() - snap.loading_started, 1e-9)
+        done, total = snap.loading_done, snap.loading_total
+        rate = done / elapsed
+        fields.update({
+            "loading_start_time": snap.loading_started,
+            "loading_total_bytes": total,
+            "loading_rdb_used_mem": 0,
+            "loading_loaded_bytes": done,
+            "loading_loaded_perc": f"{100 * done / max(total, 1):.2f}",
+            "loading_eta_seconds": int((total - done) / rate) if rate else 1,
+        })  # fmt: skip
+    return fields
 
 
 def _stats(server) -> dict[str, object]:

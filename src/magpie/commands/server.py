@@ -11,6 +11,7 @@ from magpie.commands.args import parse_float
 from magpie.commands.table import command, container
 from magpie.config import BY_NAME, ConfigError, Param
 from magpie.errors import CommandError
+from magpie.persistence.rdb_format import RdbError
 from magpie.protocol.replies import NO_REPLY, OK
 from magpie.store.invariants import InvariantViolation, check_keyspace
 
@@ -163,6 +164,9 @@ def shutdown(client, args):
             raise CommandError(errors.SYNTAX)
         raise CommandError("ERR No shutdown in progress.")
     log.warning("User requested shutdown...")
+    save = True if b"save" in options else False if b"nosave" in options else None
+    if not client.server.prepare_shutdown(save, force=b"force" in options):
+        raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
     client.server.request_shutdown()
     client.closing = True
     return NO_REPLY
@@ -181,18 +185,6 @@ def monitor(client, args):
         client.is_monitor = True
         client.server.monitors.append(client)
     return OK
-
-
-@cmd(
-    "lastsave",
-    1,
-    "loading stale fast",
-    acl="@admin @dangerous",
-    since="1.0.0",
-    summary="Returns the Unix timestamp of the last successful save to disk.",
-)
-def lastsave(client, args):
-    return int(getattr(client.server, "last_save_time", client.server.start_time))
 
 
 # -- FUNCTION / SCRIPT: accepted until scripting exists -------------------------------------
@@ -265,16 +257,19 @@ def debug(client, args):
         server.replid = secrets.token_hex(20)
         return OK
     if sub == b"object" and len(args) == 3:
+        from magpie.persistence.rdb_writer import encode_value
         from magpie.store.types import encoding_of
 
         value = client.db.lookup(args[2])
         if value is None:
             raise CommandError(errors.NO_SUCH_KEY)
-        size = len(value) if isinstance(value, bytes) else 0
+        size = len(encode_value(value, bool(server.config["rdbcompression"]))[1])
         return (
             f"Value at:0x{id(value):x} refcount:1 encoding:{encoding_of(value)} "
             f"serializedlength:{size} lru:0 lru_seconds_idle:0"
         )
+    if sub == b"reload":
+        return _reload(server, {a.lower() for a in args[2:]})
     if sub == b"record-propagation" and len(args) == 3:
         server.propagation.record(args[2].lower() == b"on")
         return OK
@@ -289,12 +284,31 @@ def debug(client, args):
             for line in (
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "SLEEP <seconds>", "LOG <message>", "SET-ACTIVE-EXPIRE <0|1>", "CHANGE-REPL-ID",
-                "OBJECT <key>", "RECORD-PROPAGATION <on|off>  (Magpie: keep the propagated stream)",
+                "OBJECT <key>", "RELOAD [NOSAVE] [NOFLUSH]", "RECORD-PROPAGATION <on|off>  (Magpie: keep the propagated stream)",
                 "PROPAGATED  (Magpie: the recorded propagated stream)",
                 "CHECK-INVARIANTS  (Magpie: check every data structure's consistency)",
             )
         ]  # fmt: skip
     raise CommandError(errors.unknown_subcommand(args[1], "debug"))
+
+
+def _reload(server, options: set[bytes]) -> object:  # noqa: ANN001 - Server
+    """DEBUG RELOAD: save (unless NOSAVE), then load the file back in place of the dataset.
+    (NOFLUSH is accepted; a load always replaces the dataset whole here.)"""
+    if options - {b"nosave", b"noflush"}:
+        raise CommandError(errors.SYNTAX)
+    snapshots = server.snapshots
+    snapshots.kill_child()
+    if b"nosave" not in options and not snapshots.save():
+        raise CommandError("ERR")
+    try:
+        for _ in snapshots.load_steps(snapshots.path):
+            pass
+    except (RdbError, OSError) as exc:
+        log.warning("Error loading the RDB dump: %s", exc)
+        raise CommandError("ERR Error trying to load the RDB dump, check server logs.") from None
+    log.info("DB reloaded by DEBUG RELOAD")
+    return OK
 
 
 def _check_invariants(server) -> object:  # noqa: ANN001 - Server

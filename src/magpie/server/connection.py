@@ -481,16 +481,25 @@ class Client(asyncio.Protocol):
             result = self._acl_refusal(spec, argv)
             if result is not None:
                 return self._reject(spec, refusal_text(result, spec))
-        if self.server.evictor.maxmemory and self._out_of_memory(spec):
+        server = self.server
+        if server.evictor.maxmemory and self._out_of_memory(spec):
             return self._reject(spec, errors.OOM)
+        if server.writes_refused is not None and (spec.is_write or spec.name == "ping" or self._exec_writes(spec)):
+            return self._reject(spec, server.writes_refused)
+        if server.loading and "loading" not in spec.flags:
+            return self._reject(spec, errors.LOADING)
         if self.subscriptions and self.resp == 2 and argv[0].lower() not in _PUBSUB_CONTEXT_OK:
             return self._reject(spec, errors.NOT_ALLOWED_IN_PUBSUB.format(argv[0].decode(errors="replace").lower()))
-        if self.server.paused_until and self.server.must_postpone(spec):
+        if server.paused_until and server.must_postpone(spec):
             return POSTPONED
         if self.in_multi and spec.name not in _RUN_IN_MULTI:
             self.multi_queue.append((spec, argv))
             return _QUEUED
         return self.call(spec, argv)
+
+    def _exec_writes(self, spec: CommandSpec) -> bool:
+        """EXEC counts as a write when anything it would run writes (Redis's is_write_command)."""
+        return spec.name == "exec" and any(queued.is_write for queued, _ in self.multi_queue)
 
     def _out_of_memory(self, spec: CommandSpec) -> bool:
         """Evict as the policy allows; True if the command must be refused (Redis's rules:

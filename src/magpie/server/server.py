@@ -11,6 +11,9 @@ import time
 
 from magpie.commands.table import COMMANDS, CommandSpec
 from magpie.config import Config
+from magpie.persistence.loading import load_with_progress
+from magpie.persistence.rdb_format import RdbError
+from magpie.persistence.snapshots import MISCONF, Snapshots
 from magpie.protocol.quoting import repr_bytes
 from magpie.search.registry import SearchRegistry
 from magpie.security.access import AccessControl
@@ -60,6 +63,11 @@ class Server:
         self.blocking = BlockingRegistry(self)
         self.notifications = KeyspaceNotifier(self)
         self.evictor = Evictor(self.keyspace)
+        self.snapshots = Snapshots(self)
+        #: The error every write gets while persistence is failing (-MISCONF), else None.
+        self.writes_refused: str | None = None
+        #: True while a dataset loads: commands without the ``loading`` flag get -LOADING.
+        self.loading = False
         self.search = SearchRegistry(self.keyspace, lambda callback: self.loop.call_soon(callback))  # type: ignore[union-attr]
         config.on_change.append(self._config_changed)
         self.run_id = secrets.token_hex(20)
@@ -83,8 +91,12 @@ class Server:
     def refresh_slow_path(self) -> None:
         """Commands skip the fast path while paused, propagating, under a memory limit or
         under a normal-class output buffer limit (the full path measures each reply)."""
+        self.loading = self.snapshots.loading
+        self.writes_refused = MISCONF if self.snapshots.denies_writes else None
         self.slow_path = (
             bool(self.paused_until)
+            or self.loading
+            or self.writes_refused is not None
             or self.propagation.active
             or bool(self.evictor.maxmemory)
             or self.output_limits.normal_limited
@@ -135,17 +147,59 @@ class Server:
         self.tcp_port = sock.getsockname()[1]
         self.loop.call_soon(self._tick)
 
-    async def serve_forever(self) -> None:
+    async def serve_forever(self) -> int:
         await self.start()
         assert self.loop is not None and self._stopped is not None
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
-                self.loop.add_signal_handler(sig, self.request_shutdown)
+                self.loop.add_signal_handler(sig, self._signal_shutdown, sig)
             except (NotImplementedError, RuntimeError):  # pragma: no cover
                 pass
+        if not await self.load_data():
+            await self._close()
+            return 1
         log.info("Ready to accept connections tcp on port %s", self.tcp_port)
         await self._stopped.wait()
         await self._close()
+        return 0
+
+    async def load_data(self) -> bool:
+        """The dataset from disk at startup, while clients get -LOADING; False (logged) if the
+        file cannot be loaded, and the server must not start."""
+        path = self.snapshots.path
+        if not os.path.exists(path):
+            return True
+        try:
+            await load_with_progress(self, self.snapshots.load_steps(path), os.path.getsize(path))
+        except RdbError as exc:
+            log.warning("Fatal error loading the DB: %s. Exiting.", exc.describe())
+            return False
+        except OSError as exc:
+            log.warning("Fatal error loading the DB: %s. Exiting.", exc.strerror)
+            return False
+        return not self._stopped.is_set()  # type: ignore[union-attr]
+
+    def prepare_shutdown(self, save: bool | None = None, force: bool = False) -> bool:
+        """Redis's prepareForShutdown: stop a background save, then save when save points
+        are set (or SAVE asks for it) unless NOSAVE or a load is under way. False (logged)
+        when the save failed and FORCE was not given: the server keeps running."""
+        self.snapshots.kill_child()
+        if save is None:
+            save = bool(self.config["save"])
+        if save and not self.loading:
+            log.info("Saving the final RDB snapshot before exiting.")
+            if not self.snapshots.save() and not force:
+                log.warning("Error trying to save the DB, can't exit.")
+                return False
+        return True
+
+    def _signal_shutdown(self, sig: int) -> None:
+        log.warning("Received %s scheduling shutdown...", signal.Signals(sig).name)
+        if self.prepare_shutdown():
+            self.request_shutdown()
+        else:
+            log.warning("%s received but errors trying to shut down the server, check the logs for more information",
+                        signal.Signals(sig).name)  # fmt: skip
 
     def request_shutdown(self) -> None:
         if self._stopped is not None:
@@ -205,6 +259,8 @@ class Server:
             self.notifications.configure()
         elif name.startswith(("maxmemory", "lfu-")):
             self.configure_memory()
+        elif name in ("save", "stop-writes-on-bgsave-error"):
+            self.refresh_slow_path()
         elif name == "client-output-buffer-limit":
             self.output_limits.reload()
             self.refresh_slow_path()
@@ -231,6 +287,7 @@ class Server:
         self.cron_loops += 1
         if self.active_expire_enabled:
             self.expire_cycle(now, EXPIRE_TIME_SHARE / hz)
+        self.snapshots.cron()
         if self.cron_loops % hz == 0:
             self.stats.sample()
             clients_cron(self, self.client_peaks, now)

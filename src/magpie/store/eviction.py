@@ -111,6 +111,18 @@ class Evictor:
             if isinstance(db.access, LfuCounters):
                 db.access.log_factor, db.access.decay_minutes = lfu_log_factor, lfu_decay_time
 
+    def dataset_replaced(self) -> None:
+        """The databases were replaced wholesale (an RDB load): the size estimates and the
+        access trackers start afresh, as if every key had just been written."""
+        if self.memory.active:
+            self.memory.stop()
+            self.memory.start()
+        for db in self.keyspace.dbs:
+            if isinstance(db.access, LfuCounters):
+                db.access = self._new_tracker(db, "lfu", db.access.log_factor, db.access.decay_minutes)
+            elif db.access is not None:
+                db.access = self._new_tracker(db, "lru", 0, 0)
+
     @staticmethod
     def _new_tracker(db: Database, kind: str | None, log_factor: int, decay: int) -> LruClock | LfuCounters | None:
         """A tracker that already knows every key (as accessed now / just created)."""

@@ -1,0 +1,422 @@
+"""Reading RDB files (versions 1 to 10, every encoding Redis 7.0 and its ancestors wrote)
+and DUMP payloads into Magpie's values.
+
+Loading is all or nothing: the keys go into a staging keyspace that the caller installs
+only once the whole file, checksum included, has been read; any problem raises
+``RdbError`` naming the offset and, when known, the key. A stream or module value is
+refused by name rather than skipped, so a file is never half-loaded.
+
+``RdbLoad.steps()`` is a generator that yields after every 1024 keys, so a server can keep
+answering clients (with ``-LOADING``) and log progress while a big file loads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from magpie.persistence import rdb_encodings as enc
+from magpie.persistence.rdb_format import (
+    MAGIC,
+    MAX_READ_VERSION,
+    MODULE_TYPES,
+    OP_AUX,
+    OP_EOF,
+    OP_EXPIRETIME,
+    OP_EXPIRETIME_MS,
+    OP_FREQ,
+    OP_FUNCTION2,
+    OP_FUNCTION_PRE_GA,
+    OP_IDLE,
+    OP_MODULE_AUX,
+    OP_RESIZEDB,
+    OP_SELECTDB,
+    QUICKLIST_NODE_PACKED,
+    QUICKLIST_NODE_PLAIN,
+    STREAM_TYPES,
+    TYPE_HASH,
+    TYPE_HASH_LISTPACK,
+    TYPE_HASH_ZIPLIST,
+    TYPE_HASH_ZIPMAP,
+    TYPE_LIST,
+    TYPE_LIST_QUICKLIST,
+    TYPE_LIST_QUICKLIST_2,
+    TYPE_LIST_ZIPLIST,
+    TYPE_SET,
+    TYPE_SET_INTSET,
+    TYPE_STRING,
+    TYPE_ZSET,
+    TYPE_ZSET_2,
+    TYPE_ZSET_LISTPACK,
+    TYPE_ZSET_ZIPLIST,
+    UNPACK_DOUBLE,
+    UNPACK_MS,
+    UNPACK_SECONDS,
+    RdbError,
+    crc64,
+    lzf_decompress,
+)
+from magpie.store.hashes import Hash
+from magpie.store.keyspace import Keyspace
+from magpie.store.lists import ListValue
+from magpie.store.sets import build_set
+from magpie.store.zsets import build_zset
+
+SHORT_READ = "Short read or OOM loading DB. Unrecoverable error, aborting now."
+
+
+class _Short(Exception):
+    """Internal: the data ended inside an item."""
+
+
+class ValueReader:
+    """Reads RDB items from ``data`` (bytes or an mmap) starting at ``pos``."""
+
+    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
+        self.data = data
+        self.pos = pos
+        self.end = len(data) if end is None else end
+
+    def take(self, n: int) -> bytes:
+        pos = self.pos
+        stop = pos + n
+        if stop > self.end:
+            raise _Short
+        self.pos = stop
+        return self.data[pos:stop]
+
+    def byte(self) -> int:
+        pos = self.pos
+        if pos >= self.end:
+            raise _Short
+        self.pos = pos + 1
+        return self.data[pos]
+
+    def length_or_encoding(self) -> tuple[int, bool]:
+        """A length, or (encoding, True) for the 11xxxxxx string forms."""
+        first = self.byte()
+        kind = first >> 6
+        if kind == 0:
+            return first, False
+        if kind == 1:
+            return ((first & 0x3F) << 8) | self.byte(), False
+        if kind == 3:
+            return first & 0x3F, True
+        if first == 0x80:
+            return int.from_bytes(self.take(4), "big"), False
+        if first == 0x81:
+            return int.from_bytes(self.take(8), "big"), False
+        raise ValueError(f"unknown length encoding 0x{first:02x}")
+
+    def length(self) -> int:
+        n, encoded = self.length_or_encoding()
+        if encoded:
+            raise ValueError("a length was expected, a string encoding found")
+        return n
+
+    def string(self) -> bytes:
+        n, encoded = self.length_or_encoding()
+        if not encoded:
+            return self.take(n)
+        if n == 0:
+            return b"%d" % int.from_bytes(self.take(1), "little", signed=True)
+        if n == 1:
+            return b"%d" % int.from_bytes(self.take(2), "little", signed=True)
+        if n == 2:
+            return b"%d" % int.from_bytes(self.take(4), "little", signed=True)
+        if n == 3:
+            packed_len = self.length()
+            plain_len = self.length()
+            return lzf_decompress(self.take(packed_len), plain_len)
+        raise ValueError(f"unknown string encoding {n}")
+
+    def binary_double(self) -> float:
+        return UNPACK_DOUBLE(self.take(8))[0]
+
+    def text_double(self) -> float:
+        n = self.byte()
+        if n == 253:
+            return math.nan
+        if n == 254:
+            return math.inf
+        if n == 255:
+            return -math.inf
+        try:
+            return float(self.take(n))
+        except ValueError:
+            raise ValueError("invalid zset score") from None
+
+
+def _pairs(items: list[bytes], what: str) -> list[tuple[bytes, bytes]]:
+    if len(items) % 2:
+        raise ValueError(f"{what} with an odd number of entries")
+    return list(zip(items[::2], items[1::2], strict=True))
+
+
+def _score(raw: bytes) -> float:
+    try:
+        score = float(raw)
+    except ValueError:
+        raise ValueError("invalid zset score") from None
+    return score
+
+
+class ValueBuilder:
+    """Turns the decoded parts of a value into Magpie's value, with the encoding flags the
+    configuration gives a value built that way (as Redis converts while loading)."""
+
+    def __init__(self, config: dict) -> None:
+        self.config = config
+
+    def list(self, elements: list[bytes]) -> ListValue:
+        return ListValue(elements)
+
+    def set(self, members: list[bytes]) -> object:
+        value = build_set(members, self.config["set-max-intset-entries"])
+        if len(value) != len(members):
+            raise ValueError("Duplicate set members detected")
+        return value
+
+    def zset(self, pairs: list[tuple[bytes, float]]) -> object:
+        for _, score in pairs:
+            if score != score:
+                raise ValueError("Zset with NAN score detected")
+        value = build_zset(pairs, self.config)
+        if len(value) != len(pairs):
+            raise ValueError("Duplicate zset fields detected")
+        return value
+
+    def hash(self, pairs: list[tuple[bytes, bytes]]) -> Hash:
+        value = Hash(pairs)
+        if len(value) != len(pairs):
+            raise ValueError("Duplicate hash fields detected")
+        longest = max((max(len(f), len(v)) for f, v in pairs), default=0)
+        value.convert_if_needed(self.config, longest)
+        return value
+
+
+def read_value(reader: ValueReader, kind: int, build: ValueBuilder) -> object:
+    """One value of RDB type ``kind``; ValueError (or _Short) if it is malformed."""
+    if kind == TYPE_STRING:
+        return reader.string()
+    if kind == TYPE_LIST or kind == TYPE_SET:
+        items = [reader.string() for _ in _counted(reader)]
+        return build.list(items) if kind == TYPE_LIST else build.set(items)
+    if kind == TYPE_ZSET_2 or kind == TYPE_ZSET:
+        score = reader.binary_double if kind == TYPE_ZSET_2 else reader.text_double
+        pairs = []
+        for _ in _counted(reader):
+            member = reader.string()
+            pairs.append((member, score()))
+        return build.zset(pairs)
+    if kind == TYPE_HASH:
+        pairs = []
+        for _ in _counted(reader):
+            name = reader.string()
+            pairs.append((name, reader.string()))
+        return build.hash(pairs)
+    if kind == TYPE_LIST_QUICKLIST or kind == TYPE_LIST_QUICKLIST_2:
+        elements: list[bytes] = []
+        for _ in _counted(reader):
+            container = QUICKLIST_NODE_PACKED
+            if kind == TYPE_LIST_QUICKLIST_2:
+                container = reader.length()
+                if container not in (QUICKLIST_NODE_PLAIN, QUICKLIST_NODE_PACKED):
+                    raise ValueError(f"Quicklist integrity check failed: container {container}")
+            blob = reader.string()
+            if container == QUICKLIST_NODE_PLAIN:
+                elements.append(blob)
+                continue
+            node = enc.decode_ziplist(blob) if kind == TYPE_LIST_QUICKLIST else enc.decode_listpack(blob)
+            if not node:
+                raise ValueError("Quicklist integrity check failed: empty node")
+            elements += node
+        return build.list(elements)
+    if kind in _BLOB_TYPES:
+        decode, shape = _BLOB_TYPES[kind]
+        items = decode(reader.string())
+        if shape == "list":
+            return build.list(items)
+        if shape == "set":
+            return build.set(items)
+        if shape == "zset":
+            return build.zset([(m, _score(s)) for m, s in _pairs(items, "zset")])
+        return build.hash(_pairs(items, "hash"))
+    if kind in STREAM_TYPES:
+        raise ValueError("the value is a stream, which Magpie cannot load yet")
+    if kind in MODULE_TYPES:
+        raise ValueError("the value is a module type, which Magpie cannot load")
+    raise ValueError(f"Unknown RDB encoding type {kind}")
+
+
+_BLOB_TYPES = {
+    TYPE_HASH_ZIPMAP: (enc.decode_zipmap, "hash"),
+    TYPE_LIST_ZIPLIST: (enc.decode_ziplist, "list"),
+    TYPE_SET_INTSET: (enc.decode_intset, "set"),
+    TYPE_ZSET_ZIPLIST: (enc.decode_ziplist, "zset"),
+    TYPE_HASH_ZIPLIST: (enc.decode_ziplist, "hash"),
+    TYPE_HASH_LISTPACK: (enc.decode_listpack, "hash"),
+    TYPE_ZSET_LISTPACK: (enc.decode_listpack, "zset"),
+}
+
+
+def _counted(reader: ValueReader) -> range:
+    """The element count of a collection. Each element takes at least one byte, so a count
+    larger than what is left of the data is refused before looping."""
+    n = reader.length()
+    if n > reader.end - reader.pos:
+        raise _Short
+    return range(n)
+
+
+def is_empty(value: object) -> bool:
+    return value.__class__ is not bytes and not value  # type: ignore[truthy-function]
+
+
+@dataclass
+class LoadStats:
+    version: int = 0
+    keys_loaded: int = 0
+    keys_expired: int = 0
+    empty_skipped: int = 0
+    #: Every aux field in file order (``magpie-`` ones carry the search indexes).
+    aux: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+class RdbLoad:
+    """One load of an RDB image into ``staging``; drive it with ``steps()`` or ``run()``.
+
+    ``now_ms`` is the clock keys are expired against (``None`` keeps expired keys, as a
+    replica does). ``base`` is added to offsets in messages (an RDB inside an AOF).
+    """
+
+    def __init__(
+        self,
+        data: bytes,
+        staging: Keyspace,
+        config: dict,
+        *,
+        now_ms: int | None = None,
+        base: int = 0,
+        allow_trailing: bool = False,
+    ) -> None:
+        self.reader = ValueReader(data)
+        self.data = data
+        self.staging = staging
+        self.build = ValueBuilder(config)
+        self.now_ms = now_ms
+        self.base = base
+        self.allow_trailing = allow_trailing
+        self.stats = LoadStats()
+        #: Where the image ended (after the checksum), once loaded.
+        self.end = 0
+
+    @property
+    def position(self) -> int:
+        return self.reader.pos
+
+    def run(self) -> LoadStats:
+        for _ in self.steps():
+            pass
+        return self.stats
+
+    def steps(self) -> Iterator[int]:
+        try:
+            yield from self._steps()
+        except _Short:
+            raise RdbError(SHORT_READ, self.base + self.reader.pos, self._current) from None
+        except ValueError as exc:
+            raise RdbError(str(exc), self.base + self._item_start, self._current) from None
+
+    _current: bytes | None = None
+    _item_start = 0
+
+    def _steps(self) -> Iterator[int]:
+        r = self.reader
+        stats = self.stats
+        head = r.take(9)
+        if head[:5] != MAGIC:
+            raise ValueError("Wrong signature trying to load DB from file")
+        try:
+            version = int(head[5:])
+        except ValueError:
+            raise ValueError("Wrong signature trying to load DB from file") from None
+        if not 1 <= version <= MAX_READ_VERSION:
+            raise ValueError(f"Can't handle RDB format version {version}")
+        stats.version = version
+        dbs = self.staging.dbs
+        db = dbs[0]
+        expire_ms: int | None = None
+        now_ms = self.now_ms
+        build = self.build
+        while True:
+            self._item_start = r.pos
+            self._current = None
+            kind = r.byte()
+            if kind == OP_EXPIRETIME_MS:
+                expire_ms = UNPACK_MS(r.take(8))[0]
+                continue
+            if kind == OP_EXPIRETIME:
+                expire_ms = UNPACK_SECONDS(r.take(4))[0] * 1000
+                continue
+            if kind == OP_SELECTDB:
+                index = r.length()
+                if index >= len(dbs):
+                    raise ValueError(f"FATAL: Data file was created with a Redis server configured to handle more than {len(dbs)} databases. Exiting")
+                db = dbs[index]
+                continue
+            if kind == OP_RESIZEDB:
+                r.length(), r.length()
+                continue
+            if kind == OP_AUX:
+                name = r.string()
+                stats.aux.append((name, r.string()))
+                continue
+            if kind == OP_IDLE:
+                r.length()
+                continue
+            if kind == OP_FREQ:
+                r.byte()
+                continue
+            if kind == OP_EOF:
+                break
+            if kind in (OP_FUNCTION2, OP_FUNCTION_PRE_GA):
+                raise ValueError("the file holds Redis functions (FUNCTION libraries), which Magpie cannot load yet")
+            if kind == OP_MODULE_AUX:
+                raise ValueError("the file holds module data, which Magpie cannot load")
+            key = r.string()
+            self._current = key
+            value = read_value(r, kind, build)
+            when, expire_ms = expire_ms, None
+            if key in db.data:
+                raise ValueError("Duplicated key found in RDB file")
+            if is_empty(value):
+                stats.empty_skipped += 1
+            elif when is not None and now_ms is not None and when < now_ms:
+                stats.keys_expired += 1
+            else:
+                db.data[key] = value
+                if when is not None:
+                    db.set_expire(key, when)
+                stats.keys_loaded += 1
+                if not stats.keys_loaded & 1023:
+                    yield r.pos
+        self._current = None
+        self._check_sum(version)
+        yield r.pos
+
+    def _check_sum(self, version: int) -> None:
+        r = self.reader
+        body_end = r.pos
+        if version >= 5:
+            expected = int.from_bytes(r.take(8), "little")
+            if expected:
+                actual = crc64(memoryview(self.data)[:body_end])
+                if actual != expected:
+                    self._item_start = body_end
+                    raise ValueError(f"Wrong RDB checksum expected: ({expected:x}) got ({actual:x}). Aborting now.")
+        self.end = r.pos
+        if r.pos != len(self.data) and not self.allow_trailing:
+            self._item_start = r.pos
+            raise ValueError("unexpected data after the end of the RDB file")

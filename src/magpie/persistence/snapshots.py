@@ -1,0 +1,301 @@
+"""RDB snapshots of a running server: SAVE, BGSAVE in a forked child, save points, the
+startup load, and the status INFO persistence reports.
+
+Every save writes ``temp-<pid>.rdb`` in the working directory (``dir``), fsyncs it and
+renames it over ``dbfilename``, then fsyncs the directory: a crash or a full disk in the
+middle leaves the previous snapshot as it was.
+
+A background save forks. ``gc.freeze()`` just before the fork moves every object out of
+the collector's sight, so neither process's collections write to the pages they share;
+the parent unfreezes once the child is gone. The child never logs through ``logging``
+(another thread may hold its lock at the fork); the parent logs the outcome.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from magpie import REDIS_VERSION
+from magpie.persistence.rdb_format import RdbError
+from magpie.persistence.rdb_reader import LoadStats, RdbLoad
+from magpie.persistence.rdb_writer import write_rdb
+from magpie.store.clock import CLOCK
+from magpie.store.keyspace import Keyspace
+
+if TYPE_CHECKING:
+    from magpie.server.server import Server
+
+log = logging.getLogger("magpie")
+
+#: After a failed background save, save points wait this long before trying again (Redis).
+BGSAVE_RETRY_DELAY = 5
+
+MISCONF = (
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist "
+    "to disk. Commands that may modify the data set are disabled, because this instance is "
+    "configured to report errors during writes if RDB snapshotting fails "
+    "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about the "
+    "RDB error."
+)
+
+
+def fsync_directory(path: str) -> None:
+    fd = os.open(path or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Snapshots:
+    """The server's RDB state and operations (one per server)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.last_save_time = int(time.time())
+        self.dirty_at_last_save = 0
+        self.last_bgsave_ok = True
+        self.last_bgsave_try = 0.0
+        self.last_bgsave_seconds = -1
+        self.saves = 0
+        self.child_pid: int | None = None
+        self.child_started = 0.0
+        self.child_temp = ""
+        self.child_dirty = 0  # the change counter when the child forked
+        self.scheduled = False
+        self.last_load = LoadStats()
+        #: What else a snapshot carries (the search indexes): ``magpie-`` aux fields out,
+        #: and the loaded ones back in once the keys are in place.
+        self.extra_aux: Callable[[], Iterable[tuple[bytes, bytes]]] = lambda: ()
+        self.restore_extra: Callable[[list[tuple[bytes, bytes]]], None] = lambda aux: None
+        # -- loading, for INFO and -LOADING
+        self.loading = False
+        self.loading_started = 0
+        self.loading_total = 0
+        self.loading_done = 0
+
+    # -- what goes in a file --------------------------------------------------------------
+
+    def aux_fields(self) -> Iterator[tuple[bytes, bytes]]:
+        """Redis's aux fields, then ``extra_aux``'s ``magpie-`` ones."""
+        server = self.server
+        yield b"redis-ver", REDIS_VERSION.encode()
+        yield b"redis-bits", b"64"
+        yield b"ctime", str(int(time.time())).encode()
+        yield b"used-mem", str(server.evictor.memory.used).encode()
+        yield b"aof-base", b"0"
+        yield from self.extra_aux()
+
+    @property
+    def path(self) -> str:
+        return str(self.server.config["dbfilename"])
+
+    def write_file(self, path: str) -> int:
+        """Write the dataset to ``path`` through a temp file, fsync and rename; return keys."""
+        config = self.server.config
+        temp = f"temp-{os.getpid()}.rdb"
+        try:
+            with open(temp, "wb") as out:
+                keys = write_rdb(
+                    out,
+                    self.server.keyspace,
+                    self.aux_fields(),
+                    compress=bool(config["rdbcompression"]),
+                    checksum=bool(config["rdbchecksum"]),
+                )
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, path)
+            fsync_directory(os.path.dirname(path))
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
+        return keys
+
+    # -- SAVE ----------------------------------------------------------------------------
+
+    def save(self) -> bool:
+        """A synchronous save (SAVE, SHUTDOWN, DEBUG RELOAD); False if it failed (logged)."""
+        try:
+            self.write_file(self.path)
+        except OSError as exc:
+            log.warning("Failed opening the temp RDB file temp-%d.rdb (in server root dir %s) for saving: %s",
+                        os.getpid(), os.getcwd(), exc.strerror)  # fmt: skip
+            self.last_bgsave_ok = False
+            return False
+        log.info("DB saved on disk")
+        self._saved()
+        return True
+
+    def _saved(self) -> None:
+        self.dirty_at_last_save = self.server.keyspace.signals.dirty
+        self.last_save_time = int(time.time())
+        self.last_bgsave_ok = True
+        self.saves += 1
+
+    @property
+    def changes_since_save(self) -> int:
+        return self.server.keyspace.signals.dirty - self.dirty_at_last_save
+
+    # -- BGSAVE --------------------------------------------------------------------------
+
+    @property
+    def in_progress(self) -> bool:
+        return self.child_pid is not None
+
+    def background_save(self) -> bool:
+        """Fork a child that writes the snapshot; False if the fork failed."""
+        self.last_bgsave_try = time.time()
+        dirty = self.server.keyspace.signals.dirty
+        gc.freeze()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            gc.unfreeze()
+            self.last_bgsave_ok = False
+            log.warning("Can't save in background: fork: %s", exc.strerror)
+            return False
+        if pid == 0:  # the child: write, and leave without running any cleanup
+            code = 1
+            try:
+                self.write_file(self.path)
+                code = 0
+            except BaseException:  # noqa: BLE001 - the parent reports the failure
+                pass
+            os._exit(code)
+        self.child_pid = pid
+        self.child_started = time.monotonic()
+        self.child_temp = f"temp-{pid}.rdb"
+        self.child_dirty = dirty
+        self.scheduled = False
+        log.info("Background saving started by pid %d", pid)
+        return True
+
+    def reap_child(self) -> None:
+        """Called from the cron: collect a finished child and record its outcome."""
+        if self.child_pid is None:
+            return
+        try:
+            pid, status = os.waitpid(self.child_pid, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = self.child_pid, 1 << 8
+        if pid == 0:
+            return
+        self._child_done(os.waitstatus_to_exitcode(status))
+
+    def _child_done(self, code: int) -> None:
+        self.child_pid = None
+        gc.unfreeze()
+        self.last_bgsave_seconds = int(time.monotonic() - self.child_started)
+        if code == 0:
+            log.info("Background saving terminated with success")
+            self.dirty_at_last_save = self.child_dirty
+            self.last_save_time = int(time.time())
+            self.last_bgsave_ok = True
+            self.saves += 1
+        else:
+            if code < 0:
+                log.warning("Background saving terminated by signal %d", -code)
+            else:
+                log.warning("Background saving error")
+            self.last_bgsave_ok = False
+            try:
+                os.unlink(self.child_temp)
+            except OSError:
+                pass
+        self.server.refresh_slow_path()
+
+    def kill_child(self) -> None:
+        """SHUTDOWN, DEBUG RELOAD and FLUSHALL stop a background save (its file is removed)."""
+        if self.child_pid is None:
+            return
+        import signal
+
+        try:
+            os.kill(self.child_pid, signal.SIGUSR1)
+            os.waitpid(self.child_pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        self.child_pid = None
+        gc.unfreeze()
+        try:
+            os.unlink(self.child_temp)
+        except OSError:
+            pass
+
+    # -- the cron ------------------------------------------------------------------------
+
+    def cron(self) -> None:
+        """Once a tick: reap the child, run a scheduled BGSAVE, fire save points."""
+        self.reap_child()
+        if self.child_pid is not None or self.loading:
+            return
+        if self.scheduled:
+            self.background_save()
+            return
+        changes = self.changes_since_save
+        if not changes:
+            return
+        now = time.time()
+        elapsed = now - self.last_save_time
+        retry_ok = self.last_bgsave_ok or now - self.last_bgsave_try > BGSAVE_RETRY_DELAY
+        for seconds, needed in self.server.config["save"]:  # type: ignore[attr-defined]
+            if changes >= needed and elapsed > seconds and retry_ok:
+                log.info("%d changes in %d seconds. Saving...", needed, seconds)
+                self.background_save()
+                return
+
+    # -- MISCONF -------------------------------------------------------------------------
+
+    @property
+    def denies_writes(self) -> bool:
+        """Redis's writeCommandsDeniedByDiskError for RDB: a failed save with save points set."""
+        config = self.server.config
+        return not self.last_bgsave_ok and bool(config["stop-writes-on-bgsave-error"]) and bool(config["save"])
+
+    # -- loading -------------------------------------------------------------------------
+
+    def load_steps(self, path: str) -> Iterator[None]:
+        """Load ``path`` into the server (all or nothing), yielding now and then so the
+        event loop can answer clients; raise RdbError (the server's data untouched)."""
+        with open(path, "rb") as fh:
+            data = fh.read()
+        yield from self.load_bytes(data)
+
+    def load_bytes(self, data: bytes) -> Iterator[None]:
+        server = self.server
+        staging = Keyspace(len(server.keyspace))
+        self.loading, self.loading_total, self.loading_done = True, len(data), 0
+        self.loading_started = int(time.time())
+        server.refresh_slow_path()
+        try:
+            load = RdbLoad(data, staging, server.config.values, now_ms=CLOCK.update())
+            for position in load.steps():
+                self.loading_done = position
+                yield
+            self.install(staging)
+            self.restore_extra([(k, v) for k, v in load.stats.aux if k.startswith(b"magpie-")])
+            self.last_load = load.stats
+        finally:
+            self.loading = False
+            server.refresh_slow_path()
+
+    def install(self, staging: Keyspace) -> None:
+        """Replace the server's databases with the loaded ones."""
+        keyspace = self.server.keyspace
+        keyspace.flush_all()  # WATCHed keys are touched and the search indexes dropped
+        for db, loaded in zip(keyspace.dbs, staging.dbs, strict=True):
+            db.data, db.expires, db.expiry_heap = loaded.data, loaded.expires, loaded.expiry_heap
+        self.server.evictor.dataset_replaced()
+        self.dirty_at_last_save = keyspace.signals.dirty
+
+
+__all__ = ["MISCONF", "RdbError", "Snapshots", "fsync_directory"]
