@@ -13,6 +13,7 @@ answering clients (with ``-LOADING``) and log progress while a big file loads.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -261,6 +262,15 @@ _BLOB_TYPES = {
 }
 
 
+def _leading_number(text: bytes) -> int:
+    """The header's version as Redis's ``atoi`` reads it: the leading digits, 0 if none."""
+    match = _ATOI.match(text)
+    return int(match.group(1)) if match else 0
+
+
+_ATOI = re.compile(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)")
+
+
 def _counted(reader: ValueReader) -> range:
     """The element count of a collection. Each element takes at least one byte, so a count
     larger than what is left of the data is refused before looping."""
@@ -338,10 +348,7 @@ class RdbLoad:
         head = r.take(9)
         if head[:5] != MAGIC:
             raise ValueError("Wrong signature trying to load DB from file")
-        try:
-            version = int(head[5:])
-        except ValueError:
-            raise ValueError("Wrong signature trying to load DB from file") from None
+        version = _leading_number(head[5:])
         if not 1 <= version <= MAX_READ_VERSION:
             raise ValueError(f"Can't handle RDB format version {version}")
         stats.version = version
@@ -410,12 +417,13 @@ class RdbLoad:
         r = self.reader
         body_end = r.pos
         if version >= 5:
-            expected = int.from_bytes(r.take(8), "little")
-            if expected:
-                actual = crc64(memoryview(self.data)[:body_end])
-                if actual != expected:
+            stored = int.from_bytes(r.take(8), "little")
+            # zero: saved with rdbchecksum no; and a server with rdbchecksum no checks nothing
+            if stored and self.build.config.get("rdbchecksum", True):
+                computed = crc64(memoryview(self.data)[:body_end])
+                if computed != stored:
                     self._item_start = body_end
-                    raise ValueError(f"Wrong RDB checksum expected: ({expected:x}) got ({actual:x}). Aborting now.")
+                    raise ValueError(f"Wrong RDB checksum expected: ({computed:x}) but got ({stored:x}). Aborting now.")
         self.end = r.pos
         if r.pos != len(self.data) and not self.allow_trailing:
             self._item_start = r.pos
