@@ -62,6 +62,8 @@ from magpie.store.hashes import Hash
 from magpie.store.keyspace import Keyspace
 from magpie.store.lists import ListValue
 from magpie.store.sets import build_set
+from magpie.store.zsets import ENTRIES_LIMIT as ZSET_ENTRIES_LIMIT
+from magpie.store.zsets import VALUE_LIMIT as ZSET_VALUE_LIMIT
 from magpie.store.zsets import build_zset
 
 SHORT_READ = "Short read or OOM loading DB. Unrecoverable error, aborting now."
@@ -179,20 +181,28 @@ class ValueBuilder:
             raise ValueError("Duplicate set members detected")
         return value
 
-    def zset(self, pairs: list[tuple[bytes, float]]) -> object:
+    def zset(self, pairs: list[tuple[bytes, float]], lengths: bool = True) -> object:
+        """``lengths=False`` for a set that was saved compact (listpack, ziplist): Redis keeps
+        it compact unless it has too many members, however long they are (rdbLoadObject
+        checks only the count there, as scanning every member would cost O(n))."""
         for _, score in pairs:
             if score != score:
                 raise ValueError("Zset with NAN score detected")
-        value = build_zset(pairs, self.config)
+        config = self.config
+        if not lengths:
+            config = {ZSET_ENTRIES_LIMIT: config[ZSET_ENTRIES_LIMIT], ZSET_VALUE_LIMIT: math.inf}
+        value = build_zset(pairs, config)
         if len(value) != len(pairs):
             raise ValueError("Duplicate zset fields detected")
         return value
 
-    def hash(self, pairs: list[tuple[bytes, bytes]]) -> Hash:
+    def hash(self, pairs: list[tuple[bytes, bytes]], lengths: bool = True) -> Hash:
+        """``lengths=False`` for a hash saved as a listpack or ziplist: only the field count
+        converts it, as in Redis (see ``zset``)."""
         value = Hash(pairs)
         if len(value) != len(pairs):
             raise ValueError("Duplicate hash fields detected")
-        longest = max((max(len(f), len(v)) for f, v in pairs), default=0)
+        longest = max((max(len(f), len(v)) for f, v in pairs), default=0) if lengths else 0
         value.convert_if_needed(self.config, longest)
         return value
 
@@ -226,13 +236,14 @@ def read_value(reader: ValueReader, kind: int, build: ValueBuilder) -> object:
                 if container not in (QUICKLIST_NODE_PLAIN, QUICKLIST_NODE_PACKED):
                     raise ValueError(f"Quicklist integrity check failed: container {container}")
             blob = reader.string()
+            if not blob:
+                raise ValueError("Quicklist integrity check failed: empty node")
             if container == QUICKLIST_NODE_PLAIN:
                 elements.append(blob)
                 continue
-            node = enc.decode_ziplist(blob) if kind == TYPE_LIST_QUICKLIST else enc.decode_listpack(blob)
-            if not node:
-                raise ValueError("Quicklist integrity check failed: empty node")
-            elements += node
+            # a node that decodes to no entries is skipped, as Redis skips it; a list left
+            # with none at all is an empty key
+            elements += enc.decode_ziplist(blob) if kind == TYPE_LIST_QUICKLIST else enc.decode_listpack(blob)
         return build.list(elements)
     if kind in _BLOB_TYPES:
         decode, shape = _BLOB_TYPES[kind]
@@ -242,8 +253,9 @@ def read_value(reader: ValueReader, kind: int, build: ValueBuilder) -> object:
         if shape == "set":
             return build.set(items)
         if shape == "zset":
-            return build.zset([(m, _score(s)) for m, s in _pairs(items, "zset")])
-        return build.hash(_pairs(items, "hash"))
+            return build.zset([(m, _score(s)) for m, s in _pairs(items, "zset")], lengths=False)
+        # a zipmap converts on its longest entry too (rdbLoadObject measures it anyway)
+        return build.hash(_pairs(items, "hash"), lengths=kind == TYPE_HASH_ZIPMAP)
     if kind in STREAM_TYPES:
         raise ValueError("the value is a stream, which Magpie cannot load yet")
     if kind in MODULE_TYPES:
