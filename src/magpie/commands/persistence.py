@@ -29,6 +29,7 @@ def save(client, args):
     snapshots = client.server.snapshots
     if snapshots.in_progress:
         raise CommandError(BGSAVE_RUNNING)
+    snapshots.saves += 1  # counted whatever the outcome, as Redis's saveCommand counts
     if not snapshots.save():
         client.server.refresh_slow_path()
         raise CommandError("ERR")
@@ -39,16 +40,13 @@ def save(client, args):
 @cmd("bgsave", -1, "no_async_loading admin noscript", fast=False,
      summary="Asynchronously saves the database(s) to disk.")  # fmt: skip
 def bgsave(client, args):
-    schedule = False
-    if len(args) > 1:
-        if len(args) == 2 and args[1].lower() == b"schedule":
-            schedule = True
-        else:
-            raise CommandError(errors.SYNTAX)
+    # SCHEDULE only matters while another kind of child (an AOF rewrite) runs; none does yet
+    if len(args) > 1 and not (len(args) == 2 and args[1].lower() == b"schedule"):
+        raise CommandError(errors.SYNTAX)
     snapshots = client.server.snapshots
-    if snapshots.in_progress:
-        if not schedule:
-            raise CommandError(BGSAVE_RUNNING)
+    if snapshots.in_progress:  # even with SCHEDULE, as in Redis
+        raise CommandError(BGSAVE_RUNNING)
+    if client.in_exec:  # Redis never forks in the middle of a transaction
         snapshots.scheduled = True
         return "Background saving scheduled"
     if not snapshots.background_save():

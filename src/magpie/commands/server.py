@@ -294,9 +294,10 @@ def debug(client, args):
 
 def _reload(server, options: set[bytes]) -> object:  # noqa: ANN001 - Server
     """DEBUG RELOAD: save (unless NOSAVE), then load the file back in place of the dataset.
-    (NOFLUSH is accepted; a load always replaces the dataset whole here.)"""
-    if options - {b"nosave", b"noflush"}:
-        raise CommandError(errors.SYNTAX)
+    (MERGE and NOFLUSH are accepted; a load always replaces the dataset whole here, and a
+    file that cannot be loaded leaves it as it was.)"""
+    if options - {b"nosave", b"noflush", b"merge"}:
+        raise CommandError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
     snapshots = server.snapshots
     snapshots.kill_child()
     if b"nosave" not in options and not snapshots.save():
@@ -306,7 +307,7 @@ def _reload(server, options: set[bytes]) -> object:  # noqa: ANN001 - Server
             pass
     except (RdbError, OSError) as exc:
         log.warning("Error loading the RDB dump: %s", exc)
-        raise CommandError("ERR Error trying to load the RDB dump, check server logs.") from None
+        raise CommandError("ERR Error trying to load the RDB dump") from None
     log.info("DB reloaded by DEBUG RELOAD")
     return OK
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -62,6 +63,8 @@ class Snapshots:
         self.last_bgsave_ok = True
         self.last_bgsave_try = 0.0
         self.last_bgsave_seconds = -1
+        #: INFO's rdb_saves: SAVE commands and background saves started, as Redis counts
+        #: (stat_rdb_saves), whatever their outcome; SHUTDOWN's and DEBUG RELOAD's saves not.
         self.saves = 0
         self.child_pid: int | None = None
         self.child_started = 0.0
@@ -123,23 +126,20 @@ class Snapshots:
     # -- SAVE ----------------------------------------------------------------------------
 
     def save(self) -> bool:
-        """A synchronous save (SAVE, SHUTDOWN, DEBUG RELOAD); False if it failed (logged)."""
+        """A synchronous save (SAVE, SHUTDOWN, DEBUG RELOAD, FLUSHALL); False if it failed
+        (logged). A failure leaves rdb_last_bgsave_status alone, as Redis's rdbSave does:
+        only a background save (or a successful save) sets it."""
         try:
             self.write_file(self.path)
         except OSError as exc:
-            log.warning("Failed opening the temp RDB file temp-%d.rdb (in server root dir %s) for saving: %s",
-                        os.getpid(), os.getcwd(), exc.strerror)  # fmt: skip
-            self.last_bgsave_ok = False
+            log.warning("Write error saving DB on disk (temp-%d.rdb -> %s in server root dir %s): %s",
+                        os.getpid(), self.path, os.getcwd(), exc.strerror)  # fmt: skip
             return False
         log.info("DB saved on disk")
-        self._saved()
-        return True
-
-    def _saved(self) -> None:
         self.dirty_at_last_save = self.server.keyspace.signals.dirty
         self.last_save_time = int(time.time())
         self.last_bgsave_ok = True
-        self.saves += 1
+        return True
 
     @property
     def changes_since_save(self) -> int:
@@ -154,6 +154,7 @@ class Snapshots:
     def background_save(self) -> bool:
         """Fork a child that writes the snapshot; False if the fork failed."""
         self.last_bgsave_try = time.time()
+        self.saves += 1
         dirty = self.server.keyspace.signals.dirty
         gc.freeze()
         try:
@@ -200,13 +201,14 @@ class Snapshots:
             self.dirty_at_last_save = self.child_dirty
             self.last_save_time = int(time.time())
             self.last_bgsave_ok = True
-            self.saves += 1
         else:
             if code < 0:
                 log.warning("Background saving terminated by signal %d", -code)
             else:
                 log.warning("Background saving error")
-            self.last_bgsave_ok = False
+            # SIGUSR1 is how a child is stopped on purpose: no error (Redis's rule)
+            if code != -signal.SIGUSR1:
+                self.last_bgsave_ok = False
             try:
                 os.unlink(self.child_temp)
             except OSError:
@@ -217,8 +219,6 @@ class Snapshots:
         """SHUTDOWN, DEBUG RELOAD and FLUSHALL stop a background save (its file is removed)."""
         if self.child_pid is None:
             return
-        import signal
-
         try:
             os.kill(self.child_pid, signal.SIGUSR1)
             os.waitpid(self.child_pid, 0)
@@ -238,15 +238,16 @@ class Snapshots:
         self.reap_child()
         if self.child_pid is not None or self.loading:
             return
+        now = time.time()
+        retry_ok = self.last_bgsave_ok or now - self.last_bgsave_try > BGSAVE_RETRY_DELAY
         if self.scheduled:
-            self.background_save()
+            if retry_ok:
+                self.background_save()
             return
         changes = self.changes_since_save
         if not changes:
             return
-        now = time.time()
         elapsed = now - self.last_save_time
-        retry_ok = self.last_bgsave_ok or now - self.last_bgsave_try > BGSAVE_RETRY_DELAY
         for seconds, needed in self.server.config["save"]:  # type: ignore[attr-defined]
             if changes >= needed and elapsed > seconds and retry_ok:
                 log.info("%d changes in %d seconds. Saving...", needed, seconds)
@@ -291,11 +292,14 @@ class Snapshots:
     def install(self, staging: Keyspace) -> None:
         """Replace the server's databases with the loaded ones."""
         keyspace = self.server.keyspace
+        dirty = keyspace.signals.dirty
         keyspace.flush_all()  # WATCHed keys are touched and the search indexes dropped
         for db, loaded in zip(keyspace.dbs, staging.dbs, strict=True):
             db.data, db.expires, db.expiry_heap = loaded.data, loaded.expires, loaded.expiry_heap
         self.server.evictor.dataset_replaced()
-        self.dirty_at_last_save = keyspace.signals.dirty
+        # a load is not a change to save: the changes counted before it still count (DEBUG
+        # RELOAD NOSAVE keeps rdb_changes_since_last_save, as Redis does)
+        self.dirty_at_last_save += keyspace.signals.dirty - dirty
 
 
 __all__ = ["MISCONF", "RdbError", "Snapshots", "fsync_directory"]
