@@ -231,6 +231,14 @@ class Snapshots:
         except OSError:
             pass
 
+    def dataset_flushed(self) -> None:
+        """After FLUSHALL (Redis's flushAllDataAndResetRDB): a running background save is
+        stopped, its snapshot now meaningless, and with save points set the empty dataset
+        is saved at once, so a crash cannot bring the flushed keys back from the old file."""
+        self.kill_child()
+        if self.server.config["save"]:
+            self.save()
+
     # -- the cron ------------------------------------------------------------------------
 
     def cron(self) -> None:
