@@ -19,8 +19,10 @@ SLICE_SECONDS = 0.02
 PROGRESS_EVERY_SECONDS = 2.0
 
 
-async def load_with_progress(server: Server, steps: Iterator[None], total_bytes: int) -> None:
-    """Run ``steps`` (a Snapshots load) to the end, yielding to the loop now and then."""
+async def load_with_progress(server: Server, steps: Iterator[None], total_bytes: int) -> bool:
+    """Run ``steps`` (a Snapshots load) to the end, yielding to the loop now and then; False
+    if a shutdown was asked for meanwhile (SIGTERM while loading), which stops the load
+    at once, the dataset left as it was, as Redis exits from the middle of a load."""
     snapshots = server.snapshots
     started = last_slice = last_log = time.monotonic()
     for _ in steps:
@@ -28,6 +30,10 @@ async def load_with_progress(server: Server, steps: Iterator[None], total_bytes:
         if now - last_slice >= SLICE_SECONDS:
             await asyncio.sleep(0)
             last_slice = time.monotonic()
+            if server.stopping:
+                steps.close()  # type: ignore[attr-defined]
+                log.warning("Shutdown asked for while loading: the load is abandoned")
+                return False
         if now - last_log >= PROGRESS_EVERY_SECONDS:
             last_log = now
             done = snapshots.loading_done
@@ -40,3 +46,4 @@ async def load_with_progress(server: Server, steps: Iterator[None], total_bytes:
         log.info("Loading RDB produced by version %s", aux[b"redis-ver"].decode(errors="replace"))
     log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", stats.keys_loaded, stats.keys_expired)
     log.info("DB loaded from disk: %.3f seconds", time.monotonic() - started)
+    return True

@@ -157,7 +157,7 @@ class Server:
                 pass
         if not await self.load_data():
             await self._close()
-            return 1
+            return 0 if self.stopping else 1  # a shutdown asked for while loading is no failure
         log.info("Ready to accept connections tcp on port %s", self.tcp_port)
         await self._stopped.wait()
         await self._close()
@@ -170,14 +170,15 @@ class Server:
         if not os.path.exists(path):
             return True
         try:
-            await load_with_progress(self, self.snapshots.load_steps(path), os.path.getsize(path))
+            if not await load_with_progress(self, self.snapshots.load_steps(path), os.path.getsize(path)):
+                return False
         except RdbError as exc:
             log.warning("Fatal error loading the DB: %s. Exiting.", exc.describe())
             return False
         except OSError as exc:
             log.warning("Fatal error loading the DB: %s. Exiting.", exc.strerror)
             return False
-        return not self._stopped.is_set()  # type: ignore[union-attr]
+        return not self.stopping
 
     def prepare_shutdown(self, save: bool | None = None, force: bool = False) -> bool:
         """Redis's prepareForShutdown: stop a background save, then save when save points
@@ -200,6 +201,10 @@ class Server:
         else:
             log.warning("%s received but errors trying to shut down the server, check the logs for more information",
                         signal.Signals(sig).name)  # fmt: skip
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopped is not None and self._stopped.is_set()
 
     def request_shutdown(self) -> None:
         if self._stopped is not None:
