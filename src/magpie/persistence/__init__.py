@@ -1,0 +1,1 @@
+"""RDB snapshots and the append-only file."""
