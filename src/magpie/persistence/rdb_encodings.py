@@ -15,11 +15,11 @@ checked against the bytes actually present before anything is sliced, so a hosti
 cannot make a decoder allocate more than the blob's own size, and every loop advances by at
 least one byte per entry, so a decoder's time is linear in the blob's length.
 
-Where these checks are stricter than Redis's, it is only for shapes Redis never writes:
-a listpack back-length must be the canonical encoding of the entry's size (Redis decodes it
-and compares the value), and a zipmap's end byte must be its last byte (Redis stops at the
-first end byte and ignores whatever follows). What the entries mean (pairs for a hash,
-member/score for a sorted set, no duplicate fields) is the RDB loader's business.
+The checks are Redis's, no more and no less, so that whatever Redis loads Magpie loads and
+the reverse; that includes two leniencies Redis has: a listpack back-length in a
+non-canonical form that still decodes to the right size, and bytes after a zipmap's first end
+byte (ignored). What the entries mean (pairs for a hash, member/score for a sorted set, no
+duplicate fields, no empty value) is the RDB loader's business.
 """
 
 from __future__ import annotations
@@ -78,6 +78,23 @@ def _listpack_backlen(size: int) -> bytes:
     )
 
 
+def _backlen_decodes_to(blob: bytes, last_byte: int, size: int) -> bool:
+    """Redis's own back-length check (``lpDecodeBacklen``), for when the bytes are not the
+    canonical encoding: read 7 bits a byte backwards from ``last_byte`` until a byte with the
+    high bit clear, at most 5 bytes, and compare. A non-canonical form can reach into the
+    entry's own data (``0x00 0x81`` reads as 1); Redis accepts it, so we do."""
+    value = shift = 0
+    while True:
+        b = blob[last_byte]
+        value |= (b & 127) << shift
+        if b < 128:
+            return value == size
+        shift += 7
+        last_byte -= 1  # 5 bytes back from byte 7 or later: still inside the blob
+        if shift > 28:
+            return False
+
+
 def decode_listpack(blob: bytes) -> list[bytes]:
     """The entries of a listpack (RDB types 16 and 17, quicklist v2 packed nodes, streams)."""
     size = len(blob)
@@ -98,7 +115,9 @@ def decode_listpack(blob: bytes) -> list[bytes]:
     while True:
         b = blob[pos]
         if b < 0x80:  # 7-bit unsigned integer: one byte, back-length 1
-            if blob[pos + 1] != 1 or pos + 2 > last:
+            if pos + 2 > last:
+                raise EncodingError(f"listpack: entry at byte {pos} (1 byte) runs past the end")
+            if blob[pos + 1] != 1 and not _backlen_decodes_to(blob, pos + 1, 1):
                 raise EncodingError(f"listpack: entry at byte {pos} has a bad back-length")
             append(_SMALL_INTS[b])
             pos += 2
@@ -133,7 +152,7 @@ def decode_listpack(blob: bytes) -> list[bytes]:
                 raise EncodingError(
                     f"listpack: entry at byte {pos} ({enc} bytes) runs past the end"
                 )
-            if blob[end] != enc:
+            if blob[end] != enc and not _backlen_decodes_to(blob, end, enc):
                 raise EncodingError(f"listpack: entry at byte {pos} has a bad back-length")
         else:
             backlen = _listpack_backlen(enc)
@@ -142,7 +161,7 @@ def decode_listpack(blob: bytes) -> list[bytes]:
                 raise EncodingError(
                     f"listpack: entry at byte {pos} ({enc} bytes) runs past the end"
                 )
-            if blob[end:nxt] != backlen:
+            if blob[end:nxt] != backlen and not _backlen_decodes_to(blob, nxt - 1, enc):
                 raise EncodingError(f"listpack: entry at byte {pos} has a bad back-length")
         append(blob[start:end] if value is None else value)
         pos = nxt
@@ -326,8 +345,7 @@ def decode_zipmap(blob: bytes) -> list[bytes]:
         if pos > last:
             raise EncodingError(f"zipmap: value at byte {field_end} runs past the end")
         append(blob[value_start:value_end])
-    if pos != last:
-        raise EncodingError(f"zipmap: end byte at byte {pos}, expected at byte {last}")
+    # Like Redis, stop at the first end byte: what follows it (if anything) is ignored.
     pairs = len(out) // 2
     if pairs == 0:
         raise EncodingError("zipmap: no pairs; Redis never saves an empty hash")
