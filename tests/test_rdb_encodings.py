@@ -896,3 +896,40 @@ def test_random_overwrites_of_a_valid_blob_decode_or_raise(entries, kind, data):
     for _ in range(data.draw(st.integers(1, 4))):
         blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
     decode_or_refuse(decoder, bytes(blob))
+
+
+def _valid_blob(rdbtype: int, entries: list[bytes], numbers: list[int]) -> bytes:
+    if rdbtype == RDB_LIST_QUICKLIST_2:
+        return lp_encode(entries)[0]
+    if rdbtype == RDB_LIST_QUICKLIST:
+        return ziplist_encode(entries)[0]
+    if rdbtype == RDB_SET_INTSET:
+        return intset_encode(numbers)
+    pairs = dict(zip(entries[0::2], entries[1::2], strict=False)) or {b"f": b"v"}
+    return zipmap_encode(list(pairs.items()))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([RDB_LIST_QUICKLIST_2, RDB_LIST_QUICKLIST, RDB_SET_INTSET, RDB_HASH_ZIPMAP]),
+    _entries.filter(bool),
+    st.sets(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=20).map(sorted),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=3),
+)
+def test_random_damage_is_refused_exactly_when_redis_refuses_it(
+    real_redis, rdbtype, entries, numbers, overwrites
+):
+    blob = bytearray(_valid_blob(rdbtype, entries, numbers))
+    for where, byte in overwrites:
+        blob[where % len(blob)] = byte
+    ours = decode_or_refuse(DECODERS[rdbtype], bytes(blob))
+    pipe = real_redis.pipeline(transaction=False)
+    pipe.delete("restored")
+    pipe.restore("restored", 0, restore_payload(rdbtype, bytes(blob)))
+    read_back(pipe, rdbtype)
+    _, restored, content = pipe.execute(raise_on_error=False)
+    redis_accepts = not isinstance(restored, Exception)
+    we_accept = ours is not None and not redis_refuses_for_its_own_reasons(rdbtype, ours)
+    assert we_accept == redis_accepts, (bytes(blob).hex(), restored, ours)
+    if we_accept:
+        assert content == as_read_back(rdbtype, ours)

@@ -122,11 +122,17 @@ def decode_listpack(blob: bytes) -> list[bytes]:
             append(_SMALL_INTS[b])
             pos += 2
             continue
+        if b < 0xC0:  # string, 6-bit length: at most 64 bytes, so a back-length of 1
+            end = pos + 1 + (b & 0x3F)
+            if end >= last:
+                raise EncodingError(f"listpack: entry at byte {pos} runs past the end")
+            if blob[end] != end - pos and not _backlen_decodes_to(blob, end, end - pos):
+                raise EncodingError(f"listpack: entry at byte {pos} has a bad back-length")
+            append(blob[pos + 1 : end])
+            pos = end + 1
+            continue
         value: bytes | None = None
-        if b < 0xC0:  # string, 6-bit length
-            start = pos + 1
-            enc = 1 + (b & 0x3F)
-        elif b < 0xE0:  # 13-bit signed integer
+        if b < 0xE0:  # 13-bit signed integer
             n = ((b & 0x1F) << 8) | blob[pos + 1]
             value = b"%d" % (n - 8192 if n >= 4096 else n)
             enc = 2
