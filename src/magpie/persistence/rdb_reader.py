@@ -29,7 +29,6 @@ from magpie.persistence.rdb_format import (
     OP_FUNCTION2,
     OP_FUNCTION_PRE_GA,
     OP_IDLE,
-    OP_MODULE_AUX,
     OP_RESIZEDB,
     OP_SELECTDB,
     QUICKLIST_NODE_PACKED,
