@@ -217,6 +217,10 @@ class HnswVectorIndex(VectorIndex):
         self._free.append(label)
         return True
 
+    def _searchable(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        live = np.flatnonzero(self._live[: self._used])
+        return self._label_doc[live], live, self._vecs
+
     def _fetch(self, doc_id: int) -> np.ndarray | None:
         label = self._doc_label.get(doc_id)
         return None if label is None else self._vecs[label].copy()
