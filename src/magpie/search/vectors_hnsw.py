@@ -55,6 +55,7 @@ from magpie.search.vectors_base import (
     pack_arrays,
     unpack_arrays,
 )
+from magpie.search.vectors_hnsw_file import check_graph
 
 __all__ = ["HnswVectorIndex"]
 
@@ -525,6 +526,14 @@ class HnswVectorIndex(VectorIndex):
         used = len(label_doc)
         if len(live) != used or vecs.shape != (used, index.space.dim):
             raise ValueError("corrupt HNSW vector index")
+        if (label_doc.dtype, live.dtype, vecs.dtype) != (np.int64, np.bool_, np.float32):
+            raise ValueError("corrupt HNSW vector index: array types")
+        # hnswlib trusts its file (damage crashes it at the first search): prove it first
+        check_graph(
+            graph, dim=index.space.dim, m=index.m, ef_construction=index.ef_construction,
+            live=live, vecs=vecs, max_capacity=max(index.initial_cap, 2 * used + index.block_size),
+            cosine=index.space.cosine,
+        )  # fmt: skip
         graph_index = hnswlib.Index(space=_SPACES[index.space.metric], dim=index.space.dim)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "hnsw.bin")
