@@ -133,7 +133,7 @@ class SearchIndex:
             if doc_id in self.by_id or doc_id < 1:
                 raise ValueError(f"document id {doc_id} is taken or invalid")
             fields = [f for f in fields if self.indexed_from[f.alias] <= doc_id]
-        prepared = self._prepare(value, fields)  # type: ignore[arg-type]
+        prepared = self._prepare(value, fields, decode=not skip_vectors)  # type: ignore[arg-type]
         if prepared is None:
             self.failures += 1
             return False
@@ -177,10 +177,10 @@ class SearchIndex:
         return True
 
     def _prepare(
-        self, value: Hash, fields: list[FieldSpec] | None = None
+        self, value: Hash, fields: list[FieldSpec] | None = None, decode: bool = True
     ) -> tuple[dict[str, float], dict[str, np.ndarray]] | None:
         """Parsed NUMERIC values and decoded vectors of ``fields`` (default: all), or None if
-        any of them is invalid."""
+        any of them is invalid (``decode`` False: vectors are only checked for size)."""
         numbers: dict[str, float] = {}
         vectors: dict[str, np.ndarray] = {}
         for f in self.spec.fields if fields is None else fields:
@@ -194,11 +194,13 @@ class SearchIndex:
                 if number is None:
                     return None
                 numbers[f.alias] = number
-            else:
+            elif decode:
                 vector = self.vectors[f.alias].decode(raw)
                 if vector is None:
                     return None
                 vectors[f.alias] = vector
+            elif len(raw) != self.vectors[f.alias].blob_size:
+                return None
         return numbers, vectors
 
     def remove(self, key: bytes) -> bool:
