@@ -302,11 +302,16 @@ def _definition(value: bytes) -> tuple[dict[str, Any], IndexSpec]:
     if type(format_) is not int or type(min_reader) is not int:
         raise _Unusable("its definition has no format version")
     if min_reader > FORMAT:
-        raise _Unusable(f"it was saved in format {format_}, which needs a reader of format {min_reader} (this is {FORMAT})")
+        raise _Unusable(
+            f"it was saved in format {format_}, which needs a reader of format {min_reader} "
+            f"(this is {FORMAT})"
+        )
     create = definition.get("create")
     if not isinstance(create, list) or not all(isinstance(word, str) for word in create):
         raise _Unusable("its definition has no FT.CREATE arguments")
-    for key, kind in (("state", str), ("next_id", int), ("failures", int), ("indexed_from", dict), ("vectors", dict)):
+    for key, kind in (
+        ("state", str), ("next_id", int), ("failures", int), ("indexed_from", dict), ("vectors", dict),
+    ):  # fmt: skip
         if type(definition.get(key)) is not kind:
             raise _Unusable(f"its definition's {key!r} is missing or of the wrong type")
     if definition["state"] not in ("ready", "scanning"):
@@ -445,5 +450,7 @@ def _loaded_vectors(value: bytes, fresh: VectorIndex) -> VectorIndex:
     want, have = fresh.info(), loaded.info()
     for key in _VECTOR_PARAMS:
         if want.get(key) != have.get(key):
-            raise _Unusable(f"the saved vector index has {key} {have.get(key)!r}, the field {want.get(key)!r}")
+            raise _Unusable(
+                f"the saved vector index has {key} {have.get(key)!r}, the field {want.get(key)!r}"
+            )
     return loaded
