@@ -166,6 +166,8 @@ class Snapshots:
             return False
         if pid == 0:  # the child: write, and leave without running any cleanup
             code = 1
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+                signal.signal(sig, signal.SIG_DFL)  # the parent's loop handlers do not run here
             try:
                 self.write_file(self.path)
                 code = 0
@@ -231,13 +233,14 @@ class Snapshots:
         except OSError:
             pass
 
-    def dataset_flushed(self) -> None:
-        """After FLUSHALL (Redis's flushAllDataAndResetRDB): a running background save is
-        stopped, its snapshot now meaningless, and with save points set the empty dataset
-        is saved at once, so a crash cannot bring the flushed keys back from the old file."""
+    def reset_after_flushall(self) -> None:
+        """FLUSHALL, as Redis's flushAllDataAndResetRDB: a running background save is
+        stopped, and with save points set the (now empty) dataset is saved at once, so a
+        restart cannot bring the flushed keys back."""
         self.kill_child()
         if self.server.config["save"]:
             self.save()
+            self.server.refresh_slow_path()
 
     # -- the cron ------------------------------------------------------------------------
 
@@ -285,6 +288,8 @@ class Snapshots:
         self.loading, self.loading_total, self.loading_done = True, len(data), 0
         self.loading_started = int(time.time())
         server.refresh_slow_path()
+        collecting = gc.isenabled()
+        gc.disable()  # a load makes millions of objects and no garbage: collections only cost
         try:
             load = RdbLoad(data, staging, server.config.values, now_ms=CLOCK.update())
             for position in load.steps():
@@ -296,6 +301,9 @@ class Snapshots:
         finally:
             self.loading = False
             server.refresh_slow_path()
+            if collecting:
+                gc.enable()
+        gc.freeze()  # the loaded dataset is long-lived: keep it out of the collector's scans
 
     def install(self, staging: Keyspace) -> None:
         """Replace the server's databases with the loaded ones."""
