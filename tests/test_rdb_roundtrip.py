@@ -403,8 +403,9 @@ def test_old_zset_with_text_scores():
     ids=["magic", "version-11", "version-0", "version-text", "type", "dup-key", "truncated", "trailing", "dup-field"],
 )
 def test_bad_files_are_refused_with_a_reason(data, message):
-    with pytest.raises(RdbError, match=message):
+    with pytest.raises(RdbError, match=message) as caught:
         load(data)
+    assert caught.value.key in (None, b"k", b"h")
 
 
 def test_the_error_names_the_key_and_the_offset_of_its_entry():
@@ -420,3 +421,16 @@ def test_aux_fields_are_kept_in_order():
     data = rdb_bytes(one_key(b"v"), [(b"redis-ver", b"7.0.15"), (b"magpie-x", b"\x00" * 100)])
     _, stats = load(data)
     assert stats.aux == [(b"redis-ver", b"7.0.15"), (b"magpie-x", b"\x00" * 100)]
+
+
+def test_an_error_in_reading_a_key_names_no_key_rather_than_the_one_before():
+    first = string_entry(b"first", b"ok")
+    second = bytes((TYPE_STRING,)) + encode_string(b"second-key-name")
+    for cut in (len(first) + 1, len(first) + 5):  # inside the second key's own name
+        with pytest.raises(RdbError, match="Short read") as caught:
+            load((MAGIC + b"0010" + first + second)[: 9 + cut])
+        assert caught.value.key is None
+    expiry = bytes((OP_EXPIRETIME,)) + b"\x00\x00"  # cut inside an expiry after a key
+    with pytest.raises(RdbError, match="Short read") as caught:
+        load(MAGIC + b"0010" + first + expiry)
+    assert caught.value.key is None

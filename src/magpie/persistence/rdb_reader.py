@@ -377,12 +377,22 @@ class RdbLoad:
         try:
             yield from self._steps()
         except _Short:
-            raise RdbError(SHORT_READ, self.base + self.reader.pos, self._current) from None
+            raise RdbError(SHORT_READ, self.base + self.reader.pos, self.failed_key()) from None
         except ValueError as exc:
-            raise RdbError(str(exc), self.base + self._item_start, self._current) from None
+            raise RdbError(str(exc), self.base + self._item_start, self.failed_key()) from None
 
-    _current: bytes | None = None
     _item_start = 0
+
+    def failed_key(self) -> bytes | None:
+        """The key of the entry that failed, when it is one and its key could be read: read
+        again from the entry's start, so the loop keeps no per-key state for errors."""
+        start = self._item_start
+        if start < 9 or start >= len(self.data) or self.data[start] >= OP_FUNCTION2:
+            return None  # the header or an opcode: no key
+        try:
+            return ValueReader(self.data, start + 1, self.reader.end).string()
+        except (_Short, ValueError):
+            return None  # the key itself is cut short or damaged
 
     def _steps(self) -> Iterator[int]:
         r = self.reader
@@ -406,7 +416,7 @@ class RdbLoad:
             self._item_start = r.pos
             kind = byte()
             if kind < OP_FUNCTION2:  # a key and its value
-                self._current = key = string()
+                key = string()
                 value = string() if kind == 0 else read_value(r, kind, build)
                 when, expire_ms = expire_ms, None
                 if key in data:
@@ -424,7 +434,6 @@ class RdbLoad:
                         stats.keys_loaded = loaded
                         yield r.pos
                 continue
-            self._current = None
             if kind == OP_EOF:
                 break
             if kind == OP_EXPIRETIME_MS:
@@ -451,7 +460,6 @@ class RdbLoad:
             else:  # OP_MODULE_AUX, the last opcode
                 raise ValueError("the file holds module data, which Magpie cannot load")
         stats.keys_loaded = loaded
-        self._current = None
         self._check_sum(version)
         yield r.pos
 
