@@ -309,17 +309,16 @@ _ATOI = re.compile(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)")
 
 
 def _counted(reader: ValueReader) -> range:
-    """The element count of a collection. Each element takes at least one byte, so a count
-    larger than what is left of the data is refused before looping."""
+    """The element count of a collection. Every element takes at least one byte, so a count
+    beyond the bytes left is cut to one more than them: the loop still ends in a short read,
+    and where that read fails is reported, as Redis reports it (not where the count was)."""
     pos = reader.pos
     if pos < reader.end and reader.data[pos] < 0x40:  # the usual one-byte count
         n = reader.data[pos]
         reader.pos = pos + 1
     else:
         n = reader.length()
-    if n > reader.end - reader.pos:
-        raise _Short
-    return range(n)
+    return range(min(n, reader.end - reader.pos + 1))
 
 
 def is_empty(value: object) -> bool:
