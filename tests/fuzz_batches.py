@@ -22,7 +22,7 @@ BIG_ARG = 65536  # a command with an argument this long is sent on its own
 #: CONFIG SET may change these (anything else that exists could stop the server, lock the
 #: fuzzer out or cut its connection); the batch start puts them back.
 CONFIG_ALLOWED = {
-    "hash-max-listpack-entries": "128", "hash-max-listpack-value": "64",
+    "hash-max-listpack-entries": "512", "hash-max-listpack-value": "64",
     "zset-max-listpack-entries": "128", "zset-max-listpack-value": "64",
     "set-max-intset-entries": "512", "list-max-listpack-size": "-2", "list-compress-depth": "0",
     "maxmemory": "0", "maxmemory-policy": "noeviction", "maxmemory-samples": "5",

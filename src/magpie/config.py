@@ -247,7 +247,7 @@ PARAMS: tuple[Param, ...] = (
     Param("busy-reply-threshold", "int", "5000", 0, _MAXLL, aliases=("lua-time-limit",)),
     Param("client-output-buffer-limit", "obuf",
           "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),  # fmt: skip
-    Param("hash-max-listpack-entries", "int", "128", 0, _MAXLL, aliases=("hash-max-ziplist-entries",)),
+    Param("hash-max-listpack-entries", "int", "512", 0, _MAXLL, aliases=("hash-max-ziplist-entries",)),
     Param("hash-max-listpack-value", "int", "64", 0, _MAXLL, aliases=("hash-max-ziplist-value",)),
     Param("list-max-listpack-size", "int", "-2", -5, _MAXLL, aliases=("list-max-ziplist-size",)),
     Param("list-compress-depth", "int", "0", 0, _MAXINT),
