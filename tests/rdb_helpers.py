@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import io
 import math
+import subprocess
+import sys
 
 import redis
+from servers import free_port
 
 from magpie.config import Config
 from magpie.persistence.rdb_reader import LoadStats, RdbLoad
@@ -61,6 +64,9 @@ def make_set(members) -> Set:
 def size_classes() -> dict[str, tuple[object, str]]:
     """name -> (value, the OBJECT ENCODING Redis 7.0 reports once it has loaded the value
     with the default thresholds). Each class sits on one side of a threshold."""
+    cfg = default_config()
+    hashes, zsets, ints = cfg["hash-max-listpack-entries"], cfg["zset-max-listpack-entries"], cfg["set-max-intset-entries"]
+    hash_value, zset_value = cfg["hash-max-listpack-value"], cfg["zset-max-listpack-value"]
     return {
         "string-int": (b"12345", "int"),
         "string-int64-max": (b"9223372036854775807", "int"),
@@ -72,20 +78,20 @@ def size_classes() -> dict[str, tuple[object, str]]:
         "list-small": (ListValue([b"a", b"1", b""]), "quicklist"),
         "list-large": (ListValue(b"element-%d" % i for i in range(1000)), "quicklist"),
         "list-big-element": (ListValue([b"x" * 10000, b"y"]), "quicklist"),
-        "set-intset-512": (make_set(b"%d" % i for i in range(512)), "intset"),
+        "set-intset-at-limit": (make_set(b"%d" % i for i in range(ints)), "intset"),
         "set-intset-negative": (make_set([b"-9223372036854775808", b"0", b"9223372036854775807"]), "intset"),
-        "set-hashtable-513-ints": (make_set(b"%d" % i for i in range(513)), "hashtable"),
+        "set-hashtable-past-limit": (make_set(b"%d" % i for i in range(ints + 1)), "hashtable"),
         "set-hashtable-strings": (make_set([b"a", b"1", b"b"]), "hashtable"),
         "set-hashtable-non-canonical-int": (make_set([b"1", b"01"]), "hashtable"),
-        "hash-listpack-128": (make_hash((b"f%d" % i, b"v%d" % i) for i in range(128)), "listpack"),
-        "hash-listpack-value-64": (make_hash([(b"f", b"v" * 64)]), "listpack"),
-        "hash-hashtable-129": (make_hash((b"f%d" % i, b"v%d" % i) for i in range(129)), "hashtable"),
-        "hash-hashtable-value-65": (make_hash([(b"f", b"v" * 65)]), "hashtable"),
-        "hash-hashtable-field-65": (make_hash([(b"f" * 65, b"v")]), "hashtable"),
-        "zset-listpack-128": (make_zset((b"m%d" % i, i / 3) for i in range(128)), "listpack"),
-        "zset-listpack-member-64": (make_zset([(b"m" * 64, 1.0)]), "listpack"),
-        "zset-skiplist-129": (make_zset((b"m%d" % i, float(i)) for i in range(129)), "skiplist"),
-        "zset-skiplist-member-65": (make_zset([(b"m" * 65, 1.0)]), "skiplist"),
+        "hash-listpack-at-limit": (make_hash((b"f%d" % i, b"v%d" % i) for i in range(hashes)), "listpack"),
+        "hash-listpack-value-at-limit": (make_hash([(b"f", b"v" * hash_value)]), "listpack"),
+        "hash-hashtable-past-limit": (make_hash((b"f%d" % i, b"v%d" % i) for i in range(hashes + 1)), "hashtable"),
+        "hash-hashtable-long-value": (make_hash([(b"f", b"v" * (hash_value + 1))]), "hashtable"),
+        "hash-hashtable-long-field": (make_hash([(b"f" * (hash_value + 1), b"v")]), "hashtable"),
+        "zset-listpack-at-limit": (make_zset((b"m%d" % i, i / 3) for i in range(zsets)), "listpack"),
+        "zset-listpack-member-at-limit": (make_zset([(b"m" * zset_value, 1.0)]), "listpack"),
+        "zset-skiplist-past-limit": (make_zset((b"m%d" % i, float(i)) for i in range(zsets + 1)), "skiplist"),
+        "zset-skiplist-long-member": (make_zset([(b"m" * (zset_value + 1), 1.0)]), "skiplist"),
         "zset-special-scores": (make_zset([(b"inf", math.inf), (b"-inf", -math.inf), (b"tiny", 5e-324),
                                            (b"big", 1.7976931348623157e308), (b"third", 1 / 3)]), "listpack"),
         "zset-skiplist-negative-zero": (make_zset([(b"z" * 70, -0.0), (b"a", 1.0)]), "skiplist"),
@@ -151,3 +157,10 @@ def server_contents(client: redis.Redis, dbs=range(16), encodings: bool = False)
             out[index, key] = entry
     client.execute_command("SELECT", 0)
     return out
+
+
+def run_magpie_on(workdir: str, timeout: float = 20) -> subprocess.CompletedProcess:
+    """magpie-server on ``workdir`` to its exit (for files it must refuse): its output and status."""
+    argv = [sys.executable, "-m", "magpie", "--port", str(free_port()), "--bind", "127.0.0.1",
+            "--dir", workdir, "--save", ""]  # fmt: skip
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)

@@ -11,17 +11,15 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 
 import pytest
 import redis
-from rdb_helpers import FUTURE_MS, keyspace_contents, load, server_contents
+from rdb_helpers import FUTURE_MS, keyspace_contents, load, run_magpie_on, server_contents
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from servers import ServerProcess, free_port, redis_server_path, start_magpie, start_redis
+from servers import ServerProcess, redis_server_path, start_magpie, start_redis
 
 from magpie.persistence.rdb_format import (
     MAGIC,
@@ -560,12 +558,6 @@ BAD_FILES = {
     "stream": (craft(GOOD + bytes((TYPE_STREAM_LISTPACKS_2,)) + encode_string(b"events") + b"\x00"),
                9 + len(GOOD), b"events", "stream"),
 }  # fmt: skip
-
-
-def run_magpie_on(workdir: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "magpie", "--port", str(free_port()), "--bind", "127.0.0.1",
-            "--dir", workdir, "--save", ""]  # fmt: skip
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 @pytest.mark.parametrize("name", list(BAD_FILES))
