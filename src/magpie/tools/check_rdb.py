@@ -16,6 +16,7 @@ as redis-check-rdb's do: an error at offset N means the read that failed started
 from __future__ import annotations
 
 import mmap
+import os
 import sys
 import time
 from collections import Counter
@@ -222,10 +223,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"magpie-check-rdb {__version__}")
         return 0
     try:
-        report = check_file(argv[0], lambda line: print(line, flush=False))
+        open(argv[0], "rb").close()
     except OSError as exc:
         print(f"[offset 0] Checking RDB file {argv[0]}")
         print(f"Cannot open {argv[0]}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        report = check_file(argv[0])
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, as C tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     return 0 if report.ok else 1
 
