@@ -164,3 +164,55 @@ def run_magpie_on(workdir: str, timeout: float = 20) -> subprocess.CompletedProc
     argv = [sys.executable, "-m", "magpie", "--port", str(free_port()), "--bind", "127.0.0.1",
             "--dir", workdir, "--save", ""]  # fmt: skip
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+# -- one dataset for any server ------------------------------------------------------------------
+
+FAR = 4_000_000_000  # seconds: 2096
+INT_BOUNDARIES = [0, -1, 127, -128, 128, -129, 32767, -32768, 32768, -32769,
+                  2**31 - 1, -(2**31), 2**31, -(2**31) - 1, 2**63 - 1, -(2**63)]  # fmt: skip
+
+
+def build_dataset(c: redis.Redis, is_redis: bool) -> None:
+    """Every type in every encoding size class, TTLs, three databases, binary keys."""
+    if is_redis:  # elements from 2 KB up go in plain quicklist nodes (a 7.0 DEBUG knob)
+        c.execute_command("DEBUG", "QUICKLIST-PACKED-THRESHOLD", "2000")
+    c.set("s", "hello")
+    c.set("empty", "")
+    c.set("embstr", "e" * 44)
+    c.set("raw", bytes(range(200)))
+    c.set("lzf", "abc" * 1000)
+    for n in INT_BOUNDARIES:
+        c.set(f"int:{n}", n)
+    c.set(b"\x00\xff\r\n", bytes(range(256)))
+    c.rpush("list:small", "a", 1, "", "-7")
+    c.rpush("list:large", *(f"element-{i}" for i in range(3000)))
+    c.rpush("list:big-elements", "x" * 3000, "y", "z" * 10000)
+    c.sadd("set:int16", 1, 2, -3)
+    c.sadd("set:int32", 1, 70000, -70000)
+    c.sadd("set:int64", 1, 2**40, -(2**63), 2**63 - 1)
+    c.sadd("set:hashtable-ints", *range(600))
+    c.sadd("set:strings", "a", "b", "1")
+    c.hset("hash:small", mapping={"f": "v", "n": 12, "empty": ""})
+    c.hset("hash:listpack-many", mapping={f"f{i}": i for i in range(200)})
+    c.hset("hash:large", mapping={f"f{i}": i for i in range(600)})
+    c.hset("hash:long-value", mapping={"f": "v" * 100})
+    c.zadd("zset:small", {"a": 1, "b": -2.5, "c": float("inf"), "d": float("-inf"), "e": 1 / 3})
+    c.zadd("zset:large", {f"m{i}": i / 7 for i in range(200)})
+    c.zadd("zset:long-member", {"m" * 100: 1})
+    # built under raised thresholds: listpacks with long entries (Redis saves them so)
+    c.config_set("hash-max-listpack-value", 1000)
+    c.config_set("zset-max-listpack-value", 1000)
+    c.hset("hash:lp-long", mapping={"f": "v" * 500})
+    c.zadd("zset:lp-long", {"m" * 500: 2})
+    c.config_set("hash-max-listpack-value", 64)
+    c.config_set("zset-max-listpack-value", 64)
+    c.set("ttl:str", "v", exat=FAR)
+    c.hset("ttl:hash", "f", "v")
+    c.expireat("ttl:hash", FAR + 1)
+    c.execute_command("SELECT", 3)
+    c.set("db3", "three")
+    c.zadd("db3:z", {"x": 1})
+    c.execute_command("SELECT", 15)
+    c.sadd(b"\xffbinary", b"\x00")
+    c.execute_command("SELECT", 0)
