@@ -121,9 +121,9 @@ def restore(client, args):
             db.changed(key, "del")
             client.propagate_as = [[_DEL, key]]
         return OK
-    db.set(key, value, "restore")
-    if ttl:
+    if ttl:  # before the store, so the one "restore" signal sees the key volatile (its size)
         db.set_expire(key, ttl)
-        if not absttl:
-            client.propagate_as = [[*args[:2], str(ttl).encode(), *args[3:], _ABSTTL]]
+    db.set(key, value, "restore", keep_ttl=True)  # the key is gone or new: no TTL to keep
+    if ttl and not absttl:
+        client.propagate_as = [[*args[:2], str(ttl).encode(), *args[3:], _ABSTTL]]
     return OK
