@@ -523,6 +523,7 @@ EXTRA_ARGUMENTS: dict[str, list[Arg]] = {
         _tok("CHANGE-REPL-ID"), _tok("CHECK-INVARIANTS"), _tok("PROPAGATED"),
         _block("record", _tok("RECORD-PROPAGATION"), _oneof("on", _tok("on"), _tok("off"))),
         _block("sleep", _tok("SLEEP"), _a("seconds", "double")),
+        _block("reload", _tok("RELOAD"), _opt(_oneof("option", _tok("NOSAVE"), _tok("NOFLUSH"), _tok("MERGE")))),
     )],
 }
 
