@@ -87,7 +87,10 @@ def config_set(client, args):
             raise _set_failed(given, "duplicate parameter")
         pairs.append((given.lower(), param, args[i + 1].decode(errors="surrogateescape")))
     previous = {param.name: config.values[param.name] for _, param, _ in pairs}
-    cwd = os.getcwd()
+    try:
+        cwd: str | None = os.getcwd()
+    except FileNotFoundError:  # the data directory was removed: CONFIG SET dir is the way out
+        cwd = None
     for name, param, text in pairs:
         try:
             config.set(name, text)
@@ -99,7 +102,8 @@ def config_set(client, args):
                 config.values["dir"] = os.getcwd()  # CONFIG GET shows the absolute path
         except ConfigError as exc:
             config.values.update(previous)  # all or nothing, as in Redis 7
-            os.chdir(cwd)
+            if cwd is not None:
+                os.chdir(cwd)
             raise _set_failed(name, exc.message) from None
     if any(param.name in _PARSER_LIMITS for _, param, _ in pairs):
         max_bulk, max_query = (int(config[name]) for name in _PARSER_LIMITS)  # type: ignore[call-overload]
