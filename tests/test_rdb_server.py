@@ -600,3 +600,41 @@ def test_restore_with_a_ttl_keeps_the_memory_accounting_exact():
         assert 0 < c.pttl("k") <= 65536 and c.pttl("new") == -1
     finally:
         server.stop()
+
+
+def moved_dir_transcript(server: ServerProcess) -> list:
+    """CONFIG SET dir to a directory that then disappears: the background save fails, writes
+    get MISCONF, and CONFIG SET dir back plus a BGSAVE recover."""
+    c = raw(server)
+    out: list = []
+
+    def step(*args):
+        out.append((args[:2], call(c, *args)))
+
+    away = tempfile.mkdtemp(prefix="rdb-away-")
+    step("SET", "k", "v")
+    step("SAVE")  # the snapshot in the real data directory
+    step("CONFIG", "SET", "dir", away)
+    shutil.rmtree(away)
+    step("BGSAVE")
+    out.append(wait_bgsave_done(c, 2)["rdb_last_bgsave_status"])
+    step("SET", "k", "v2")
+    step("CONFIG", "SET", "dir", server.workdir)
+    step("BGSAVE")
+    out.append(wait_bgsave_done(c, 3)["rdb_last_bgsave_status"])
+    step("SET", "k", "v3")
+    out.append(temp_files(server))
+    return out
+
+
+@needs_redis
+def test_a_data_directory_that_disappears_gives_misconf_as_in_redis():
+    options = ("--save", "3600 1", "--enable-protected-configs", "yes")
+    magpie, real = start_magpie(*options), start_redis(*options)
+    try:
+        ours, theirs = moved_dir_transcript(magpie), moved_dir_transcript(real)
+    finally:
+        magpie.stop()
+        real.stop()
+    assert ours == theirs
+    assert "err" in ours and (("SET", "k"), f"error: {MISCONF}") in ours
