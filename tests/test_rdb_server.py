@@ -425,11 +425,15 @@ def test_a_bgsave_that_fills_the_disk_leaves_the_old_snapshot_intact():
         server.stop()
 
 
+BIG_KEYS = 3_000_000
+
+
 @pytest.fixture(scope="module")
 def big_dir():
-    """A data directory holding a 2M-key dump.rdb (about 50 MB), written once by the writer."""
+    """A data directory holding a 3M-key dump.rdb (about 60 MB), written once by the writer:
+    big enough that a load outlasts the first progress line (2 s) on a fast machine."""
     workdir = tempfile.mkdtemp(prefix="magpie-big-")
-    data = write_file(os.path.join(workdir, "dump.rdb"), big_keyspace(2_000_000))
+    data = write_file(os.path.join(workdir, "dump.rdb"), big_keyspace(BIG_KEYS, b"v"))
     yield workdir, data
     shutil.rmtree(workdir, ignore_errors=True)
 
@@ -453,13 +457,13 @@ def test_loading_answers_loading_and_logs_progress(big_dir):
         assert info["loading"] == "1" and info["loading_total_bytes"] == str(len(data))
         assert 0 <= float(info["loading_loaded_perc"]) < 100
         client = server.wait_loaded(60)
-        assert client.dbsize() == 2_000_000 and client.get("key:1999999") == b"v" * 20 + b"1999999"
+        assert client.dbsize() == BIG_KEYS and client.get(f"key:{BIG_KEYS - 1}") == b"v%d" % (BIG_KEYS - 1)
         log = server.log()
         progress = re.findall(r"Loading the dataset: (\d+\.\d+)% \((\d+) of (\d+) bytes, (\d+\.\d+) MB/s\)", log)
         assert progress, log[-2000:]
         assert all(0 < float(p) < 100 and int(total) == len(data) for p, _, total, _ in progress)
-        assert "Done loading RDB, keys loaded: 2000000, keys expired: 0." in log
-        assert persistence_info(c)["rdb_last_load_keys_loaded"] == "2000000"
+        assert f"Done loading RDB, keys loaded: {BIG_KEYS}, keys expired: 0." in log
+        assert persistence_info(c)["rdb_last_load_keys_loaded"] == str(BIG_KEYS)
     finally:
         server.stop()
 
