@@ -24,6 +24,7 @@ from servers import ServerProcess, redis_server_path, start_magpie, start_redis
 from magpie.persistence.rdb_format import (
     MAGIC,
     OP_EOF,
+    TYPE_MODULE_2,
     TYPE_STREAM_LISTPACKS_2,
     TYPE_STRING,
     crc64,
@@ -255,6 +256,23 @@ def test_a_failed_shutdown_save_keeps_the_server_running_unless_forced():
         assert server.proc.wait(10) == 0
     finally:
         server.stop()
+
+
+def test_dbfilename_names_the_file_saved_and_loaded():
+    server = start_magpie("--dbfilename", "custom.rdb", "--save", "3600 1")
+    again = None
+    try:
+        server.client(protocol=2).set("k", "v")
+        assert server.client(protocol=2).save()
+        assert dump_file(server, "custom.rdb") is not None and dump_file(server) is None
+        server.stop(keep_dir=True)
+        again = restart(server)  # reads dump.rdb: there is none
+        assert again.wait_loaded().dbsize() == 0
+        again.stop(keep_dir=True)
+        again = restart(server, "--dbfilename", "custom.rdb")
+        assert again.wait_loaded().get("k") == b"v"
+    finally:
+        (again or server).stop()
 
 
 # -- DEBUG RELOAD -----------------------------------------------------------------------------------
@@ -561,6 +579,8 @@ BAD_FILES = {
     "lzf": (craft(GOOD + LZF_BAD), 9 + len(GOOD), b"lzfkey", "LZF"),
     "stream": (craft(GOOD + bytes((TYPE_STREAM_LISTPACKS_2,)) + encode_string(b"events") + b"\x00"),
                9 + len(GOOD), b"events", "stream"),
+    "module": (craft(GOOD + bytes((TYPE_MODULE_2,)) + encode_string(b"bloom") + b"\x81" + bytes(8)),
+               9 + len(GOOD), b"bloom", "module"),
 }  # fmt: skip
 
 
