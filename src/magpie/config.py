@@ -129,6 +129,8 @@ class Param:
     #: Values outside [minimum, maximum] are accepted and stored clamped (Redis's hz).
     clamp: tuple[int, int] | None = None
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    #: Redis's HIDDEN_CONFIG: CONFIG GET finds it by its exact name only, never by a pattern.
+    hidden: bool = False
 
     def parse(self, text: str) -> object:
         if self.kind == "bool":
@@ -242,6 +244,10 @@ PARAMS: tuple[Param, ...] = (
     Param("rdbcompression", "bool", "yes"),
     Param("rdbchecksum", "bool", "yes"),
     Param("stop-writes-on-bgsave-error", "bool", "yes"),
+    # Redis's test knobs (hidden): microseconds of sleep per key saved / loaded (a negative
+    # -n sleeps 1 us one key in n); Magpie sleeps for 1024 keys at a time
+    Param("rdb-key-save-delay", "int", "0", -(2**31), _MAXINT, hidden=True),
+    Param("key-load-delay", "int", "0", -(2**31), _MAXINT, hidden=True),
     Param("activerehashing", "bool", "yes"),
     Param("io-threads", "int", "1", 1, 128, immutable=True),
     Param("busy-reply-threshold", "int", "5000", 0, _MAXLL, aliases=("lua-time-limit",)),
@@ -310,7 +316,7 @@ class Config:
         return [
             (name, param.render(self.values[param.name]))
             for name, param in BY_NAME.items()
-            if match(name.encode())
+            if not param.hidden and match(name.encode())
         ]
 
     def load_text(self, text: str) -> None:

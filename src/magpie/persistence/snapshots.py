@@ -45,6 +45,13 @@ MISCONF = (
 )
 
 
+def debug_delay(usec: int, keys: int = 1024) -> None:
+    """Redis's debugDelay for ``keys`` keys at once (rdb-key-save-delay, key-load-delay):
+    ``usec`` microseconds a key, or for a negative -n one microsecond every n keys."""
+    if usec:
+        time.sleep((usec * keys if usec > 0 else keys / -usec) / 1e6)
+
+
 def fsync_directory(path: str) -> None:
     fd = os.open(path or ".", os.O_RDONLY)
     try:
@@ -104,12 +111,14 @@ class Snapshots:
         temp = f"temp-{os.getpid()}.rdb"
         try:
             with open(temp, "wb") as out:
+                delay = int(config["rdb-key-save-delay"])  # type: ignore[call-overload]
                 keys = write_rdb(
                     out,
                     self.server.keyspace,
                     self.aux_fields(),
                     compress=bool(config["rdbcompression"]),
                     checksum=bool(config["rdbchecksum"]),
+                    progress=(lambda _: debug_delay(delay)) if delay else None,
                 )
                 out.flush()
                 os.fsync(out.fileno())
@@ -292,8 +301,10 @@ class Snapshots:
         gc.disable()  # a load makes millions of objects and no garbage: collections only cost
         try:
             load = RdbLoad(data, staging, server.config.values, now_ms=CLOCK.update())
-            for position in load.steps():
+            delay = int(server.config["key-load-delay"])  # type: ignore[call-overload]
+            for position in load.steps():  # a step every 1024 keys
                 self.loading_done = position
+                debug_delay(delay)
                 yield
             self.install(staging)
             self.restore_extra([(k, v) for k, v in load.stats.aux if k.startswith(b"magpie-")])
