@@ -443,15 +443,17 @@ def test_a_bgsave_that_fills_the_disk_leaves_the_old_snapshot_intact():
         server.stop()
 
 
-BIG_KEYS = 3_000_000
+BIG_KEYS = 200_000
+#: key-load-delay / rdb-key-save-delay (Redis's hidden test knobs): 20 us a key makes a load
+#: or a save of the big file last about 4 s however fast the machine
+SLOW_KEYS = "20"
 
 
 @pytest.fixture(scope="module")
 def big_dir():
-    """A data directory holding a 3M-key dump.rdb (about 60 MB), written once by the writer:
-    big enough that a load outlasts the first progress line (2 s) on a fast machine."""
+    """A data directory holding a 200k-key dump.rdb, written once by the writer."""
     workdir = tempfile.mkdtemp(prefix="magpie-big-")
-    data = write_file(os.path.join(workdir, "dump.rdb"), big_keyspace(BIG_KEYS, b"v"))
+    data = write_file(os.path.join(workdir, "dump.rdb"), big_keyspace(BIG_KEYS))
     yield workdir, data
     shutil.rmtree(workdir, ignore_errors=True)
 
@@ -464,7 +466,7 @@ def copy_dir(source: str) -> str:
 
 def test_loading_answers_loading_and_logs_progress(big_dir):
     source, data = big_dir
-    server = start_magpie(workdir=copy_dir(source))
+    server = start_magpie("--key-load-delay", SLOW_KEYS, workdir=copy_dir(source))
     try:
         c = raw(server)
         with pytest.raises(redis.BusyLoadingError, match="Redis is loading the dataset in memory"):
@@ -475,7 +477,7 @@ def test_loading_answers_loading_and_logs_progress(big_dir):
         assert info["loading"] == "1" and info["loading_total_bytes"] == str(len(data))
         assert 0 <= float(info["loading_loaded_perc"]) < 100
         client = server.wait_loaded(60)
-        assert client.dbsize() == BIG_KEYS and client.get(f"key:{BIG_KEYS - 1}") == b"v%d" % (BIG_KEYS - 1)
+        assert client.dbsize() == BIG_KEYS and client.get(f"key:{BIG_KEYS - 1}") == b"v" * 20 + b"%d" % (BIG_KEYS - 1)
         log = server.log()
         progress = re.findall(r"Loading the dataset: (\d+\.\d+)% \((\d+) of (\d+) bytes, (\d+\.\d+) MB/s\)", log)
         assert progress, log[-2000:]
@@ -488,7 +490,7 @@ def test_loading_answers_loading_and_logs_progress(big_dir):
 
 def test_sigterm_while_loading_exits_at_once_without_saving(big_dir):
     source, data = big_dir
-    server = start_magpie("--save", "3600 1", workdir=copy_dir(source))
+    server = start_magpie("--save", "3600 1", "--key-load-delay", SLOW_KEYS, workdir=copy_dir(source))
     try:
         with pytest.raises(redis.BusyLoadingError):
             raw(server).ping()
@@ -503,7 +505,7 @@ def test_sigterm_while_loading_exits_at_once_without_saving(big_dir):
 
 def test_sigkill_of_a_bgsave_child_mid_write_keeps_the_old_snapshot(big_dir):
     source, data = big_dir
-    server = start_magpie("--save", "3600 1", workdir=copy_dir(source))
+    server = start_magpie("--save", "3600 1", "--rdb-key-save-delay", SLOW_KEYS, workdir=copy_dir(source))
     try:
         c = server.wait_loaded(60)
         c.set("changed", "yes")
@@ -519,7 +521,22 @@ def test_sigkill_of_a_bgsave_child_mid_write_keeps_the_old_snapshot(big_dir):
         with pytest.raises(redis.ResponseError, match="^MISCONF"):
             c.set("more", "x")
     finally:
+        server.kill()  # a SIGTERM would save first, slowly
         server.stop()
+
+
+@needs_redis
+def test_the_delay_knobs_are_hidden_from_config_get_patterns_as_in_redis():
+    magpie, real = start_magpie(), start_redis()
+    try:
+        for name in ("key-load-delay", "rdb-key-save-delay"):
+            for server in (magpie, real):
+                c = server.client(protocol=2)
+                assert c.config_get(name) == {name: "0"} and name not in c.config_get("*")
+                assert c.config_set(name, "-5") and c.config_get(name) == {name: "-5"}
+    finally:
+        magpie.stop()
+        real.stop()
 
 
 def flushall_transcript(server: ServerProcess) -> list:
