@@ -1,0 +1,336 @@
+"""Loading the AOF at startup: the base (an RDB image or commands), then every incremental
+file, replayed through the command table by a client with no connection.
+
+All or nothing. The base's RDB image loads into a staging keyspace; then every command of
+every file is checked (the format, a known command with the right number of arguments, a
+SELECT the server has the database for) before anything touches the server's data. Only
+then is the staging keyspace installed and the commands replayed, so a file that is
+refused leaves no key behind, and the server (which exits) never half-loads.
+
+A torn last command (the data ends inside it: a crash during a write) is dropped with a
+warning, and the file truncated there, when ``aof-load-truncated`` is yes, as in Redis; a
+transaction without its EXEC at the end counts as torn from its MULTI. Anything else is
+refused with the file name and byte offset.
+
+While commands replay, nothing expires: the clock reads 0 (Redis does not expire keys
+while loading), so a key whose TTL passed since it was written still takes the commands
+that followed it, and expires once the load is over. The replay runs the handlers directly,
+as Redis's loader calls the command procedures: nothing is propagated, counted or shown
+to MONITOR.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from magpie.commands.table import COMMANDS, DISPATCH, CommandSpec
+from magpie.errors import CommandError
+from magpie.persistence.aof_format import AofFormatError, AofTruncated, CommandScanner
+from magpie.persistence.aof_manifest import AofFile, Manifest
+from magpie.persistence.loading import run_in_slices
+from magpie.persistence.rdb_format import RdbError
+from magpie.persistence.rdb_reader import RdbLoad
+from magpie.server.connection import Client
+from magpie.store.clock import CLOCK
+from magpie.store.keyspace import Keyspace
+
+if TYPE_CHECKING:
+    from magpie.server.server import Server
+
+log = logging.getLogger("magpie")
+
+#: What the clock reads while commands replay: before every TTL, so nothing expires.
+LOADING_CLOCK_MS = 0
+#: Commands checked or replayed between two yields to the event loop.
+STEP = 1024
+_TX_CONTROL = frozenset({"multi", "exec", "discard", "watch"})
+_FIX_HINT = "make a backup of your AOF file, then use magpie-check-aof --fix <filename.manifest>"
+
+
+class AofLoadError(Exception):
+    """The AOF cannot be loaded; ``lines`` are what the log says (Redis's words first)."""
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__(lines[0])
+        self.lines = list(lines)
+
+
+class _AofClient(Client):
+    """The replaying client: no connection, never blocks, and EXEC runs what MULTI queued
+    without ACL checks (as Redis's AOF client, which has no user)."""
+
+    __slots__ = ()
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(server)
+        self.in_exec = True  # blocking commands answer at once instead of blocking
+
+    def call_queued(self, spec: CommandSpec, argv: list[bytes]) -> object:
+        return _run(self, spec, argv)
+
+
+def lookup(argv: list[bytes]) -> CommandSpec | None:
+    """The command (or subcommand) ``argv`` names, as the dispatcher finds it."""
+    spec = DISPATCH.get(argv[0]) or COMMANDS.get(argv[0].lower())
+    if spec is not None and spec.subcommands and len(argv) >= 2:
+        return spec.subcommands.get(argv[1].lower())
+    return spec
+
+
+def _run(client: _AofClient, spec: CommandSpec, argv: list[bytes]) -> object:
+    """Run a handler, keeping nothing of it but its effect on the data."""
+    try:
+        reply = spec.handler(client, argv)  # type: ignore[misc]
+    except CommandError as exc:
+        reply = exc
+    except Exception as exc:  # a bug in a handler: say so, carry on as Redis would
+        log.exception("error replaying %s from the AOF", spec.name)
+        reply = CommandError(f"ERR {type(exc).__name__}")
+    client.propagate_as = None
+    client.in_exec = True
+    return reply
+
+
+class _Part:
+    """One file of the load: its bytes and where its commands start and stop."""
+
+    def __init__(self, entry: AofFile, path: str, data: bytes) -> None:
+        self.entry = entry
+        self.path = path
+        self.data = data
+        self.start = 0  # after an RDB image, if the file starts with one
+        self.end = len(data)  # a torn tail is cut off here
+
+
+class AofLoad:
+    """One load of the files ``manifest`` lists from ``dirname`` into ``server``; drive
+    ``steps()`` to the end (it yields now and then). Raises AofLoadError, server untouched."""
+
+    def __init__(self, server: Server, dirname: str, manifest: Manifest, *, truncated_ok: bool) -> None:
+        self.server = server
+        self.dirname = dirname
+        self.manifest = manifest
+        self.truncated_ok = truncated_ok
+        self.total_bytes = 0
+        self.done_bytes = 0
+        self.commands = 0
+        self.truncated: tuple[str, int] | None = None  # (file, offset) of a dropped tail
+        self.base_stats = None
+
+    def sizes(self) -> list[tuple[AofFile, str, int]]:
+        """Every file with its size; AofLoadError if one is missing."""
+        out = []
+        for entry in self.manifest.live_files():
+            path = os.path.join(self.dirname, entry.name)
+            try:
+                out.append((entry, path, os.path.getsize(path)))
+            except OSError as exc:
+                raise AofLoadError(f"Unable to obtain the AOF file {entry.name} length. stat: {exc.strerror}") from None
+        return out
+
+    def steps(self) -> Iterator[None]:
+        files = self.sizes()
+        self.total_bytes = sum(size for _, _, size in files)
+        if not self.total_bytes:
+            return
+        parts: list[_Part] = []
+        staging: Keyspace | None = None
+        for index, (entry, path, _) in enumerate(files):
+            try:
+                with open(path, "rb") as fh:
+                    part = _Part(entry, path, fh.read())
+            except OSError as exc:
+                raise AofLoadError(f"Fatal error: can't open the append log file {entry.name} for reading: {exc.strerror}") from None
+            parts.append(part)
+            if part.data[:5] == b"REDIS":
+                if index or entry is not self.manifest.base:
+                    raise AofLoadError(f"Bad file format reading the append only file {entry.name}: "
+                                       "an RDB image in an incremental file")  # fmt: skip
+                staging = Keyspace(len(self.server.keyspace))
+                yield from self._load_rdb(part, staging)
+        yield from self._check(parts)
+        yield from self._replay(parts, staging)
+
+    # -- the RDB image of a base -----------------------------------------------------------------
+
+    def _load_rdb(self, part: _Part, staging: Keyspace) -> Iterator[None]:
+        old_style = part.entry.name == str(self.server.config["appendfilename"])
+        log.info("Reading RDB preamble from AOF file..." if old_style else "Reading RDB base file on AOF loading...")
+        # Expired keys stay: the commands after the image may still name them (Redis too).
+        load = RdbLoad(part.data, staging, self.server.config.values, now_ms=None, allow_trailing=True)
+        try:
+            for position in load.steps():
+                self.done_bytes = position
+                yield
+        except RdbError as exc:
+            what = "RDB preamble of the AOF file" if old_style else "RDB base file"
+            raise AofLoadError(f"Error reading the {what} {part.entry.name}, AOF loading aborted",
+                               f"{exc.describe()} (in {part.entry.name})") from None  # fmt: skip
+        part.start = load.end
+        self.base_stats = load.stats
+        if old_style and load.end < len(part.data):
+            log.info("Reading the remaining AOF tail...")
+
+    # -- checking every command before any runs --------------------------------------------------
+
+    def _check(self, parts: list[_Part]) -> Iterator[None]:
+        databases = len(self.server.keyspace)
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            name = part.entry.name
+            multi_at: int | None = None
+            scanner = CommandScanner(part.data, part.start)
+            torn_at: int | None = None
+            try:
+                for offset, argv in scanner:
+                    spec = lookup(argv)
+                    if spec is None:
+                        shown = argv[0].decode(errors="replace")
+                        raise AofLoadError(f"Unknown command '{shown}' reading the append only file {name}",
+                                           f"(the command at offset {offset})")  # fmt: skip
+                    if not spec.arity_ok(len(argv)):
+                        raise AofLoadError(f"Bad file format reading the append only file {name}: wrong number of "
+                                           f"arguments for '{spec.name}' at offset {offset}: {_FIX_HINT}")  # fmt: skip
+                    command = spec.name
+                    if command == "multi":
+                        if multi_at is not None:
+                            raise self._format_error(name, AofFormatError("unexpected MULTI", offset))
+                        multi_at = offset
+                    elif command == "exec":
+                        if multi_at is None:
+                            raise self._format_error(name, AofFormatError("unexpected EXEC", offset))
+                        multi_at = None
+                    elif command == "select" and not _valid_db(argv[1], databases):
+                        raise AofLoadError(f"Bad file format reading the append only file {name}: SELECT of a database "
+                                           f"this server does not have (databases {databases}) at offset {offset}")  # fmt: skip
+                    self.commands += 1
+                    if not self.commands % STEP:
+                        yield
+            except AofFormatError as exc:
+                raise self._format_error(name, exc) from None
+            except AofTruncated as exc:
+                torn_at = exc.offset if multi_at is None else multi_at
+            else:
+                if multi_at is not None:
+                    log.warning("Revert incomplete MULTI/EXEC transaction in AOF file %s", name)
+                    torn_at = multi_at
+            if torn_at is not None:
+                self._torn(part, torn_at, last)
+
+    @staticmethod
+    def _format_error(name: str, exc: AofFormatError) -> AofLoadError:
+        return AofLoadError(f"Bad file format reading the append only file {name}: {_FIX_HINT}",
+                            f"{exc.reason} at offset {exc.offset} of {name}")  # fmt: skip
+
+    def _torn(self, part: _Part, offset: int, last: bool) -> None:
+        name = part.entry.name
+        if not last:
+            raise AofLoadError(f"Unexpected end of file reading the append only file {name} (at offset {offset})",
+                               "Fatal error: the truncated file is not the last file")  # fmt: skip
+        if not self.truncated_ok:
+            raise AofLoadError(
+                f"Unexpected end of file reading the append only file {name}. You can: "
+                f"1) Make a backup of your AOF file, then use magpie-check-aof --fix <filename.manifest>. "
+                f"2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
+                f"(the last complete command ends at offset {offset} of {len(part.data)} bytes)",
+            )
+        log.warning("!!! Warning: short read while loading the AOF file %s!!!", name)
+        log.warning("!!! Truncating the AOF %s at offset %d !!!", name, offset)
+        try:
+            os.truncate(part.path, offset)
+        except OSError as exc:
+            raise AofLoadError(f"Error truncating the AOF file {name}: {exc.strerror}") from None
+        log.warning("AOF %s loaded anyway because aof-load-truncated is enabled", name)
+        part.end = offset
+        self.truncated = (name, offset)
+
+    # -- replaying -----------------------------------------------------------------------------------
+
+    def _replay(self, parts: list[_Part], staging: Keyspace | None) -> Iterator[None]:
+        server = self.server
+        snapshots = server.snapshots
+        snapshots.install(staging if staging is not None else Keyspace(len(server.keyspace)))
+        if staging is not None and self.base_stats is not None:
+            extra = [(k, v) for k, v in self.base_stats.aux if k.startswith(b"magpie-")]
+            snapshots.restore_extra(extra)
+            snapshots.last_load = self.base_stats
+        client = _AofClient(server)
+        done_before = 0
+        count = 0
+        try:
+            CLOCK.ms = LOADING_CLOCK_MS
+            for part in parts:
+                started = time.monotonic()
+                queue = client.multi_queue
+                for offset, argv in CommandScanner(part.data, part.start, part.end):
+                    spec = lookup(argv)
+                    if client.in_multi and spec.name not in _TX_CONTROL:  # type: ignore[union-attr]
+                        queue.append((spec, argv))  # type: ignore[arg-type]
+                    else:
+                        _run(client, spec, argv)  # type: ignore[arg-type]
+                        queue = client.multi_queue
+                    count += 1
+                    if not count % STEP:
+                        self.done_bytes = done_before + offset
+                        yield
+                        CLOCK.ms = LOADING_CLOCK_MS
+                done_before += len(part.data)
+                self.done_bytes = done_before
+                kind = "base" if part.entry is self.manifest.base else "incr"
+                log.info("DB loaded from %s file %s: %.3f seconds", kind, part.entry.name, time.monotonic() - started)
+        finally:
+            CLOCK.update()
+            server.evictor.dataset_replaced()  # access times start now, not at clock 0
+
+
+def _valid_db(raw: bytes, databases: int) -> bool:
+    return raw.isdigit() and int(raw) < databases
+
+
+async def load_append_only(server: Server) -> bool:
+    """The startup load with ``appendonly yes``; False (logged) when the server must exit."""
+    aof = server.aof
+    if not aof.upgrade_old_style():
+        return False
+    manifest = aof.manifest
+    if manifest.empty:
+        return True
+    load = AofLoad(server, aof.dirname, manifest, truncated_ok=bool(server.config["aof-load-truncated"]))
+    snapshots = server.snapshots
+    started = time.monotonic()
+    try:
+        total = sum(size for _, _, size in load.sizes())
+        if not total:
+            return True
+        snapshots.loading, snapshots.loading_total, snapshots.loading_done = True, total, 0
+        snapshots.loading_started = int(time.time())
+        server.refresh_slow_path()
+        await run_in_slices(server, _tracking(load, snapshots), total)
+    except AofLoadError as exc:
+        for line in exc.lines:
+            log.warning("%s", line)
+        log.warning("Fatal error loading the AOF from %s. Exiting.", aof.dirname)
+        return False
+    finally:
+        snapshots.loading = False
+        server.refresh_slow_path()
+    log.info("DB loaded from append only file: %.3f seconds", time.monotonic() - started)
+    return True
+
+
+def _tracking(load: AofLoad, snapshots) -> Iterator[None]:  # noqa: ANN001 - Snapshots
+    for _ in load.steps():
+        snapshots.loading_done = load.done_bytes
+        yield
+
+
+def load_sync(server: Server, dirname: str, manifest: Manifest, truncated_ok: bool = True) -> AofLoad:
+    """Run a load to the end without an event loop (tests and tools)."""
+    load = AofLoad(server, dirname, manifest, truncated_ok=truncated_ok)
+    for _ in load.steps():
+        pass
+    return load
