@@ -48,6 +48,7 @@ LOADING_CLOCK_MS = 0
 #: Commands checked or replayed between two yields to the event loop.
 STEP = 1024
 _TX_CONTROL = frozenset({"multi", "exec", "discard", "watch"})
+_RUN_ALWAYS = frozenset({"select", "multi", "exec", "discard"})
 _FIX_HINT = "make a backup of your AOF file, then use magpie-check-aof --fix <filename.manifest>"
 
 
@@ -82,7 +83,11 @@ def lookup(argv: list[bytes]) -> CommandSpec | None:
 
 
 def _run(client: _AofClient, spec: CommandSpec, argv: list[bytes]) -> object:
-    """Run a handler, keeping nothing of it but its effect on the data."""
+    """Run a handler, keeping nothing of it but its effect on the data. Commands that do
+    not write (none that Redis or Magpie log; a hand-edited file may have them) are
+    skipped, so a replay cannot shut the server down or change its configuration."""
+    if not spec.is_write and spec.name not in _RUN_ALWAYS:
+        return None
     try:
         reply = spec.handler(client, argv)  # type: ignore[misc]
     except CommandError as exc:
