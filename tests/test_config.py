@@ -10,7 +10,7 @@ import time
 
 import pytest
 import redis
-from servers import free_port, start_magpie
+from servers import free_port, start_magpie, start_redis
 
 
 def error_of(client: redis.Redis, *args) -> str:
@@ -505,3 +505,38 @@ def test_command_line_overrides_the_config_file():
         assert config_get(client, "hz", "save") == {"hz": "40", "save": "60 1"}
     finally:
         server.stop()
+
+
+def test_config_set_dir_is_protected_then_moves_the_working_directory(tmp_path):
+    """``dir`` is a protected config (refused unless enable-protected-configs allows it);
+    when allowed it moves the working directory (CONFIG GET answers the absolute path),
+    and a directory that does not exist is refused with the OS's reason, as in Redis."""
+    ref = start_redis()
+    mine = start_magpie()
+    try:
+        for server in (ref, mine):
+            c = server.client(protocol=2)
+            assert error_of(c, "CONFIG", "SET", "dir", str(tmp_path)) == (
+                "CONFIG SET failed (possibly related to argument 'dir') - can't set protected config"
+            )
+    finally:
+        ref.stop()
+        mine.stop()
+    target = tmp_path / "moved"
+    target.mkdir()
+    ref = start_redis("--enable-protected-configs", "yes")
+    mine = start_magpie("--enable-protected-configs", "yes")
+    try:
+        replies = []
+        for server in (ref, mine):
+            c = server.client(protocol=2)
+            missing = error_of(c, "CONFIG", "SET", "dir", str(tmp_path / "missing"))
+            assert c.config_set("dir", str(target))
+            replies.append((missing, c.config_get("dir")["dir"]))
+        assert replies[0] == replies[1] == (
+            "CONFIG SET failed (possibly related to argument 'dir') - No such file or directory",
+            str(target),
+        )
+    finally:
+        ref.stop()
+        mine.stop()

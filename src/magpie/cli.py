@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = str(config["dir"])
     os.makedirs(data_dir, exist_ok=True)
     os.chdir(data_dir)
+    config.values["dir"] = os.getcwd()  # as Redis, CONFIG GET dir answers the absolute path
     from magpie.commands import load_all
     from magpie.security.access import AclError
     from magpie.server.server import Server

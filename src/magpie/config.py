@@ -187,6 +187,7 @@ PARAMS: tuple[Param, ...] = (
     Param("port", "int", "6379", 0, 65535, immutable=True),
     Param("bind", "string", "127.0.0.1", immutable=True),
     Param("dir", "string", ".", protected=True),
+    Param("enable-protected-configs", "enum", "no", choices=("no", "yes", "local"), immutable=True),
     Param("dbfilename", "string", "dump.rdb", protected=True),
     Param("requirepass", "string", ""),
     Param("aclfile", "string", "", immutable=True),
@@ -302,8 +303,6 @@ class Config:
             raise KeyError(name)
         if param.immutable and not startup:
             raise ConfigError("can't set immutable config")
-        if param.protected and not startup:
-            raise ConfigError("can't set protected config")
         value = param.parse(text)
         if param.kind == "obuf":  # a partial setting updates only the classes it names
             value = {**self.values.get(param.name, {}), **value}  # type: ignore[dict-item]

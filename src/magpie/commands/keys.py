@@ -177,6 +177,7 @@ def flushall(client, args):
     _flush_mode(args)
     removed = client.server.keyspace.flush_all()
     client.server.keyspace.signals.dirty += 0 if removed else 1
+    client.server.snapshots.reset_after_flushall()
     return OK
 
 

@@ -267,6 +267,9 @@ def ft_debug(client, args):
     if vectors is None:
         raise CommandError("Vector index not found")
     info = {name.encode(): value for name, value in vectors.info().items()}
+    # Magpie's own: "loaded" when restored whole from a snapshot, "rebuilt" when the saved
+    # one had to be rebuilt from the hashes, "built" otherwise (search/persist.py)
+    info[b"origin"] = index.vector_origin.get(args[3].decode("utf-8", "surrogateescape"), "built")
     if client.resp == 3:
         return info
     return [item for pair in info.items() for item in pair]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from functools import partial
 
@@ -43,6 +44,12 @@ def config_get(client, args):
     return result
 
 
+def _protected_allowed(client) -> bool:  # noqa: ANN001 - Client
+    """``enable-protected-configs``: yes, or local for loopback and Unix-socket clients."""
+    setting = client.server.config["enable-protected-configs"]
+    return setting == "yes" or (setting == "local" and client.addr.startswith(("127.", "[::1]", "/")))
+
+
 def _set_failed(name: str, reason: str) -> CommandError:
     return CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
 
@@ -72,7 +79,7 @@ def config_set(client, args):
             raise CommandError(
                 f"ERR Unknown option or number of arguments for CONFIG SET - '{given}'"
             )
-        if param.protected:
+        if param.protected and not _protected_allowed(client):
             raise _set_failed(given, "can't set protected config")
         if param.immutable:
             raise _set_failed(given, "can't set immutable config")
@@ -80,11 +87,19 @@ def config_set(client, args):
             raise _set_failed(given, "duplicate parameter")
         pairs.append((given.lower(), param, args[i + 1].decode(errors="surrogateescape")))
     previous = {param.name: config.values[param.name] for _, param, _ in pairs}
-    for name, _param, text in pairs:
+    cwd = os.getcwd()
+    for name, param, text in pairs:
         try:
             config.set(name, text)
+            if param.name == "dir":  # Redis's updateDir: the server's working directory moves
+                try:
+                    os.chdir(text)
+                except OSError as exc:
+                    raise ConfigError(exc.strerror or str(exc)) from None
+                config.values["dir"] = os.getcwd()  # CONFIG GET shows the absolute path
         except ConfigError as exc:
             config.values.update(previous)  # all or nothing, as in Redis 7
+            os.chdir(cwd)
             raise _set_failed(name, exc.message) from None
     if any(param.name in _PARSER_LIMITS for _, param, _ in pairs):
         max_bulk, max_query = (int(config[name]) for name in _PARSER_LIMITS)  # type: ignore[call-overload]

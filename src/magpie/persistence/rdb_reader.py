@@ -29,7 +29,6 @@ from magpie.persistence.rdb_format import (
     OP_FUNCTION2,
     OP_FUNCTION_PRE_GA,
     OP_IDLE,
-    OP_MODULE_AUX,
     OP_RESIZEDB,
     OP_SELECTDB,
     QUICKLIST_NODE_PACKED,
@@ -68,6 +67,10 @@ SHORT_READ = "Short read or OOM loading DB. Unrecoverable error, aborting now."
 
 class _Short(Exception):
     """Internal: the data ended inside an item."""
+
+
+#: The decimal text of each int8 encoding, by its unsigned byte.
+_SMALL_INTS = [b"%d" % (b - 256 if b > 127 else b) for b in range(256)]
 
 
 class ValueReader:
@@ -116,6 +119,28 @@ class ValueReader:
         return n
 
     def string(self) -> bytes:
+        """An RDB string. Strings under 64 bytes (most keys and small values) take the
+        first branch: this is the loader's hottest function."""
+        data, pos = self.data, self.pos
+        if pos < self.end:
+            first = data[pos]
+            if first < 0x40:
+                stop = pos + 1 + first
+                if stop <= self.end:
+                    self.pos = stop
+                    return data[pos + 1 : stop]
+            elif first == 0xC0 and pos + 2 <= self.end:  # an int8
+                self.pos = pos + 2
+                return _SMALL_INTS[data[pos + 1]]
+            elif first == 0xC3:  # LZF with both lengths under 64 bytes (small values)
+                packed_len, plain_len = data[pos + 1 : pos + 3] if pos + 3 <= self.end else (255, 255)
+                stop = pos + 3 + packed_len
+                if packed_len < 0x40 and plain_len < 0x40 and stop <= self.end:
+                    self.pos = stop
+                    return lzf_decompress(data[pos + 3 : stop], plain_len)
+        return self._encoded_string()
+
+    def _encoded_string(self) -> bytes:
         n, encoded = self.length_or_encoding()
         if not encoded:
             return self.take(n)
@@ -187,12 +212,14 @@ class ValueBuilder:
             raise ValueError("Duplicate zset fields detected")
         return value
 
-    def hash(self, pairs: list[tuple[bytes, bytes]]) -> Hash:
-        value = Hash(pairs)
-        if len(value) != len(pairs):
+    def hash(self, items: list[bytes]) -> Hash:
+        """A hash from its fields and values, flattened (``[f1, v1, f2, v2, ...]``)."""
+        if len(items) % 2:
+            raise ValueError("hash with an odd number of entries")
+        value = Hash(zip(items[::2], items[1::2], strict=True))
+        if 2 * len(value) != len(items):
             raise ValueError("Duplicate hash fields detected")
-        longest = max((max(len(f), len(v)) for f, v in pairs), default=0)
-        value.convert_if_needed(self.config, longest)
+        value.convert_if_needed(self.config, max(map(len, items), default=0))
         return value
 
 
@@ -201,7 +228,8 @@ def read_value(reader: ValueReader, kind: int, build: ValueBuilder) -> object:
     if kind == TYPE_STRING:
         return reader.string()
     if kind == TYPE_LIST or kind == TYPE_SET:
-        items = [reader.string() for _ in _counted(reader)]
+        string = reader.string
+        items = [string() for _ in _counted(reader)]
         return build.list(items) if kind == TYPE_LIST else build.set(items)
     if kind == TYPE_ZSET_2 or kind == TYPE_ZSET:
         score = reader.binary_double if kind == TYPE_ZSET_2 else reader.text_double
@@ -211,11 +239,8 @@ def read_value(reader: ValueReader, kind: int, build: ValueBuilder) -> object:
             pairs.append((member, score()))
         return build.zset(pairs)
     if kind == TYPE_HASH:
-        pairs = []
-        for _ in _counted(reader):
-            name = reader.string()
-            pairs.append((name, reader.string()))
-        return build.hash(pairs)
+        string = reader.string
+        return build.hash([string() for _ in range(2 * len(_counted(reader)))])
     if kind == TYPE_LIST_QUICKLIST or kind == TYPE_LIST_QUICKLIST_2:
         elements: list[bytes] = []
         for _ in _counted(reader):
@@ -242,7 +267,7 @@ def read_value(reader: ValueReader, kind: int, build: ValueBuilder) -> object:
             return build.set(items)
         if shape == "zset":
             return build.zset([(m, _score(s)) for m, s in _pairs(items, "zset")])
-        return build.hash(_pairs(items, "hash"))
+        return build.hash(items)
     if kind in STREAM_TYPES:
         raise ValueError("the value is a stream, which Magpie cannot load yet")
     if kind in MODULE_TYPES:
@@ -264,7 +289,12 @@ _BLOB_TYPES = {
 def _counted(reader: ValueReader) -> range:
     """The element count of a collection. Each element takes at least one byte, so a count
     larger than what is left of the data is refused before looping."""
-    n = reader.length()
+    pos = reader.pos
+    if pos < reader.end and reader.data[pos] < 0x40:  # the usual one-byte count
+        n = reader.data[pos]
+        reader.pos = pos + 1
+    else:
+        n = reader.length()
     if n > reader.end - reader.pos:
         raise _Short
     return range(n)
@@ -350,58 +380,58 @@ class RdbLoad:
         expire_ms: int | None = None
         now_ms = self.now_ms
         build = self.build
+        loaded = 0
+        data = db.data
+        string, byte = r.string, r.byte
         while True:
             self._item_start = r.pos
+            kind = byte()
+            if kind < OP_FUNCTION2:  # a key and its value
+                self._current = key = string()
+                value = string() if kind == 0 else read_value(r, kind, build)
+                when, expire_ms = expire_ms, None
+                if key in data:
+                    raise ValueError("Duplicated key found in RDB file")
+                if value.__class__ is not bytes and not value:  # an empty collection
+                    stats.empty_skipped += 1
+                elif when is not None and now_ms is not None and when < now_ms:
+                    stats.keys_expired += 1
+                else:
+                    data[key] = value
+                    if when is not None:
+                        db.set_expire(key, when)
+                    loaded += 1
+                    if not loaded & 1023:
+                        stats.keys_loaded = loaded
+                        yield r.pos
+                continue
             self._current = None
-            kind = r.byte()
+            if kind == OP_EOF:
+                break
             if kind == OP_EXPIRETIME_MS:
                 expire_ms = UNPACK_MS(r.take(8))[0]
-                continue
-            if kind == OP_EXPIRETIME:
+            elif kind == OP_EXPIRETIME:
                 expire_ms = UNPACK_SECONDS(r.take(4))[0] * 1000
-                continue
-            if kind == OP_SELECTDB:
+            elif kind == OP_SELECTDB:
                 index = r.length()
                 if index >= len(dbs):
                     raise ValueError(f"FATAL: Data file was created with a Redis server configured to handle more than {len(dbs)} databases. Exiting")
                 db = dbs[index]
-                continue
-            if kind == OP_RESIZEDB:
+                data = db.data
+            elif kind == OP_RESIZEDB:
                 r.length(), r.length()
-                continue
-            if kind == OP_AUX:
+            elif kind == OP_AUX:
                 name = r.string()
                 stats.aux.append((name, r.string()))
-                continue
-            if kind == OP_IDLE:
+            elif kind == OP_IDLE:
                 r.length()
-                continue
-            if kind == OP_FREQ:
+            elif kind == OP_FREQ:
                 r.byte()
-                continue
-            if kind == OP_EOF:
-                break
-            if kind in (OP_FUNCTION2, OP_FUNCTION_PRE_GA):
+            elif kind in (OP_FUNCTION2, OP_FUNCTION_PRE_GA):
                 raise ValueError("the file holds Redis functions (FUNCTION libraries), which Magpie cannot load yet")
-            if kind == OP_MODULE_AUX:
+            else:  # OP_MODULE_AUX, the last opcode
                 raise ValueError("the file holds module data, which Magpie cannot load")
-            key = r.string()
-            self._current = key
-            value = read_value(r, kind, build)
-            when, expire_ms = expire_ms, None
-            if key in db.data:
-                raise ValueError("Duplicated key found in RDB file")
-            if is_empty(value):
-                stats.empty_skipped += 1
-            elif when is not None and now_ms is not None and when < now_ms:
-                stats.keys_expired += 1
-            else:
-                db.data[key] = value
-                if when is not None:
-                    db.set_expire(key, when)
-                stats.keys_loaded += 1
-                if not stats.keys_loaded & 1023:
-                    yield r.pos
+        stats.keys_loaded = loaded
         self._current = None
         self._check_sum(version)
         yield r.pos

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -165,6 +166,8 @@ class Snapshots:
             return False
         if pid == 0:  # the child: write, and leave without running any cleanup
             code = 1
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+                signal.signal(sig, signal.SIG_DFL)  # the parent's loop handlers do not run here
             try:
                 self.write_file(self.path)
                 code = 0
@@ -217,8 +220,6 @@ class Snapshots:
         """SHUTDOWN, DEBUG RELOAD and FLUSHALL stop a background save (its file is removed)."""
         if self.child_pid is None:
             return
-        import signal
-
         try:
             os.kill(self.child_pid, signal.SIGUSR1)
             os.waitpid(self.child_pid, 0)
@@ -230,6 +231,15 @@ class Snapshots:
             os.unlink(self.child_temp)
         except OSError:
             pass
+
+    def reset_after_flushall(self) -> None:
+        """FLUSHALL, as Redis's flushAllDataAndResetRDB: a running background save is
+        stopped, and with save points set the (now empty) dataset is saved at once, so a
+        restart cannot bring the flushed keys back."""
+        self.kill_child()
+        if self.server.config["save"]:
+            self.save()
+            self.server.refresh_slow_path()
 
     # -- the cron ------------------------------------------------------------------------
 
@@ -276,6 +286,8 @@ class Snapshots:
         self.loading, self.loading_total, self.loading_done = True, len(data), 0
         self.loading_started = int(time.time())
         server.refresh_slow_path()
+        collecting = gc.isenabled()
+        gc.disable()  # a load makes millions of objects and no garbage: collections only cost
         try:
             load = RdbLoad(data, staging, server.config.values, now_ms=CLOCK.update())
             for position in load.steps():
@@ -287,6 +299,9 @@ class Snapshots:
         finally:
             self.loading = False
             server.refresh_slow_path()
+            if collecting:
+                gc.enable()
+        gc.freeze()  # the loaded dataset is long-lived: keep it out of the collector's scans
 
     def install(self, staging: Keyspace) -> None:
         """Replace the server's databases with the loaded ones."""

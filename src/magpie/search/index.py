@@ -43,6 +43,17 @@ class Document:
     sortables: dict[str, object] = field(default_factory=dict)
 
 
+def new_vector_index(f: FieldSpec) -> VectorIndex:
+    """An empty vector index for the VECTOR field ``f``; ValueError for impossible parameters."""
+    p = f.vector_params
+    extra = {_VECTOR_PARAM_NAMES[k]: v for k, v in p.items() if k in _VECTOR_PARAM_NAMES}
+    if f.algorithm == "FLAT":
+        extra = {k: v for k, v in extra.items() if k in ("initial_cap", "block_size")}
+    return make_vector_index(
+        str(f.algorithm), str(p["TYPE"]), int(p["DIM"]), str(p["DISTANCE_METRIC"]), **extra  # type: ignore[call-overload]
+    )
+
+
 class SearchIndex:
     def __init__(self, spec: IndexSpec) -> None:
         self.spec = spec
@@ -60,6 +71,10 @@ class SearchIndex:
         #: alias -> the first document id indexed with the field (FT.ALTER adds fields that
         #: only documents indexed from then on carry).
         self.indexed_from: dict[str, int] = {}
+        #: alias -> how the VECTOR field's index came to be: "built" (document by document, as
+        #: the index was written), "loaded" (restored whole from a snapshot, search/persist.py)
+        #: or "rebuilt" (from the hashes, because the saved one was missing or did not match).
+        self.vector_origin: dict[str, str] = {}
         for f in spec.fields:
             self._add_field(f)
         #: Parsed queries (executor.parse_for): key -> Query, and each text's vector params.
@@ -78,13 +93,8 @@ class SearchIndex:
         elif f.type == "NUMERIC":
             self.numerics[f.alias] = NumericIndex()
         elif f.type == "VECTOR":
-            p = f.vector_params
-            extra = {_VECTOR_PARAM_NAMES[k]: v for k, v in p.items() if k in _VECTOR_PARAM_NAMES}
-            if f.algorithm == "FLAT":
-                extra = {k: v for k, v in extra.items() if k in ("initial_cap", "block_size")}
-            self.vectors[f.alias] = make_vector_index(
-                str(f.algorithm), str(p["TYPE"]), int(p["DIM"]), str(p["DISTANCE_METRIC"]), **extra  # type: ignore[call-overload]
-            )
+            self.vectors[f.alias] = new_vector_index(f)
+            self.vector_origin[f.alias] = "built"
 
     def add_fields(self, fields: list[FieldSpec]) -> None:
         """FT.ALTER ... SCHEMA ADD: new fields apply to documents indexed from now on."""
@@ -101,19 +111,36 @@ class SearchIndex:
 
     # -- indexing -----------------------------------------------------------------------
 
-    def index(self, key: bytes, value: object) -> None:
-        """(Re)index ``key`` holding ``value``; anything but a hash is not a document."""
+    def index(
+        self, key: bytes, value: object, doc_id: int | None = None, skip_vectors: bool = False
+    ) -> bool:
+        """(Re)index ``key`` holding ``value``; anything but a hash is not a document. True
+        when it became a document, False when it is not one (or failed to index).
+
+        A live write leaves ``doc_id`` None: the document takes the next id. Restoring a saved
+        index (search/persist.py) passes the id the document had, so a loaded vector index
+        keeps naming the right documents; fields that FT.ALTER added after that id are then
+        left out, as they were, and ``skip_vectors`` leaves the vector indexes alone (they are
+        restored whole, vectors still checked for size).
+        """
         self.remove(key)
         if value.__class__ is not Hash:
-            return
-        prepared = self._prepare(value)  # type: ignore[arg-type]
+            return False
+        fields = self.spec.fields
+        if doc_id is None:
+            doc_id = self.next_id
+        else:
+            if doc_id in self.by_id or doc_id < 1:
+                raise ValueError(f"document id {doc_id} is taken or invalid")
+            fields = [f for f in fields if self.indexed_from[f.alias] <= doc_id]
+        prepared = self._prepare(value, fields, decode=not skip_vectors)  # type: ignore[arg-type]
         if prepared is None:
             self.failures += 1
-            return
+            return False
         numbers, vectors = prepared
-        doc = Document(key, self.next_id)
-        self.next_id += 1
-        doc_id = doc.doc_id
+        doc = Document(key, doc_id)
+        if doc_id >= self.next_id:
+            self.next_id = doc_id + 1
         spec = self.spec
         if spec.score_field is not None:
             raw = value.get(spec.score_field.encode())  # type: ignore[attr-defined]
@@ -121,7 +148,7 @@ class SearchIndex:
             doc.score = parsed if parsed is not None else spec.score
         else:
             doc.score = spec.score
-        for f in spec.fields:
+        for f in fields:
             if f.noindex and not f.sortable:
                 continue
             raw = value.get(self.attributes[f.alias])  # type: ignore[attr-defined]
@@ -143,16 +170,20 @@ class SearchIndex:
                 if not f.noindex:
                     self.numerics[alias].add(doc_id, number)
                 doc.sortables[alias] = number
-            elif f.type == "VECTOR":
+            elif f.type == "VECTOR" and not skip_vectors:
                 self.vectors[alias].add(doc_id, vectors[alias])
         self.docs[key] = doc
         self.by_id[doc_id] = doc
+        return True
 
-    def _prepare(self, value: Hash) -> tuple[dict[str, float], dict[str, np.ndarray]] | None:
-        """Parsed NUMERIC values and decoded vectors, or None if any of them is invalid."""
+    def _prepare(
+        self, value: Hash, fields: list[FieldSpec] | None = None, decode: bool = True
+    ) -> tuple[dict[str, float], dict[str, np.ndarray]] | None:
+        """Parsed NUMERIC values and decoded vectors of ``fields`` (default: all), or None if
+        any of them is invalid (``decode`` False: vectors are only checked for size)."""
         numbers: dict[str, float] = {}
         vectors: dict[str, np.ndarray] = {}
-        for f in self.spec.fields:
+        for f in self.spec.fields if fields is None else fields:
             if f.type not in ("NUMERIC", "VECTOR"):
                 continue
             raw = value.get(self.attributes[f.alias])
@@ -163,11 +194,13 @@ class SearchIndex:
                 if number is None:
                     return None
                 numbers[f.alias] = number
-            else:
+            elif decode:
                 vector = self.vectors[f.alias].decode(raw)
                 if vector is None:
                     return None
                 vectors[f.alias] = vector
+            elif len(raw) != self.vectors[f.alias].blob_size:
+                return None
         return numbers, vectors
 
     def remove(self, key: bytes) -> bool:

@@ -22,6 +22,7 @@ from magpie.search.index import SearchIndex
 from magpie.store.invariants import InvariantViolation
 
 if TYPE_CHECKING:
+    from magpie.search.persist import RestoreReport
     from magpie.store.database import Database
     from magpie.store.keyspace import Keyspace
 
@@ -37,6 +38,8 @@ class SearchRegistry:
         self._call_soon = call_soon
         self._listening = False
         self._filling = False
+        #: What the last snapshot load did to the indexes (search/persist.py restore_indexes).
+        self.last_restore: RestoreReport | None = None
 
     # -- index lifecycle ----------------------------------------------------------------
 

@@ -34,7 +34,7 @@ import math
 import operator
 import struct
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -67,6 +67,8 @@ Neighbours = list[tuple[float, int]]
 _DIRECT_ROWS = 512
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
+#: ``VectorIndex.mismatch`` decodes and compares this many vectors at a time (bounded memory).
+_CHECK_ROWS = 65536
 
 
 class ExactCosts:
@@ -429,6 +431,63 @@ class VectorIndex(ABC):
     def _load_aside(self, arrays: dict[str, np.ndarray]) -> None:
         for doc, vec in zip(arrays["aside_docs"].tolist(), arrays["aside_vecs"], strict=True):
             self._aside[doc] = vec.copy()
+
+    def mismatch(self, doc_ids: Sequence[int], blobs: Sequence[bytes]) -> str | None:
+        """Why this index does not hold exactly the vectors ``blobs`` encode (``blobs[i]`` the
+        one of ``doc_ids[i]``, no other doc id indexed), or None when it does.
+
+        For an index restored from a snapshot: is it the one its documents would build?
+        Vectorised over chunks of rows (a million vectors of dim 128 take well under a
+        second). Stored forms are compared: float32 for HNSW and, under COSINE, unit vectors,
+        with a rounding tolerance because a batch norm need not round like a one-vector norm
+        (so a vector scaled by a positive factor passes too: its distances are the same).
+        """
+        space = self.space
+        if len(doc_ids) != len(blobs):
+            raise ValueError("one blob per doc id")
+        have, rows, mat = self._searchable()
+        order = np.argsort(have, kind="stable")
+        have_sorted = have[order]
+        tol = (space.dim + 2) * float(np.finfo(space.storage).eps) if space.cosine else 0.0
+        searchable = aside = 0
+        for start in range(0, len(doc_ids), _CHECK_ROWS):
+            ids = np.asarray(doc_ids[start : start + _CHECK_ROWS], dtype=np.int64)
+            joined = b"".join(blobs[start : start + _CHECK_ROWS])
+            if len(joined) != len(ids) * space.blob_size:
+                return "a vector blob in the hashes has the wrong size"
+            wire = np.frombuffer(joined, dtype=space.wire).reshape(len(ids), space.dim)
+            expected = wire.astype(space.storage)
+            finite = np.isfinite(expected).all(axis=1)
+            if not finite.all():
+                for doc_id, vector in zip(ids[~finite].tolist(), expected[~finite], strict=True):
+                    saved = self._aside.get(doc_id)
+                    if saved is None or not np.array_equal(saved, vector, equal_nan=True):
+                        return f"the unsearchable vector of document id {doc_id} differs"
+                aside += int(np.count_nonzero(~finite))
+                ids, expected = ids[finite], expected[finite]
+            searchable += len(ids)
+            if not len(ids):
+                continue
+            if space.cosine:
+                norms = np.sqrt(np.einsum("ij,ij->i", expected, expected))
+                expected *= (space.storage.type(1.0) / (norms + space.storage.type(1e-30)))[:, None]
+            at = np.minimum(np.searchsorted(have_sorted, ids), max(len(have_sorted) - 1, 0))
+            found = have_sorted[at] == ids if len(have_sorted) else np.zeros(len(ids), bool)
+            if not found.all():
+                return f"document id {int(ids[~found][0])} has a vector but the index has none"
+            saved = mat[rows[order[at]]]
+            differs = np.abs(saved - expected).max(axis=1) > tol if tol else (saved != expected).any(axis=1)
+            if differs.any():
+                return f"the vector of document id {int(ids[differs][0])} differs"
+        if searchable != len(have) or aside != len(self._aside):
+            extra = len(have) + len(self._aside) - searchable - aside
+            return f"the index holds {extra} vector(s) of documents that have none"
+        return None
+
+    @abstractmethod
+    def _searchable(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(doc ids, rows, matrix): the searchable vectors, ``matrix[rows[i]]`` the one of
+        ``doc ids[i]`` in stored form (views, no copies)."""
 
     @abstractmethod
     def _put(self, doc_id: int, v: np.ndarray) -> None:

@@ -115,6 +115,9 @@ class FlatVectorIndex(VectorIndex):
             self._resize(max(floor, 2 * last))
         return True
 
+    def _searchable(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._docs[: self._n], np.arange(self._n), self._mat
+
     def _fetch(self, doc_id: int) -> np.ndarray | None:
         row = self._row.get(doc_id)
         return None if row is None else self._mat[row].copy()

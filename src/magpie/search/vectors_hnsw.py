@@ -55,6 +55,7 @@ from magpie.search.vectors_base import (
     pack_arrays,
     unpack_arrays,
 )
+from magpie.search.vectors_hnsw_file import check_graph
 
 __all__ = ["HnswVectorIndex"]
 
@@ -216,6 +217,10 @@ class HnswVectorIndex(VectorIndex):
         self._live[label] = False
         self._free.append(label)
         return True
+
+    def _searchable(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        live = np.flatnonzero(self._live[: self._used])
+        return self._label_doc[live], live, self._vecs
 
     def _fetch(self, doc_id: int) -> np.ndarray | None:
         label = self._doc_label.get(doc_id)
@@ -521,6 +526,14 @@ class HnswVectorIndex(VectorIndex):
         used = len(label_doc)
         if len(live) != used or vecs.shape != (used, index.space.dim):
             raise ValueError("corrupt HNSW vector index")
+        if (label_doc.dtype, live.dtype, vecs.dtype) != (np.int64, np.bool_, np.float32):
+            raise ValueError("corrupt HNSW vector index: array types")
+        # hnswlib trusts its file (damage crashes it at the first search): prove it first
+        check_graph(
+            graph, dim=index.space.dim, m=index.m, ef_construction=index.ef_construction,
+            live=live, vecs=vecs, max_capacity=max(index.initial_cap, 2 * used + index.block_size),
+            cosine=index.space.cosine,
+        )  # fmt: skip
         graph_index = hnswlib.Index(space=_SPACES[index.space.metric], dim=index.space.dim)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "hnsw.bin")

@@ -17,6 +17,7 @@ from magpie.persistence.loading import load_with_progress
 from magpie.persistence.rdb_format import RdbError
 from magpie.persistence.snapshots import MISCONF, Snapshots
 from magpie.protocol.quoting import repr_bytes
+from magpie.search.persist import index_aux_fields, restore_indexes
 from magpie.search.registry import SearchRegistry
 from magpie.security.access import AccessControl
 from magpie.security.describe import list_line
@@ -74,6 +75,9 @@ class Server:
         #: True while a dataset loads: commands without the ``loading`` flag get -LOADING.
         self.loading = False
         self.search = SearchRegistry(self.keyspace, lambda callback: self.loop.call_soon(callback))  # type: ignore[union-attr]
+        # FT.* indexes travel in snapshots as magpie- aux fields, their graphs saved whole.
+        self.snapshots.extra_aux = lambda: index_aux_fields(self.search)
+        self.snapshots.restore_extra = lambda aux: restore_indexes(self.search, aux)
         config.on_change.append(self._config_changed)
         self.run_id = secrets.token_hex(20)
         self.replid = secrets.token_hex(20)
