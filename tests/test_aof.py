@@ -540,3 +540,97 @@ def test_check_aof_reports_and_fixes_a_torn_tail_like_redis_check_aof():
     again = subprocess.run([*tool, aof_dir], capture_output=True, text=True)
     assert again.returncode == 0 and "All AOF files and manifest are valid" in again.stdout
     assert subprocess.run(["redis-check-aof", os.path.join(aof_dir, MANIFEST)], capture_output=True).returncode == 0
+
+
+# -- in process: the order of fsync and reply --------------------------------------------------
+
+
+class _RecordingTransport:
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def write(self, data: bytes) -> None:
+        self.events.append("reply")
+
+    def get_extra_info(self, name: str):
+        return None
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("policy, expected", [
+    ("always", ["fsync on the loop's thread", "reply"]),
+    ("everysec", ["reply", "fsync in the background"]),  # (the thread may also win the race)
+    ("no", ["reply"]),
+])  # fmt: skip
+def test_appendfsync_always_fsyncs_before_the_reply_is_written(policy, expected, tmp_path, monkeypatch):
+    from magpie.commands import load_all
+    from magpie.config import Config
+    from magpie.persistence import aof_writer
+    from magpie.server.connection import Client
+    from magpie.server.server import Server
+
+    load_all()
+    monkeypatch.chdir(tmp_path)
+    events: list[str] = []
+    main = threading.current_thread()
+
+    def record_sync(fd: int) -> None:
+        events.append("fsync on the loop's thread" if threading.current_thread() is main else "fsync in the background")
+
+    monkeypatch.setattr(aof_writer, "_sync", record_sync)
+    config = Config()
+    config.set("appendonly", "yes", startup=True)
+    config.set("appendfsync", policy, startup=True)
+    server = Server(config)
+    server.refresh_slow_path()
+    assert server.aof.open_on_start()
+    client = Client(server)
+    client.transport = _RecordingTransport(events)  # type: ignore[assignment]
+    server.aof.writer.last_fsync = 0  # everysec: a second has passed
+    events.clear()
+    client.data_received(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+    server.aof.writer.worker.drain()
+    assert sorted(events) == sorted(expected) and (policy == "everysec" or events == expected), events
+    with open(os.path.join(tmp_path, AOF_DIR, "appendonly.aof.1.incr.aof"), "rb") as fh:
+        assert fh.read().endswith(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n")
+
+
+def test_search_indexes_come_back_from_the_incr_file_and_from_the_base():
+    server = start_magpie("--appendonly", "yes")
+    try:
+        r = server.client()
+        r.hset("doc:1", mapping={"t": "hello world", "n": 5})
+        r.execute_command("FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", "doc:", "SCHEMA", "t", "TEXT", "n", "NUMERIC")
+        r.hset("doc:2", mapping={"t": "hello there", "n": 7})
+        assert [b"FT.CREATE", b"idx"] in [argv[:2] for argv in incr_commands(server.workdir)]
+        server.kill()
+        server = start_magpie("--appendonly", "yes", workdir=server.workdir)
+        r = server.wait_loaded()
+        assert sorted(r.execute_command("FT.SEARCH", "idx", "hello", "NOCONTENT")[1:]) == [b"doc:1", b"doc:2"]
+        r.bgrewriteaof()
+        wait_for(lambda: r.info("persistence")["aof_rewrites"] == 1 and rewrite_done(r), what="the rewrite")
+        r.hset("doc:3", mapping={"t": "hello again", "n": 9})
+        server.kill()
+        server = start_magpie("--appendonly", "yes", workdir=server.workdir)
+        r = server.wait_loaded()
+        assert r.execute_command("FT.SEARCH", "idx", "@n:[6 10]", "NOCONTENT")[0] == 2
+    finally:
+        server.stop()
+
+
+def test_check_aof_truncates_to_a_timestamp(tmp_path):
+    from magpie.tools.check_aof import Checker
+
+    path = tmp_path / "appendonly.aof"
+    path.write_bytes(b"#TS:100\r\n*1\r\n$5\r\nMULTI\r\n*1\r\n$4\r\nEXEC\r\n#TS:200\r\n*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n")
+    out = __import__("io").StringIO()
+    Checker(to_timestamp=150, out=out).check(str(path))
+    assert path.read_bytes().endswith(b"EXEC\r\n") and "Successfully truncated AOF" in out.getvalue()

@@ -49,12 +49,12 @@ def bgsave(client, args):
             raise CommandError(errors.SYNTAX)
     server = client.server
     snapshots = server.snapshots
-    if snapshots.in_progress:
+    if snapshots.in_progress:  # even with SCHEDULE, as in Redis
         raise CommandError(BGSAVE_RUNNING)
-    if server.aof.child_pid is not None or server.propagation.in_transaction:
-        if not schedule and not server.propagation.in_transaction:
+    if client.in_exec or server.aof.child_pid is not None:  # never fork inside a transaction
+        if not schedule and not client.in_exec:
             raise CommandError(OTHER_CHILD)
-        snapshots.scheduled = True  # runs from the cron once the other child is gone
+        snapshots.scheduled = True  # the cron starts it once the other child is gone
         return "Background saving scheduled"
     if not snapshots.background_save():
         client.server.refresh_slow_path()
@@ -65,7 +65,7 @@ def bgsave(client, args):
 @cmd("bgrewriteaof", 1, "no_async_loading admin noscript", fast=False,
      summary="Asynchronously rewrites the append-only file to disk.")  # fmt: skip
 def bgrewriteaof(client, args):
-    return client.server.aof.bgrewriteaof()
+    return client.server.aof.bgrewriteaof(client.in_exec)
 
 
 @cmd("lastsave", 1, "loading stale fast", acl="@admin @dangerous",

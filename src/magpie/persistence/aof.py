@@ -281,6 +281,8 @@ class AppendOnly:
         self.writer.fsync_now()
         self._set_feeding(False)
         self.writer.close()
+        if self.state == WAIT_REWRITE:  # the first base never came: its incr file goes too
+            _unlink(self.path(self.temp_incr_name))
         self.state = OFF
         self.rewrite_scheduled = False
         self.kill_child()
@@ -288,13 +290,15 @@ class AppendOnly:
 
     # -- rewriting ------------------------------------------------------------------------------------
 
-    def bgrewriteaof(self) -> str:
-        """BGREWRITEAOF's reply (a status), or raise CommandError with Redis's text."""
+    def bgrewriteaof(self, in_exec: bool) -> str:
+        """BGREWRITEAOF's reply (a status), or raise CommandError with Redis's text. Inside
+        EXEC it is only scheduled: the transaction's effects are held until EXEC ends, and
+        would land in the new incr file after being in the snapshot too."""
         from magpie.errors import CommandError
 
         if self.child_pid is not None:
             raise CommandError(REWRITE_RUNNING)
-        if self.server.snapshots.in_progress or self.server.propagation.in_transaction:
+        if self.server.snapshots.in_progress or in_exec:
             self.rewrite_scheduled = True
             self.consecutive_failures = 0  # asked by hand: no back-off
             return "Background append only file rewriting scheduled"
@@ -329,6 +333,8 @@ class AppendOnly:
             return False
         if pid == 0:  # the child: write the base and leave without any cleanup
             code = 1
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+                signal.signal(sig, signal.SIG_DFL)  # the parent's loop handlers do not run here
             try:
                 self._write_base(child_temp_name(os.getpid()), preamble)
                 code = 0

@@ -21,6 +21,8 @@ to MONITOR.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 import os
 import time
@@ -31,7 +33,7 @@ from magpie.commands.table import COMMANDS, DISPATCH, CommandSpec
 from magpie.errors import CommandError
 from magpie.persistence.aof_format import AofFormatError, AofTruncated, CommandScanner
 from magpie.persistence.aof_manifest import AofFile, Manifest
-from magpie.persistence.loading import run_in_slices
+from magpie.persistence.loading import PROGRESS_EVERY_SECONDS, SLICE_SECONDS
 from magpie.persistence.rdb_format import RdbError
 from magpie.persistence.rdb_reader import RdbLoad
 from magpie.server.connection import Client
@@ -307,6 +309,7 @@ async def load_append_only(server: Server) -> bool:
     load = AofLoad(server, aof.dirname, manifest, truncated_ok=bool(server.config["aof-load-truncated"]))
     snapshots = server.snapshots
     started = time.monotonic()
+    collecting = gc.isenabled()
     try:
         total = sum(size for _, _, size in load.sizes())
         if not total:
@@ -314,7 +317,9 @@ async def load_append_only(server: Server) -> bool:
         snapshots.loading, snapshots.loading_total, snapshots.loading_done = True, total, 0
         snapshots.loading_started = int(time.time())
         server.refresh_slow_path()
-        await run_in_slices(server, _tracking(load, snapshots), total)
+        gc.disable()  # a load makes millions of objects and no garbage (as the RDB load)
+        if not await _run_in_slices(server, load, total):
+            return False
     except AofLoadError as exc:
         for line in exc.lines:
             log.warning("%s", line)
@@ -323,14 +328,37 @@ async def load_append_only(server: Server) -> bool:
     finally:
         snapshots.loading = False
         server.refresh_slow_path()
+        if collecting:
+            gc.enable()
+    gc.freeze()  # the loaded dataset is long-lived: keep it out of the collector's scans
     log.info("DB loaded from append only file: %.3f seconds", time.monotonic() - started)
     return True
 
 
-def _tracking(load: AofLoad, snapshots) -> Iterator[None]:  # noqa: ANN001 - Snapshots
-    for _ in load.steps():
+async def _run_in_slices(server: Server, load: AofLoad, total: int) -> bool:
+    """Drive the load, serving clients (-LOADING) every SLICE_SECONDS and logging progress
+    every few seconds, as the RDB load does; False if a shutdown was asked for meanwhile
+    (the load is abandoned)."""
+    snapshots = server.snapshots
+    stopped = server._stopped  # noqa: SLF001 - set by SIGTERM/SHUTDOWN
+    steps = load.steps()
+    started = last_slice = last_log = time.monotonic()
+    for _ in steps:
         snapshots.loading_done = load.done_bytes
-        yield
+        now = time.monotonic()
+        if now - last_slice >= SLICE_SECONDS:
+            await asyncio.sleep(0)
+            last_slice = time.monotonic()
+            if stopped is not None and stopped.is_set():
+                steps.close()
+                log.warning("Shutdown asked for while loading: the load is abandoned")
+                return False
+        if now - last_log >= PROGRESS_EVERY_SECONDS:
+            last_log = now
+            done = load.done_bytes
+            log.info("Loading the dataset: %.2f%% (%d of %d bytes, %.1f MB/s)",
+                     100 * done / max(total, 1), done, total, done / (now - started) / 1e6)  # fmt: skip
+    return True
 
 
 def load_sync(server: Server, dirname: str, manifest: Manifest, truncated_ok: bool = True) -> AofLoad:

@@ -21,20 +21,6 @@ PROGRESS_EVERY_SECONDS = 2.0
 
 async def load_with_progress(server: Server, steps: Iterator[None], total_bytes: int) -> None:
     """Run ``steps`` (a Snapshots load) to the end, yielding to the loop now and then."""
-    started = time.monotonic()
-    await run_in_slices(server, steps, total_bytes)
-    snapshots = server.snapshots
-    stats = snapshots.last_load
-    aux = dict(stats.aux)
-    if b"redis-ver" in aux:
-        log.info("Loading RDB produced by version %s", aux[b"redis-ver"].decode(errors="replace"))
-    log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", stats.keys_loaded, stats.keys_expired)
-    log.info("DB loaded from disk: %.3f seconds", time.monotonic() - started)
-
-
-async def run_in_slices(server: Server, steps: Iterator[None], total_bytes: int) -> None:
-    """Run a load's ``steps`` to the end, serving clients every SLICE_SECONDS and logging
-    progress (from ``snapshots.loading_done``) every few seconds. The AOF loader uses it too."""
     snapshots = server.snapshots
     started = last_slice = last_log = time.monotonic()
     for _ in steps:
@@ -48,3 +34,9 @@ async def run_in_slices(server: Server, steps: Iterator[None], total_bytes: int)
             rate = done / (now - started) / 1e6
             log.info("Loading the dataset: %.2f%% (%d of %d bytes, %.1f MB/s)",
                      100 * done / max(total_bytes, 1), done, total_bytes, rate)  # fmt: skip
+    stats = snapshots.last_load
+    aux = dict(stats.aux)
+    if b"redis-ver" in aux:
+        log.info("Loading RDB produced by version %s", aux[b"redis-ver"].decode(errors="replace"))
+    log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", stats.keys_loaded, stats.keys_expired)
+    log.info("DB loaded from disk: %.3f seconds", time.monotonic() - started)
