@@ -7,9 +7,13 @@ What it does:
    without AOF, Magpie with ``appendonly yes`` (``appendfsync everysec`` unless ``--fsync``
    says otherwise), and the same two configurations of redis-server for reference.
 2. Runs ``redis-benchmark -q --csv -t set -c 50`` unpipelined and with ``-P 16`` against the
-   servers in turn, the order rotating every round, and keeps the median requests/sec.
-3. Prints the ratios AOF/no-AOF for Magpie (the target: at least 0.8x with everysec, both
-   unpipelined and at -P 16) and for Redis (what the same log costs in C), and the commands.
+   servers, each server with AOF right after (or, every other round, right before) the same
+   server without, and keeps the per-round ratios and the median requests/sec.
+3. Prints the median ratio AOF/no-AOF for Magpie (the target: at least 0.8x with everysec,
+   both unpipelined and at -P 16) and for Redis (what the same log costs in C), and the
+   commands, and the server CPU time per request of both Magpie servers (from /proc; less
+   moved by other work on a shared VM than requests/sec). The AOF servers run with their defaults otherwise, so automatic rewrites
+   (64 MB, 100% growth) happen during long runs, for both servers alike.
 
 It reuses ``benchmarks/kv.py`` for CPU pinning, starting servers, running redis-benchmark and
 measuring background load; ``python3 benchmarks/aof.py --quick`` is a smoke run.
@@ -42,10 +46,14 @@ def make(name: str, fsync: str, pinning: kv.Pinning) -> tuple[kv.Server, dict[st
     return server, env
 
 
-def measure(args: argparse.Namespace, pinning: kv.Pinning) -> tuple[dict[tuple[str, int], list[float]], list[str], list[float]]:
+Samples = dict[tuple[str, int], list[float]]
+
+
+def measure(args: argparse.Namespace, pinning: kv.Pinning) -> tuple[Samples, Samples, list[str], list[float]]:
     kv.select_suite("kv")
     kv.TESTS = {"set": "SET"}
-    samples: dict[tuple[str, int], list[float]] = {}
+    samples: Samples = {}
+    cpu: Samples = {}  # server CPU microseconds per request
     commands: list[str] = []
     foreign: list[float] = []
     servers: dict[str, kv.Server] = {}
@@ -57,8 +65,9 @@ def measure(args: argparse.Namespace, pinning: kv.Pinning) -> tuple[dict[tuple[s
             commands.append(f"{name}: {shlex.join(server.argv)}")
         meter = kv.CpuMeter([s.proc.pid for s in servers.values() if s.proc is not None])
         for round_no in range(args.rounds):
-            shift = round_no % len(CONFIGS)
-            order = CONFIGS[shift:] + CONFIGS[:shift]
+            # each pair back to back (the ratios compare within a pair), first one flipping
+            pairs = [("magpie", "magpie-aof"), ("redis", "redis-aof")]
+            order = [name for pair in pairs for name in (pair if round_no % 2 == 0 else pair[::-1])]
             for pipeline in kv.PIPELINES:
                 requests = args.n if pipeline == 1 else args.n_pipelined
                 line = []
@@ -68,9 +77,12 @@ def measure(args: argparse.Namespace, pinning: kv.Pinning) -> tuple[dict[tuple[s
                     if round_no == 0 and name in ("magpie", "magpie-aof"):
                         commands.append(shlex.join(argv))
                     meter.begin()
+                    ticks = kv.process_ticks(server.proc.pid)  # type: ignore[union-attr]
                     rps = kv.run_benchmark(server, argv, "set", args.timeout)
+                    used = kv.process_ticks(server.proc.pid) - ticks  # type: ignore[union-attr]
                     foreign.append(meter.end()[0])
                     samples.setdefault((name, pipeline), []).append(rps)
+                    cpu.setdefault((name, pipeline), []).append(used / kv.CLOCK_TICKS * 1e6 / requests)
                     line.append(f"{name} {rps:,.0f}")
                 print(f"  round {round_no + 1}/{args.rounds} P={pipeline:<2} " + "  ".join(line),
                       file=sys.stderr, flush=True)  # fmt: skip
@@ -80,25 +92,34 @@ def measure(args: argparse.Namespace, pinning: kv.Pinning) -> tuple[dict[tuple[s
     finally:
         for server in servers.values():
             kv.stop_server(server)
-    return samples, commands, foreign
+    return samples, cpu, commands, foreign
 
 
-def rows(samples: dict[tuple[str, int], list[float]]) -> list[list[str]]:
+def paired(samples: dict[tuple[str, int], list[float]], name: str, pipeline: int) -> list[float]:
+    """``<name>-aof`` / ``<name>`` per round (the two ran back to back)."""
+    return [a / b for a, b in zip(samples[(f"{name}-aof", pipeline)], samples[(name, pipeline)], strict=True) if b]
+
+
+def rows(samples: Samples, cpu: Samples) -> list[list[str]]:
+    """The ratio is the median of the per-round ratios: on a shared VM a burst of other work
+    then spoils one pair's ratio, not the medians of both columns."""
     out = []
     for pipeline in kv.PIPELINES:
         med = {name: statistics.median(samples[(name, pipeline)]) for name in CONFIGS}
-        per_round = [a / b for a, b in zip(samples[("magpie-aof", pipeline)], samples[("magpie", pipeline)], strict=True)]
-        ratio = med["magpie-aof"] / med["magpie"]
+        per_round = paired(samples, "magpie", pipeline)
+        ratio = statistics.median(per_round)
+        cpu_no, cpu_aof = (statistics.median(cpu[(name, pipeline)]) for name in ("magpie", "magpie-aof"))
         out.append([
             "SET", str(pipeline), f"{med['magpie']:,.0f}", f"{med['magpie-aof']:,.0f}", f"{ratio:.2f}x",
-            f"{min(per_round):.2f}-{max(per_round):.2f}", f"{med['redis-aof'] / med['redis']:.2f}x",
+            f"{min(per_round):.2f}-{max(per_round):.2f}", f"{cpu_no:.2f} / {cpu_aof:.2f}",
+            f"{cpu_no / cpu_aof:.2f}x" if cpu_aof else "-", f"{statistics.median(paired(samples, 'redis', pipeline)):.2f}x",
             f"{TARGET}x", "yes" if ratio >= TARGET else "NO",
         ])  # fmt: skip
     return out
 
 
 HEADER = ["test", "pipeline", "magpie rps", "magpie+aof rps", "ratio aof/no-aof", "per-round",
-          "redis ratio aof/no-aof", "target", "met"]  # fmt: skip
+          "server CPU us/req no-aof / aof", "CPU ratio", "redis ratio aof/no-aof", "target", "met"]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,13 +131,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fsync", choices=("everysec", "always", "no"), default="everysec")
     parser.add_argument("--no-pin", action="store_true", help="do not pin CPUs with taskset")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--wait-idle", type=float, metavar="SECONDS",
+                        help="first wait up to SECONDS for other work to stop (default 120, 0 with --quick)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.n = args.n or (2_000 if args.quick else 100_000)
     args.n_pipelined = 5 * args.n
+    if args.wait_idle is None:
+        args.wait_idle = 0 if args.quick else 120
     pinning = kv.plan_pinning(not args.no_pin)
+    if args.wait_idle > 0:
+        busy = kv.wait_for_quiet(args.wait_idle)
+        print(f"  other work on the machine before starting: {busy:.0f}% busy", file=sys.stderr)
     try:
-        samples, commands, foreign = measure(args, pinning)
+        samples, cpu, commands, foreign = measure(args, pinning)
     except kv.BenchmarkError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
@@ -124,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ncommand: {command_line}\nCPU pinning: {pinning.description}\n")
     print(f"SET throughput, appendfsync {args.fsync}, median of {args.rounds} round(s) "
           f"(-c {args.clients}, -n {args.n} unpipelined, -n {args.n_pipelined} at -P 16):")  # fmt: skip
-    print(kv.text_table(HEADER, rows(samples)))
+    print(kv.text_table(HEADER, rows(samples, cpu)))
     if foreign:
         print(f"\nbackground: other processes used {statistics.mean(foreign):.0f}% of all CPUs on average "
               f"(worst run {max(foreign):.0f}%)")  # fmt: skip

@@ -574,6 +574,7 @@ def test_appendfsync_always_fsyncs_before_the_reply_is_written(policy, expected,
     from magpie.commands import load_all
     from magpie.config import Config
     from magpie.persistence import aof_writer
+    from magpie.persistence.aof_loader import open_on_start
     from magpie.server.connection import Client
     from magpie.server.server import Server
 
@@ -591,7 +592,7 @@ def test_appendfsync_always_fsyncs_before_the_reply_is_written(policy, expected,
     config.set("appendfsync", policy, startup=True)
     server = Server(config)
     server.refresh_slow_path()
-    assert server.aof.open_on_start()
+    assert open_on_start(server.aof)
     client = Client(server)
     client.transport = _RecordingTransport(events)  # type: ignore[assignment]
     server.aof.writer.last_fsync = 0  # everysec: a second has passed

@@ -24,15 +24,7 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
-from magpie.persistence.aof_manifest import (
-    BASE,
-    AofFile,
-    Manifest,
-    ManifestError,
-    fsync_directory,
-    read_manifest,
-    write_manifest,
-)
+from magpie.persistence.aof_manifest import Manifest, ManifestError, fsync_directory, write_manifest
 from magpie.persistence.aof_rewrite import child_temp_name, write_base
 from magpie.persistence.aof_writer import AofWriter
 
@@ -117,7 +109,7 @@ class AppendOnly:
 
     # -- feeding ------------------------------------------------------------------------------
 
-    def _set_feeding(self, on: bool) -> None:
+    def set_feeding(self, on: bool) -> None:
         """The writer reads the propagation log while the AOF is on, and while the first
         rewrite of a runtime start runs (its writes go to the temporary incr file)."""
         if on and not self._feeding:
@@ -133,103 +125,12 @@ class AppendOnly:
     def child_active(self) -> bool:
         return self.child_pid is not None or self.server.snapshots.in_progress
 
-    # -- startup ------------------------------------------------------------------------------
+    # -- files ----------------------------------------------------------------------------------
 
-    def load_manifest(self) -> bool:
-        """Read the manifest if the directory has one (always, as Redis does, so the
-        sequence numbers carry on when AOF is turned on later). False (logged) if it is bad."""
-        path = self.path(f"{self.filename}.manifest")
-        if not os.path.isdir(self.dirname) or not os.path.exists(path):
-            return True
-        try:
-            self.manifest = read_manifest(path)
-        except ManifestError as exc:
-            for line in exc.log_lines():
-                log.warning("%s", line)
-            return False
-        except OSError as exc:
-            log.warning("Fatal error: can't open the AOF manifest file %s for reading: %s", path, exc.strerror)
-            return False
-        return True
+    def files_size(self) -> int:
+        return sum(file_size(self.path(f.name)) for f in self.manifest.live_files())
 
-    def upgrade_old_style(self) -> bool:
-        """An ``appendonly.aof`` in ``dir`` from Redis < 7 (or Magpie before): move it into
-        the directory as the base, under a new manifest, as Redis 7 does at startup."""
-        name, manifest = self.filename, self.manifest
-        if not os.path.isfile(name):
-            return True
-        if os.path.isdir(self.dirname) and not manifest.empty:
-            only_old_base = (
-                manifest.base is not None and not manifest.incrs and manifest.base.name == name
-                and not os.path.exists(self.path(name))
-            )  # fmt: skip
-            if not only_old_base:
-                return True
-        try:
-            os.makedirs(self.dirname, exist_ok=True)
-        except OSError as exc:
-            log.warning("Can't open or create append-only dir %s: %s", self.dirname, exc.strerror)
-            return False
-        upgraded = Manifest()
-        upgraded.base = AofFile(name, 1, BASE)
-        upgraded.base_seq = 1
-        try:
-            write_manifest(self.dirname, name, upgraded)
-            os.rename(name, self.path(name))
-        except OSError as exc:
-            log.warning("Error trying to move the old AOF file %s into dir %s: %s", name, self.dirname, exc.strerror)
-            return False
-        self.manifest = upgraded
-        log.info("Successfully migrated an old-style AOF file (%s) into the AOF directory (%s).", name, self.dirname)
-        return True
-
-    def open_on_start(self) -> bool:
-        """After the load: write a base if there is no AOF at all, open the last incr file
-        (or a new one) for appending and persist the manifest. False (logged) on failure."""
-        if self.state != ON:
-            return True
-        try:
-            os.makedirs(self.dirname, exist_ok=True)
-        except OSError as exc:
-            log.warning("Can't open or create append-only dir %s: %s", self.dirname, exc.strerror)
-            return False
-        manifest = self.manifest
-        had_incr = bool(manifest.incrs)
-        if manifest.empty:
-            preamble = bool(self.server.config["aof-use-rdb-preamble"])
-            name = manifest.new_base(self.filename, preamble)
-            try:
-                self._write_base_now(self.path(name), preamble)
-            except OSError as exc:
-                log.warning("Write error writing append only file on disk: %s", exc.strerror)
-                return False
-            log.info("Creating AOF base file %s on server start", name)
-        name = manifest.last_incr() or manifest.new_incr(self.filename)
-        try:
-            fd = os.open(self.path(name), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        except OSError as exc:
-            log.warning("Can't open the append-only file %s: %s", name, exc.strerror)
-            return False
-        try:
-            write_manifest(self.dirname, self.filename, manifest)
-        except OSError as exc:
-            os.close(fd)
-            log.warning("Can't write the AOF manifest file: %s", exc.strerror)
-            return False
-        self.writer.attach_file(fd, os.fstat(fd).st_size)
-        self.writer.current_size = self._files_size()
-        self.writer.last_fsync = int(time.time())
-        if manifest.base is not None:
-            self.base_size = _size(self.path(manifest.base.name))
-        self._set_feeding(True)
-        log.info("%s AOF incr file %s on server start", "Opening" if had_incr else "Creating", name)
-        self.delete_history()
-        return True
-
-    def _files_size(self) -> int:
-        return sum(_size(self.path(f.name)) for f in self.manifest.live_files())
-
-    def _write_base_now(self, path: str, preamble: bool) -> None:
+    def write_base_now(self, path: str, preamble: bool) -> None:
         """Rewrite in this process (the startup base); a temp file renamed into place."""
         temp = f"temp-rewriteaof-{os.getpid()}.aof"
         self._write_base(temp, preamble)
@@ -279,10 +180,10 @@ class AppendOnly:
     def stop(self) -> None:
         """CONFIG SET appendonly no: flush, fsync and close; the files stay."""
         self.writer.fsync_now()
-        self._set_feeding(False)
+        self.set_feeding(False)
         self.writer.close()
         if self.state == WAIT_REWRITE:  # the first base never came: its incr file goes too
-            _unlink(self.path(self.temp_incr_name))
+            unlink_quietly(self.path(self.temp_incr_name))
         self.state = OFF
         self.rewrite_scheduled = False
         self.kill_child()
@@ -346,7 +247,7 @@ class AppendOnly:
         self.child_preamble = preamble
         self.rewrite_scheduled = False
         if self.state == WAIT_REWRITE:
-            self._set_feeding(True)
+            self.set_feeding(True)
         log.info("Background append only file rewriting started by pid %d", pid)
         return True
 
@@ -437,7 +338,7 @@ class AppendOnly:
             except OSError as exc:
                 log.warning("Error trying to rename the temporary AOF incr file %s into %s: %s",
                             self.temp_incr_name, new_incr, exc.strerror)  # fmt: skip
-                _unlink(self.path(base))
+                unlink_quietly(self.path(base))
                 return False
             log.info("Successfully renamed the temporary AOF incr file %s into %s", self.temp_incr_name, new_incr)
         new_manifest.retire_incrs(keep_last=self.state != OFF)
@@ -445,24 +346,24 @@ class AppendOnly:
             write_manifest(self.dirname, self.filename, new_manifest)
         except OSError as exc:
             log.warning("Can't write the AOF manifest file: %s", exc.strerror)
-            _unlink(self.path(base))
+            unlink_quietly(self.path(base))
             if new_incr is not None:
-                _unlink(self.path(new_incr))
+                unlink_quietly(self.path(new_incr))
             return False
         self.manifest = new_manifest
         if self.state != OFF:
-            self.writer.current_size = _size(self.path(base)) + self.writer.incr_size
+            self.writer.current_size = file_size(self.path(base)) + self.writer.incr_size
             self.base_size = self.writer.current_size
         self.delete_history()
         return True
 
     def _child_gone(self, pid: int) -> None:
         for name in (child_temp_name(pid), f"temp-rewriteaof-{pid}.aof"):
-            _unlink(name)
+            unlink_quietly(name)
         if self.state == WAIT_REWRITE:  # the first rewrite failed: start over
-            self._set_feeding(False)
+            self.set_feeding(False)
             self.writer.buffer.clear()
-            _unlink(self.path(self.temp_incr_name))
+            unlink_quietly(self.path(self.temp_incr_name))
             self.rewrite_scheduled = True
         self.last_rewrite_seconds = int(time.time() - self.child_started)
         self.child_pid = None
@@ -480,7 +381,7 @@ class AppendOnly:
         except (ProcessLookupError, ChildProcessError):
             pass
         for name in (child_temp_name(pid), f"temp-rewriteaof-{pid}.aof"):
-            _unlink(name)
+            unlink_quietly(name)
         self.child_pid = None
         gc.unfreeze()
 
@@ -509,7 +410,7 @@ class AppendOnly:
             return
         for entry in manifest.history:
             log.info("Removing the history file %s in the background", entry.name)
-            _unlink(self.path(entry.name))
+            unlink_quietly(self.path(entry.name))
         manifest.history = []
         try:
             write_manifest(self.dirname, self.filename, manifest)
@@ -634,14 +535,14 @@ class AppendOnly:
         }
 
 
-def _size(path: str) -> int:
+def file_size(path: str) -> int:
     try:
         return os.path.getsize(path)
     except OSError:
         return 0
 
 
-def _unlink(path: str) -> None:
+def unlink_quietly(path: str) -> None:
     try:
         os.unlink(path)
     except OSError:

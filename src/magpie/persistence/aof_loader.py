@@ -31,8 +31,16 @@ from typing import TYPE_CHECKING
 
 from magpie.commands.table import COMMANDS, DISPATCH, CommandSpec
 from magpie.errors import CommandError
+from magpie.persistence.aof import ON, AppendOnly, file_size
 from magpie.persistence.aof_format import AofFormatError, AofTruncated, CommandScanner
-from magpie.persistence.aof_manifest import AofFile, Manifest
+from magpie.persistence.aof_manifest import (
+    BASE,
+    AofFile,
+    Manifest,
+    ManifestError,
+    read_manifest,
+    write_manifest,
+)
 from magpie.persistence.loading import PROGRESS_EVERY_SECONDS, SLICE_SECONDS
 from magpie.persistence.rdb_format import RdbError
 from magpie.persistence.rdb_reader import RdbLoad
@@ -298,14 +306,112 @@ def _valid_db(raw: bytes, databases: int) -> bool:
     return raw.isdigit() and int(raw) < databases
 
 
+# -- startup: the manifest, an old-style file, the load, the file to append to ------------------
+
+
+def load_manifest(aof: AppendOnly) -> bool:
+    """Read the manifest if the directory has one (always, as Redis does, so the
+    sequence numbers carry on when AOF is turned on later). False (logged) if it is bad."""
+    path = aof.path(f"{aof.filename}.manifest")
+    if not os.path.isdir(aof.dirname) or not os.path.exists(path):
+        return True
+    try:
+        aof.manifest = read_manifest(path)
+    except ManifestError as exc:
+        for line in exc.log_lines():
+            log.warning("%s", line)
+        return False
+    except OSError as exc:
+        log.warning("Fatal error: can't open the AOF manifest file %s for reading: %s", path, exc.strerror)
+        return False
+    return True
+
+
+def upgrade_old_style(aof: AppendOnly) -> bool:
+    """An ``appendonly.aof`` in ``dir`` from Redis < 7 (or Magpie before): move it into
+    the directory as the base, under a new manifest, as Redis 7 does at startup."""
+    name, manifest = aof.filename, aof.manifest
+    if not os.path.isfile(name):
+        return True
+    if os.path.isdir(aof.dirname) and not manifest.empty:
+        only_old_base = (
+            manifest.base is not None and not manifest.incrs and manifest.base.name == name
+            and not os.path.exists(aof.path(name))
+        )  # fmt: skip
+        if not only_old_base:
+            return True
+    try:
+        os.makedirs(aof.dirname, exist_ok=True)
+    except OSError as exc:
+        log.warning("Can't open or create append-only dir %s: %s", aof.dirname, exc.strerror)
+        return False
+    upgraded = Manifest()
+    upgraded.base = AofFile(name, 1, BASE)
+    upgraded.base_seq = 1
+    try:
+        write_manifest(aof.dirname, name, upgraded)
+        os.rename(name, aof.path(name))
+    except OSError as exc:
+        log.warning("Error trying to move the old AOF file %s into dir %s: %s", name, aof.dirname, exc.strerror)
+        return False
+    aof.manifest = upgraded
+    log.info("Successfully migrated an old-style AOF file (%s) into the AOF directory (%s).", name, aof.dirname)
+    return True
+
+
+def open_on_start(aof: AppendOnly) -> bool:
+    """After the load: write a base if there is no AOF at all, open the last incr file
+    (or a new one) for appending and persist the manifest. False (logged) on failure."""
+    if aof.state != ON:
+        return True
+    try:
+        os.makedirs(aof.dirname, exist_ok=True)
+    except OSError as exc:
+        log.warning("Can't open or create append-only dir %s: %s", aof.dirname, exc.strerror)
+        return False
+    manifest = aof.manifest
+    had_incr = bool(manifest.incrs)
+    if manifest.empty:
+        preamble = bool(aof.server.config["aof-use-rdb-preamble"])
+        name = manifest.new_base(aof.filename, preamble)
+        try:
+            aof.write_base_now(aof.path(name), preamble)
+        except OSError as exc:
+            log.warning("Write error writing append only file on disk: %s", exc.strerror)
+            return False
+        log.info("Creating AOF base file %s on server start", name)
+    name = manifest.last_incr() or manifest.new_incr(aof.filename)
+    try:
+        fd = os.open(aof.path(name), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        log.warning("Can't open the append-only file %s: %s", name, exc.strerror)
+        return False
+    try:
+        write_manifest(aof.dirname, aof.filename, manifest)
+    except OSError as exc:
+        os.close(fd)
+        log.warning("Can't write the AOF manifest file: %s", exc.strerror)
+        return False
+    aof.writer.attach_file(fd, os.fstat(fd).st_size)
+    aof.writer.current_size = aof.files_size()
+    aof.writer.last_fsync = int(time.time())
+    if manifest.base is not None:
+        aof.base_size = file_size(aof.path(manifest.base.name))
+    aof.set_feeding(True)
+    log.info("%s AOF incr file %s on server start", "Opening" if had_incr else "Creating", name)
+    aof.delete_history()
+    return True
+
+
 async def load_append_only(server: Server) -> bool:
-    """The startup load with ``appendonly yes``; False (logged) when the server must exit."""
+    """The startup load with ``appendonly yes``, then the file to append to is opened;
+    False (logged) when the server must exit."""
     aof = server.aof
-    if not aof.upgrade_old_style():
+    if not upgrade_old_style(aof):
         return False
     manifest = aof.manifest
     if manifest.empty:
-        return True
+        return open_on_start(aof)
     load = AofLoad(server, aof.dirname, manifest, truncated_ok=bool(server.config["aof-load-truncated"]))
     snapshots = server.snapshots
     started = time.monotonic()
@@ -313,7 +419,7 @@ async def load_append_only(server: Server) -> bool:
     try:
         total = sum(size for _, _, size in load.sizes())
         if not total:
-            return True
+            return open_on_start(aof)
         snapshots.loading, snapshots.loading_total, snapshots.loading_done = True, total, 0
         snapshots.loading_started = int(time.time())
         server.refresh_slow_path()
@@ -332,7 +438,7 @@ async def load_append_only(server: Server) -> bool:
             gc.enable()
     gc.freeze()  # the loaded dataset is long-lived: keep it out of the collector's scans
     log.info("DB loaded from append only file: %.3f seconds", time.monotonic() - started)
-    return True
+    return open_on_start(aof)
 
 
 async def _run_in_slices(server: Server, load: AofLoad, total: int) -> bool:

@@ -691,8 +691,10 @@ class Client(asyncio.Protocol):
         if self.out:
             self.out.append(payload)
             return
-        if self.server.aof_pending:
-            self.server.aof.flush_before_replies()
+        if self.server.aof_pending:  # (a keyspace notification of a write): after the AOF write
+            self.out.append(payload)
+            self.server.aof.hold_replies(self)
+            return
         self.server.stats.net_output_bytes += len(payload)
         self.transport.write(payload)
         self.server.output_limits.enforce(self, self.transport.get_write_buffer_size())

@@ -12,7 +12,7 @@ import time
 from magpie.commands.table import COMMANDS, CommandSpec
 from magpie.config import Config
 from magpie.persistence.aof import AppendOnly
-from magpie.persistence.aof_loader import load_append_only
+from magpie.persistence.aof_loader import load_append_only, load_manifest
 from magpie.persistence.loading import load_with_progress
 from magpie.persistence.rdb_format import RdbError
 from magpie.persistence.snapshots import MISCONF, Snapshots
@@ -176,11 +176,10 @@ class Server:
         """The dataset from disk at startup, while clients get -LOADING; False (logged) if the
         file cannot be loaded, and the server must not start. With ``appendonly yes`` the
         AOF is the dataset and the RDB file is not read, as in Redis."""
-        if not self.aof.load_manifest():
+        if not load_manifest(self.aof):  # read either way, as Redis does
             return False
         if self.config["appendonly"]:
-            loaded = await load_append_only(self) and self.aof.open_on_start()
-            return loaded and not self._stopped.is_set()  # type: ignore[union-attr]
+            return await load_append_only(self) and not self._stopped.is_set()  # type: ignore[union-attr]
         path = self.snapshots.path
         if not os.path.exists(path):
             return True
