@@ -38,7 +38,7 @@ class FsyncWorker:
 
     ``submitted`` is only touched by the loop's thread and ``done`` only by the worker,
     so ``pending`` needs no lock. An fsync failure is kept in ``error`` (an errno) for
-    the loop to pick up; the loop clears it when the AOF is reopened.
+    the loop to pick up, until an fsync succeeds or the AOF is reopened.
     """
 
     def __init__(self) -> None:
@@ -66,6 +66,8 @@ class FsyncWorker:
                 if job == "stop":
                     return
                 _sync(fd)
+                if job == "fsync":
+                    self.error = None  # a later fsync that works clears the error, as in Redis
             except OSError as exc:
                 if job != "close" or exc.errno != errno.EBADF:
                     self.error = exc.errno or errno.EIO
