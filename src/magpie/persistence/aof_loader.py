@@ -1,5 +1,7 @@
-"""Loading the AOF at startup: the base (an RDB image or commands), then every incremental
-file, replayed through the command table by a client with no connection.
+"""The AOF at startup: the manifest (read whether or not AOF is on, as Redis does), an
+old-style ``appendonly.aof`` moved into the directory, the load, then the incr file opened
+for appending (``open_on_start``). The load replays the base (an RDB image or commands) and
+every incremental file through the command table, by a client with no connection.
 
 All or nothing. The base's RDB image loads into a staging keyspace; then every command of
 every file is checked (the format, a known command with the right number of arguments, a
