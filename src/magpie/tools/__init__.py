@@ -1,0 +1,1 @@
+"""Command-line tools that work on Magpie's files (magpie-check-aof)."""
