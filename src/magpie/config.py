@@ -118,7 +118,7 @@ def _parse_output_buffer_limits(text: str) -> dict[str, tuple[int, int, int]]:
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: str  # int, memory, bool, string, enum, save, events, obuf
+    kind: str  # int, memory, bool, string, basename, enum, save, events, obuf
     default: str
     minimum: int | None = None
     maximum: int | None = None
@@ -162,6 +162,12 @@ class Param:
             return _parse_keyspace_events(text)
         if self.kind == "obuf":
             return _parse_output_buffer_limits(text)
+        if self.kind == "basename":  # a name inside ``dir`` (Redis's isValidAOFfilename/dirname)
+            what = "dirname" if self.name.endswith("dirname") else "filename"
+            if not text:
+                raise ConfigError(f"{self.name} can't be empty")
+            if "/" in text or "\\" in text:
+                raise ConfigError(f"{self.name} can't be a path, just a {what}")
         return text
 
     def render(self, value: object) -> str:
@@ -193,9 +199,17 @@ PARAMS: tuple[Param, ...] = (
     Param("masteruser", "string", ""),
     Param("save", "save", "3600 1 300 100 60 10000"),
     Param("appendonly", "bool", "no"),
-    Param("appendfilename", "string", "appendonly.aof", immutable=True),
-    Param("appenddirname", "string", "appendonlydir", immutable=True),
+    Param("appendfilename", "basename", "appendonly.aof", immutable=True),
+    Param("appenddirname", "basename", "appendonlydir", immutable=True),
     Param("appendfsync", "enum", "everysec", choices=("everysec", "always", "no")),
+    Param("auto-aof-rewrite-percentage", "int", "100", 0, _MAXINT),
+    Param("auto-aof-rewrite-min-size", "memory", "67108864", 0, _MAXLL),
+    Param("aof-load-truncated", "bool", "yes"),
+    Param("aof-use-rdb-preamble", "bool", "yes"),
+    Param("aof-timestamp-enabled", "bool", "no"),
+    Param("aof-rewrite-incremental-fsync", "bool", "yes"),
+    Param("aof-disable-auto-gc", "bool", "no"),
+    Param("no-appendfsync-on-rewrite", "bool", "no"),
     Param("databases", "int", "16", 1, _MAXINT, immutable=True),
     Param("maxclients", "int", "10000", 1, 2**32 - 1),
     Param("timeout", "int", "0", 0, _MAXINT),

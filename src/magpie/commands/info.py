@@ -188,18 +188,10 @@ def _persistence(server) -> dict[str, object]:
         "rdb_last_cow_size": 0,
         "rdb_last_load_keys_expired": snap.last_load.keys_expired,
         "rdb_last_load_keys_loaded": snap.last_load.keys_loaded,
-        "aof_enabled": int(bool(server.config["appendonly"])),
-        "aof_rewrite_in_progress": 0,
-        "aof_rewrite_scheduled": 0,
-        "aof_last_rewrite_time_sec": -1,
-        "aof_current_rewrite_time_sec": -1,
-        "aof_last_bgrewrite_status": "ok",
-        "aof_rewrites": 0,
-        "aof_rewrites_consecutive_failures": 0,
-        "aof_last_write_status": "ok",
-        "aof_last_cow_size": 0,
+        **server.aof.info_fields(),
         "module_fork_in_progress": 0,
         "module_fork_last_cow_size": 0,
+        **server.aof.info_extra_fields(),  # only with appendonly yes, as Redis
     }
     if snap.loading:
         elapsed = max(time.time() - snap.loading_started, 1e-9)

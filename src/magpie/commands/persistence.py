@@ -1,4 +1,4 @@
-"""Persistence commands: SAVE, BGSAVE, LASTSAVE, DUMP and RESTORE."""
+"""Persistence commands: SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, DUMP and RESTORE."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from magpie.store.clock import CLOCK
 
 cmd = partial(command, "server")
 BGSAVE_RUNNING = "ERR Background save already in progress"
+OTHER_CHILD = ("ERR Another child process is active (AOF?): can't BGSAVE right now. "
+               "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")  # fmt: skip
 BUSYKEY = "BUSYKEY Target key name already exists."
 _DEL, _ABSTTL = b"DEL", b"ABSTTL"
 
@@ -40,19 +42,31 @@ def save(client, args):
 @cmd("bgsave", -1, "no_async_loading admin noscript", fast=False,
      summary="Asynchronously saves the database(s) to disk.")  # fmt: skip
 def bgsave(client, args):
-    # SCHEDULE only matters while another kind of child (an AOF rewrite) runs; none does yet
-    if len(args) > 1 and not (len(args) == 2 and args[1].lower() == b"schedule"):
-        raise CommandError(errors.SYNTAX)
-    snapshots = client.server.snapshots
+    schedule = False
+    if len(args) > 1:
+        if len(args) == 2 and args[1].lower() == b"schedule":
+            schedule = True
+        else:
+            raise CommandError(errors.SYNTAX)
+    server = client.server
+    snapshots = server.snapshots
     if snapshots.in_progress:  # even with SCHEDULE, as in Redis
         raise CommandError(BGSAVE_RUNNING)
-    if client.in_exec:  # Redis never forks in the middle of a transaction
-        snapshots.scheduled = True
+    if client.in_exec or server.aof.child_pid is not None:  # never fork inside a transaction
+        if not schedule and not client.in_exec:
+            raise CommandError(OTHER_CHILD)
+        snapshots.scheduled = True  # the cron starts it once the other child is gone
         return "Background saving scheduled"
     if not snapshots.background_save():
         client.server.refresh_slow_path()
         raise CommandError("ERR")
     return "Background saving started"
+
+
+@cmd("bgrewriteaof", 1, "no_async_loading admin noscript", fast=False,
+     summary="Asynchronously rewrites the append-only file to disk.")  # fmt: skip
+def bgrewriteaof(client, args):
+    return client.server.aof.bgrewriteaof(client.in_exec)
 
 
 @cmd("lastsave", 1, "loading stale fast", acl="@admin @dangerous",

@@ -49,6 +49,13 @@ def _index(client, name: bytes, missing: str) -> SearchIndex:  # noqa: ANN001
     return index
 
 
+def _changed(client) -> None:
+    """An index was created, altered or dropped: a change to the dataset, so the command is
+    propagated (AOF, replicas) and counts for save points, as RediSearch's
+    RedisModule_ReplicateVerbatim makes it in Redis."""
+    client.server.keyspace.signals.dirty += 1
+
+
 def _no_such_index(name: bytes) -> str:
     return f"{name.decode('utf-8', 'replace')}: no such index"
 
@@ -71,6 +78,7 @@ def ft_create(client, args):
     except ValueError as exc:
         raise CommandError(f"Bad arguments for vector field: {exc}") from None
     registry.add(index, scan=not spec.skip_initial_scan)
+    _changed(client)
     return OK
 
 
@@ -85,6 +93,7 @@ def ft_alter(client, args):
     except SchemaError as exc:
         raise CommandError(exc.message) from None
     index.add_fields(fields)
+    _changed(client)
     return OK
 
 
@@ -101,6 +110,7 @@ def ft_dropindex(client, args):
         db = client.server.keyspace[0]
         for key in list(index.keys()):
             db.delete(key)
+    _changed(client)
     return OK
 
 

@@ -256,7 +256,7 @@ class Snapshots:
     def cron(self) -> None:
         """Once a tick: reap the child, run a scheduled BGSAVE, fire save points."""
         self.reap_child()
-        if self.child_pid is not None or self.loading:
+        if self.child_pid is not None or self.loading or self.server.aof.child_pid is not None:
             return
         now = time.time()
         retry_ok = self.last_bgsave_ok or now - self.last_bgsave_try > BGSAVE_RETRY_DELAY

@@ -220,6 +220,11 @@ class Client(asyncio.Protocol):
         # path (fast=False or containers), so it is re-read after each of those.
         blocking = server.blocking
         fast = self.plain and not server.slow_path and not server.monitors
+        # With a propagation consumer (the AOF) the fast path feeds the log itself.
+        propagating = server.propagation.active
+        feed = server.propagation.feed
+        signals = server.keyspace.signals
+        dirty = 0
         verdicts = self.user.fast_check  # None unless the user's permissions are restricted
         reply_on = self.reply_mode == REPLY_ON
         last = None
@@ -255,6 +260,9 @@ class Client(asyncio.Protocol):
                         )
                     ):
                         last = spec
+                        if propagating:
+                            dirty = signals.dirty
+                            self.propagate_as = None
                         try:
                             reply = spec.handler(self, argv)  # type: ignore[misc]
                         except CommandError as exc:
@@ -263,6 +271,11 @@ class Client(asyncio.Protocol):
                             server.count_error(exc.message)
                         except Exception as exc:  # a bug: answer, log, keep serving
                             reply = self._internal_error(spec, exc)
+                        if propagating and signals.dirty != dirty and spec.is_write:
+                            if self.propagate_as is None:
+                                feed(self.db_index, argv)
+                            else:
+                                self._propagate(argv)
                         spec.calls += 1
                         now = _perf_ns()
                         spec.ns += now - started
@@ -307,6 +320,7 @@ class Client(asyncio.Protocol):
                     else:
                         self._reply_suppressed()
                     fast = self.plain and not server.slow_path and not server.monitors
+                    propagating = server.propagation.active
                     verdicts = self.user.fast_check
                     reply_on = self.reply_mode == REPLY_ON
                     measured = self._measure_output(measured)
@@ -331,7 +345,13 @@ class Client(asyncio.Protocol):
             self.turn_paused = False
             if not self.paused_reading and self.postponed is None and self.transport is not None:
                 self.transport.resume_reading()
-        if out:
+        if server.aof_pending and not self.closing:
+            # The AOF gets the writes before the client its replies: they wait in ``out``
+            # for the AOF's one write (and fsync) at the end of this turn of the loop.
+            server.aof.hold_replies(self)
+        elif out:
+            if server.aof_pending:
+                server.aof.flush_before_replies()
             payload = b"".join(out)
             out.clear()
             server.stats.net_output_bytes += len(payload)
@@ -437,6 +457,8 @@ class Client(asyncio.Protocol):
         self.data_received(b"")
 
     def flush(self) -> None:
+        if self.server.aof_pending:
+            self.server.aof.flush_before_replies()
         out = self.out
         payload = b"".join(out) if len(out) > 1 else out[0]
         out.clear()
@@ -572,21 +594,27 @@ class Client(asyncio.Protocol):
         if server.monitors:  # after running, as Redis: EXEC's commands are shown before it
             server.feed_monitors(self, spec, argv)
         if spec.is_write and signals.dirty != dirty and server.propagation.active:
-            rewritten = self.propagate_as
-            if rewritten is None:
-                server.propagation.feed(self.db_index, argv)
-            elif len(rewritten) == 1 or self.in_exec:
-                for item in rewritten:
-                    server.propagation.feed(self.db_index, item)
-            else:  # several effects of one command go out as a transaction, as in Redis
-                server.propagation.begin_transaction()
-                for item in rewritten:
-                    server.propagation.feed(self.db_index, item)
-                server.propagation.end_transaction()
+            self._propagate(argv)
         self.propagate_as = None
         if server.blocking.ready and not self.in_exec:
             server.blocking.serve_ready()
         return reply
+
+    def _propagate(self, argv: list[bytes]) -> None:
+        """Feed the propagation log the effect of the write just run: as sent, or as the
+        handler rewrote it (``propagate_as``)."""
+        propagation = self.server.propagation
+        rewritten, self.propagate_as = self.propagate_as, None
+        if rewritten is None:
+            propagation.feed(self.db_index, argv)
+        elif len(rewritten) == 1 or self.in_exec:
+            for item in rewritten:
+                propagation.feed(self.db_index, item)
+        else:  # several effects of one command go out as a transaction, as in Redis
+            propagation.begin_transaction()
+            for item in rewritten:
+                propagation.feed(self.db_index, item)
+            propagation.end_transaction()
 
     # -- state changes used by handlers --------------------------------------------------
 
@@ -662,6 +690,10 @@ class Client(asyncio.Protocol):
             return
         if self.out:
             self.out.append(payload)
+            return
+        if self.server.aof_pending:  # (a keyspace notification of a write): after the AOF write
+            self.out.append(payload)
+            self.server.aof.hold_replies(self)
             return
         self.server.stats.net_output_bytes += len(payload)
         self.transport.write(payload)

@@ -38,6 +38,15 @@ class PropagationLog:
         self.consumers.remove(consumer)
         self._refresh()
 
+    @property
+    def in_transaction(self) -> bool:
+        """True while EXEC runs (its effects are held): no new AOF file may start now."""
+        return self._held is not None
+
+    def reselect(self) -> None:
+        """The next entry goes out after a SELECT (a consumer started a new file)."""
+        self._db = -1
+
     def begin_transaction(self) -> None:
         """EXEC starts: hold what its commands propagate until ``end_transaction``."""
         self._held = []
@@ -63,7 +72,10 @@ class PropagationLog:
         if db_index != self._db:
             self._db = db_index
             self._emit([b"SELECT", str(db_index).encode()])
-        self._emit(argv)
+        if self.recent is not None:  # (_emit inlined: this runs for every write)
+            self.recent.append(argv)
+        for consumer in self.consumers:
+            consumer(argv)
 
     def _emit(self, argv: list[bytes]) -> None:
         if self.recent is not None:

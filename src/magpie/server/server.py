@@ -11,6 +11,8 @@ import time
 
 from magpie.commands.table import COMMANDS, CommandSpec
 from magpie.config import Config
+from magpie.persistence.aof import AppendOnly
+from magpie.persistence.aof_loader import load_append_only, load_manifest
 from magpie.persistence.loading import load_with_progress
 from magpie.persistence.rdb_format import RdbError
 from magpie.persistence.snapshots import MISCONF, Snapshots
@@ -65,6 +67,9 @@ class Server:
         self.notifications = KeyspaceNotifier(self)
         self.evictor = Evictor(self.keyspace)
         self.snapshots = Snapshots(self)
+        self.aof = AppendOnly(self)
+        #: What the AOF was fed and has not written: connections flush it before replying.
+        self.aof_pending = self.aof.writer.pending
         #: The error every write gets while persistence is failing (-MISCONF), else None.
         self.writes_refused: str | None = None
         #: True while a dataset loads: commands without the ``loading`` flag get -LOADING.
@@ -93,15 +98,15 @@ class Server:
         self.config_file = ""
 
     def refresh_slow_path(self) -> None:
-        """Commands skip the fast path while paused, propagating, under a memory limit or
-        under a normal-class output buffer limit (the full path measures each reply)."""
+        """Commands skip the fast path while paused, under a memory limit or under a
+        normal-class output buffer limit (the full path measures each reply). The fast
+        path feeds the propagation log itself."""
         self.loading = self.snapshots.loading
-        self.writes_refused = MISCONF if self.snapshots.denies_writes else None
+        self.writes_refused = MISCONF if self.snapshots.denies_writes else self.aof.denied_message()
         self.slow_path = (
             bool(self.paused_until)
             or self.loading
             or self.writes_refused is not None
-            or self.propagation.active
             or bool(self.evictor.maxmemory)
             or self.output_limits.normal_limited
         )
@@ -169,7 +174,12 @@ class Server:
 
     async def load_data(self) -> bool:
         """The dataset from disk at startup, while clients get -LOADING; False (logged) if the
-        file cannot be loaded, and the server must not start."""
+        file cannot be loaded, and the server must not start. With ``appendonly yes`` the
+        AOF is the dataset and the RDB file is not read, as in Redis."""
+        if not load_manifest(self.aof):  # read either way, as Redis does
+            return False
+        if self.config["appendonly"]:
+            return await load_append_only(self) and not self._stopped.is_set()  # type: ignore[union-attr]
         path = self.snapshots.path
         if not os.path.exists(path):
             return True
@@ -189,6 +199,8 @@ class Server:
         are set (or SAVE asks for it) unless NOSAVE or a load is under way. False (logged)
         when the save failed and FORCE was not given: the server keeps running."""
         self.snapshots.kill_child()
+        if not self.aof.prepare_shutdown(force):
+            return False
         if save is None:
             save = bool(self.config["save"])
         if save and not self.loading:
@@ -270,6 +282,8 @@ class Server:
             self.configure_memory()
         elif name in ("save", "stop-writes-on-bgsave-error"):
             self.refresh_slow_path()
+        elif name.startswith(("append", "aof-", "auto-aof-", "no-appendfsync")):
+            self.aof.config_changed(name)
         elif name == "client-output-buffer-limit":
             self.output_limits.reload()
             self.refresh_slow_path()
@@ -294,9 +308,10 @@ class Server:
         self.loop.call_later(1.0 / hz, self._tick)
         now = CLOCK.update()
         self.cron_loops += 1
-        if self.active_expire_enabled:
+        if self.active_expire_enabled and not self.loading:  # (an AOF replay expires nothing)
             self.expire_cycle(now, EXPIRE_TIME_SHARE / hz)
         self.snapshots.cron()
+        self.aof.cron()
         if self.cron_loops % hz == 0:
             self.stats.sample()
             clients_cron(self, self.client_peaks, now)

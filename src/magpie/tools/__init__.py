@@ -1,1 +1,1 @@
-"""Command-line tools that ship with Magpie (magpie-check-rdb)."""
+"""Command-line tools that work on Magpie's files (magpie-check-rdb, magpie-check-aof)."""
