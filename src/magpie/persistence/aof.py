@@ -24,9 +24,10 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
-from magpie.persistence.aof_manifest import Manifest, ManifestError, fsync_directory, write_manifest
+from magpie.persistence.aof_manifest import Manifest, ManifestError, write_manifest
 from magpie.persistence.aof_rewrite import child_temp_name, write_base
 from magpie.persistence.aof_writer import AofWriter
+from magpie.persistence.children import fsync_directory, poll_child
 
 if TYPE_CHECKING:
     from magpie.server.connection import Client
@@ -283,16 +284,9 @@ class AppendOnly:
     def reap_child(self) -> None:
         if self.child_pid is None:
             return
-        try:
-            pid, status = os.waitpid(self.child_pid, os.WNOHANG)
-        except ChildProcessError:
-            pid, status = self.child_pid, 1 << 8
-        if pid == 0:
-            return
-        if os.WIFSIGNALED(status):
-            self._rewrite_done(0, os.WTERMSIG(status))
-        else:
-            self._rewrite_done(os.waitstatus_to_exitcode(status), 0)
+        code = poll_child(self.child_pid)
+        if code is not None:
+            self._rewrite_done(max(code, 0), max(-code, 0))
 
     def _rewrite_done(self, code: int, by_signal: int) -> None:
         """Redis's backgroundRewriteDoneHandler."""

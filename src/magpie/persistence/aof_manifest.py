@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
+from magpie.persistence.children import fsync_directory
 from magpie.protocol.inline import split_inline
 from magpie.protocol.quoting import repr_bytes
 
@@ -203,14 +204,6 @@ def _atoll(raw: bytes) -> int:
 def read_manifest(path: str) -> Manifest:
     with open(path, "rb") as fh:
         return parse_manifest(fh.read())
-
-
-def fsync_directory(path: str) -> None:
-    fd = os.open(path or ".", os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_manifest(dirname: str, filename: str, manifest: Manifest) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from magpie import REDIS_VERSION
+from magpie.persistence.children import fsync_directory, poll_child
 from magpie.persistence.rdb_format import RdbError
 from magpie.persistence.rdb_reader import LoadStats, RdbLoad
 from magpie.persistence.rdb_writer import write_rdb
@@ -50,14 +51,6 @@ def debug_delay(usec: int, keys: int = 1024) -> None:
     ``usec`` microseconds a key, or for a negative -n one microsecond every n keys."""
     if usec:
         time.sleep((usec * keys if usec > 0 else keys / -usec) / 1e6)
-
-
-def fsync_directory(path: str) -> None:
-    fd = os.open(path or ".", os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Snapshots:
@@ -195,13 +188,9 @@ class Snapshots:
         """Called from the cron: collect a finished child and record its outcome."""
         if self.child_pid is None:
             return
-        try:
-            pid, status = os.waitpid(self.child_pid, os.WNOHANG)
-        except ChildProcessError:
-            pid, status = self.child_pid, 1 << 8
-        if pid == 0:
-            return
-        self._child_done(os.waitstatus_to_exitcode(status))
+        code = poll_child(self.child_pid)
+        if code is not None:
+            self._child_done(code)
 
     def _child_done(self, code: int) -> None:
         self.child_pid = None
@@ -329,4 +318,4 @@ class Snapshots:
         self.dirty_at_last_save += keyspace.signals.dirty - dirty
 
 
-__all__ = ["MISCONF", "RdbError", "Snapshots", "fsync_directory"]
+__all__ = ["MISCONF", "RdbError", "Snapshots"]
