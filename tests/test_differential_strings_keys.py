@@ -368,7 +368,10 @@ REGRESSIONS = {
     "incrbyfloat rejects a number that underflows to zero": [["INCRBYFLOAT", "a", "1e-5000"], ["INCRBYFLOAT", "a", "1e-4940"]],
     "incrbyfloat refuses input of 5120 characters": [["INCRBYFLOAT", "a", "1" + "0" * 5119], ["INCRBYFLOAT", "b", "1" + "0" * 5118]],
     "select takes a C int: a larger index is out of the int range": [["SELECT", "4294967296"]],
-    "unknown command names are cut at a NUL byte in the error": [["set\x00x", "q\x00z"]],
+    # Not "set\x00x": Redis looks commands up by a hash of the whole name (seeded per process)
+    # but compares with strcasecmp, so when that name happens to hash into SET's bucket Redis
+    # finds SET (once in a few hundred runs; it failed CI so).
+    "unknown command names are cut at a NUL byte in the error": [["foo\x00x", "q\x00z"]],
     "the unknown-command error shows 128 bytes of arguments, not characters": [["FOO", "\xe9", "y" * 150]],
 }
 
