@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from magpie.persistence.aof_manifest import Manifest, ManifestError, write_manifest
 from magpie.persistence.aof_rewrite import child_temp_name, write_base
 from magpie.persistence.aof_writer import AofWriter
-from magpie.persistence.children import fsync_directory, poll_child
+from magpie.persistence.children import fork_child, fsync_directory, poll_child
 
 if TYPE_CHECKING:
     from magpie.server.connection import Client
@@ -84,6 +84,15 @@ class AppendOnly:
 
     def path(self, name: str) -> str:
         return os.path.join(self.dirname, name)
+
+    def ensure_dir(self) -> bool:
+        """Create ``appenddirname`` if needed; False (logged as Redis logs it) if it cannot be."""
+        try:
+            os.makedirs(self.dirname, exist_ok=True)
+        except OSError as exc:
+            log.warning("Can't open or create append-only dir %s: %s", self.dirname, exc.strerror)
+            return False
+        return True
 
     @property
     def temp_incr_name(self) -> str:
@@ -212,10 +221,7 @@ class AppendOnly:
         """Fork the rewrite child after switching to a new incr file; False (logged) if not."""
         if self.child_active():
             return False
-        try:
-            os.makedirs(self.dirname, exist_ok=True)
-        except OSError as exc:
-            log.warning("Can't open or create append-only dir %s: %s", self.dirname, exc.strerror)
+        if not self.ensure_dir():
             self.last_rewrite_ok = False
             return False
         self.writer.flush()
@@ -225,24 +231,12 @@ class AppendOnly:
         self.server.propagation.reselect()  # the new file starts with a SELECT
         self.rewrites += 1
         preamble = bool(self.server.config["aof-use-rdb-preamble"])
-        gc.freeze()
         try:
-            pid = os.fork()
+            pid = fork_child(lambda: self._write_base(child_temp_name(os.getpid()), preamble))
         except OSError as exc:
-            gc.unfreeze()
             self.last_rewrite_ok = False
             log.warning("Can't rewrite append only file in background: fork: %s", exc.strerror)
             return False
-        if pid == 0:  # the child: write the base and leave without any cleanup
-            code = 1
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
-                signal.signal(sig, signal.SIG_DFL)  # the parent's loop handlers do not run here
-            try:
-                self._write_base(child_temp_name(os.getpid()), preamble)
-                code = 0
-            except BaseException:  # noqa: BLE001 - the parent reports the failure
-                pass
-            os._exit(code)
         self.child_pid = pid
         self.child_started = time.time()
         self.child_preamble = preamble

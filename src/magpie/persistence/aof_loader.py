@@ -342,10 +342,7 @@ def upgrade_old_style(aof: AppendOnly) -> bool:
         )  # fmt: skip
         if not only_old_base:
             return True
-    try:
-        os.makedirs(aof.dirname, exist_ok=True)
-    except OSError as exc:
-        log.warning("Can't open or create append-only dir %s: %s", aof.dirname, exc.strerror)
+    if not aof.ensure_dir():
         return False
     upgraded = Manifest()
     upgraded.base = AofFile(name, 1, BASE)
@@ -366,10 +363,7 @@ def open_on_start(aof: AppendOnly) -> bool:
     (or a new one) for appending and persist the manifest. False (logged) on failure."""
     if aof.state != ON:
         return True
-    try:
-        os.makedirs(aof.dirname, exist_ok=True)
-    except OSError as exc:
-        log.warning("Can't open or create append-only dir %s: %s", aof.dirname, exc.strerror)
+    if not aof.ensure_dir():
         return False
     manifest = aof.manifest
     had_incr = bool(manifest.incrs)

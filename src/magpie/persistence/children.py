@@ -1,9 +1,37 @@
-"""What the saving processes share: the forked child's exit status, collected without
-blocking, and the directory fsync that makes a rename durable."""
+"""What the saving processes share: forking the child that writes, its exit status
+collected without blocking, and the directory fsync that makes a rename durable."""
 
 from __future__ import annotations
 
+import gc
 import os
+import signal
+from collections.abc import Callable
+
+
+def fork_child(work: Callable[[], object]) -> int:
+    """Fork a child that runs ``work`` and exits 0 (1 if it raised), without any cleanup;
+    return its pid. ``gc.freeze()`` first keeps both processes' collections off the pages
+    they share (the parent unfreezes when the child is gone). The child never logs through
+    ``logging``: another thread may have held its lock at the fork. OSError if the fork
+    fails (the freeze is undone)."""
+    gc.freeze()
+    try:
+        pid = os.fork()
+    except OSError:
+        gc.unfreeze()
+        raise
+    if pid == 0:
+        code = 1
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+            signal.signal(sig, signal.SIG_DFL)  # the parent's loop handlers do not run here
+        try:
+            work()
+            code = 0
+        except BaseException:  # noqa: BLE001 - the parent reports the failure
+            pass
+        os._exit(code)
+    return pid
 
 
 def poll_child(pid: int) -> int | None:

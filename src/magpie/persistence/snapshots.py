@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from magpie import REDIS_VERSION
-from magpie.persistence.children import fsync_directory, poll_child
+from magpie.persistence.children import fork_child, fsync_directory, poll_child
 from magpie.persistence.rdb_format import RdbError
 from magpie.persistence.rdb_reader import LoadStats, RdbLoad
 from magpie.persistence.rdb_writer import write_rdb
@@ -158,24 +158,12 @@ class Snapshots:
         self.last_bgsave_try = time.time()
         self.saves += 1
         dirty = self.server.keyspace.signals.dirty
-        gc.freeze()
         try:
-            pid = os.fork()
+            pid = fork_child(lambda: self.write_file(self.path))
         except OSError as exc:
-            gc.unfreeze()
             self.last_bgsave_ok = False
             log.warning("Can't save in background: fork: %s", exc.strerror)
             return False
-        if pid == 0:  # the child: write, and leave without running any cleanup
-            code = 1
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
-                signal.signal(sig, signal.SIG_DFL)  # the parent's loop handlers do not run here
-            try:
-                self.write_file(self.path)
-                code = 0
-            except BaseException:  # noqa: BLE001 - the parent reports the failure
-                pass
-            os._exit(code)
         self.child_pid = pid
         self.child_started = time.monotonic()
         self.child_temp = f"temp-{pid}.rdb"
