@@ -248,11 +248,22 @@ PARAMS: tuple[Param, ...] = (
     Param("replica-read-only", "bool", "yes", aliases=("slave-read-only",)),
     Param("replica-serve-stale-data", "bool", "yes", aliases=("slave-serve-stale-data",)),
     Param("replica-priority", "int", "100", 0, _MAXINT, aliases=("slave-priority",)),
-    Param("replicaof", "string", "", aliases=("slaveof",)),
+    # not a CONFIG SET/GET parameter in Redis: set from the file or by REPLICAOF
+    Param("replicaof", "string", "", aliases=("slaveof",), immutable=True, hidden=True),
     Param("repl-backlog-size", "memory", "1048576", 1, _MAXLL),
     Param("repl-ping-replica-period", "int", "10", 1, _MAXINT, aliases=("repl-ping-slave-period",)),
     Param("repl-timeout", "int", "60", 1, _MAXINT),
     Param("repl-diskless-sync", "bool", "yes"),
+    Param("repl-diskless-sync-delay", "int", "5", 0, _MAXINT),
+    Param("repl-diskless-sync-max-replicas", "int", "0", 0, _MAXINT),
+    Param("repl-diskless-load", "enum", "disabled", choices=("disabled", "on-empty-db", "swapdb")),
+    Param("repl-backlog-ttl", "int", "3600", 0, _MAXLL),
+    Param("repl-disable-tcp-nodelay", "bool", "no"),
+    Param("replica-announce-ip", "string", "", aliases=("slave-announce-ip",)),
+    Param("replica-announce-port", "int", "0", 0, 65535, aliases=("slave-announce-port",)),
+    Param("replica-announced", "bool", "yes"),
+    Param("replica-lazy-flush", "bool", "no", aliases=("slave-lazy-flush",)),
+    Param("replica-ignore-maxmemory", "bool", "yes", aliases=("slave-ignore-maxmemory",)),
     Param("min-replicas-to-write", "int", "0", 0, _MAXINT, aliases=("min-slaves-to-write",)),
     Param("min-replicas-max-lag", "int", "10", 0, _MAXINT, aliases=("min-slaves-max-lag",)),
     Param("rdbcompression", "bool", "yes"),
@@ -435,6 +446,8 @@ class Config:
         if param.kind == "obuf":
             return [f"{param.name} {cls} {h} {s} {secs}" for cls, (h, s, secs) in value.items()]  # type: ignore[attr-defined]
         rendered = param.render(value)
+        if param.name == "replicaof":  # "host port", two arguments as Redis writes them
+            return [f"replicaof {rendered}"] if rendered else []
         return [f"{param.name} {_quote(rendered) if rendered else chr(34) * 2}"]
 
 

@@ -79,6 +79,9 @@ PROTECTED_MODE = (
 )
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
 LOADING = "LOADING Redis is loading the dataset in memory"
+MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+READONLY = "READONLY You can't write against a read only replica."
+NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 
 # lists
 MUST_BE_POSITIVE = "ERR value is out of range, must be positive"

@@ -218,16 +218,16 @@ def _stats(server) -> dict[str, object]:
         "instantaneous_ops_per_sec": ops,
         "total_net_input_bytes": st.net_input_bytes,
         "total_net_output_bytes": st.net_output_bytes,
-        "total_net_repl_input_bytes": 0,
-        "total_net_repl_output_bytes": 0,
+        "total_net_repl_input_bytes": st.net_repl_input_bytes,
+        "total_net_repl_output_bytes": st.net_repl_output_bytes,
         "instantaneous_input_kbps": f"{in_kbps:.2f}",
         "instantaneous_output_kbps": f"{out_kbps:.2f}",
         "instantaneous_input_repl_kbps": "0.00",
         "instantaneous_output_repl_kbps": "0.00",
         "rejected_connections": st.rejected_connections,
-        "sync_full": 0,
-        "sync_partial_ok": 0,
-        "sync_partial_err": 0,
+        "sync_full": st.sync_full,
+        "sync_partial_ok": st.sync_partial_ok,
+        "sync_partial_err": st.sync_partial_err,
         "expired_keys": sum(db.expired_keys for db in dbs),
         "expired_stale_perc": "0.00",
         "expired_time_cap_reached_count": 0,
@@ -267,19 +267,7 @@ def _stats(server) -> dict[str, object]:
 
 
 def _replication(server) -> dict[str, object]:
-    return {
-        "role": "master",
-        "connected_slaves": 0,
-        "master_failover_state": "no-failover",
-        "master_replid": server.replid,
-        "master_replid2": "0" * 40,
-        "master_repl_offset": 0,
-        "second_repl_offset": -1,
-        "repl_backlog_active": 0,
-        "repl_backlog_size": server.config["repl-backlog-size"],
-        "repl_backlog_first_byte_offset": 0,
-        "repl_backlog_histlen": 0,
-    }
+    return server.replication.info_fields()
 
 
 def _cpu(server) -> dict[str, object]:

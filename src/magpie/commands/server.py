@@ -271,9 +271,8 @@ def debug(client, args):
         server.active_expire_enabled = args[2] != b"0"
         return OK
     if sub == b"change-repl-id" and len(args) == 2:
-        import secrets
-
-        server.replid = secrets.token_hex(20)
+        server.replication.ids.change()
+        server.replication.ids.clear_second()
         return OK
     if sub == b"object" and len(args) == 3:
         from magpie.persistence.rdb_writer import encode_value

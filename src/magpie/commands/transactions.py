@@ -56,6 +56,8 @@ def exec_(client, args):
     finally:
         client.in_exec = False
         server.propagation.end_transaction()
+    if any(spec.is_write for spec, _ in queue):
+        client.woff = server.replication.offset  # what WAIT waits for: the whole transaction
     client.refresh_mode()  # SELECT, SUBSCRIBE... may have run inside
     return replies
 

@@ -19,7 +19,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from magpie import REDIS_VERSION
 from magpie.persistence.children import fork_child, fsync_directory, poll_child
@@ -70,6 +70,13 @@ class Snapshots:
         self.child_started = 0.0
         self.child_temp = ""
         self.child_dirty = 0  # the change counter when the child forked
+        #: "disk" (a file) or "socket" (diskless replication: a pipe to the primary's relay)
+        self.child_kind = "disk"
+        self.child_for_replication = False
+        #: Called with (kind, ok) when a child started for replicas ends.
+        self.replication_child_done: Callable[[str, bool], None] = lambda kind, ok: None
+        #: The history a snapshot belongs to (replication's repl-id/repl-offset aux fields).
+        self.replication_aux: Callable[[], Iterable[tuple[bytes, bytes]]] = lambda: ()
         self.scheduled = False
         self.last_load = LoadStats()
         #: What else a snapshot carries (the search indexes): ``magpie-`` aux fields out,
@@ -91,6 +98,7 @@ class Snapshots:
         yield b"redis-bits", b"64"
         yield b"ctime", str(int(time.time())).encode()
         yield b"used-mem", str(server.evictor.memory.used).encode()
+        yield from self.replication_aux()
         yield b"aof-base", b"0"
         yield from self.extra_aux()
 
@@ -100,19 +108,10 @@ class Snapshots:
 
     def write_file(self, path: str) -> int:
         """Write the dataset to ``path`` through a temp file, fsync and rename; return keys."""
-        config = self.server.config
         temp = f"temp-{os.getpid()}.rdb"
         try:
             with open(temp, "wb") as out:
-                delay = int(config["rdb-key-save-delay"])  # type: ignore[call-overload]
-                keys = write_rdb(
-                    out,
-                    self.server.keyspace,
-                    self.aux_fields(),
-                    compress=bool(config["rdbcompression"]),
-                    checksum=bool(config["rdbchecksum"]),
-                    progress=(lambda _: debug_delay(delay)) if delay else None,
-                )
+                keys = self.write_stream(out)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp, path)
@@ -153,7 +152,7 @@ class Snapshots:
     def in_progress(self) -> bool:
         return self.child_pid is not None
 
-    def background_save(self) -> bool:
+    def background_save(self, for_replication: bool = False) -> bool:
         """Fork a child that writes the snapshot; False if the fork failed."""
         self.last_bgsave_try = time.time()
         self.saves += 1
@@ -164,25 +163,94 @@ class Snapshots:
             self.last_bgsave_ok = False
             log.warning("Can't save in background: fork: %s", exc.strerror)
             return False
-        self.child_pid = pid
-        self.child_started = time.monotonic()
+        self._child_started(pid, "disk", for_replication)
         self.child_temp = f"temp-{pid}.rdb"
         self.child_dirty = dirty
-        self.scheduled = False
         log.info("Background saving started by pid %d", pid)
         return True
 
-    def reap_child(self) -> None:
-        """Called from the cron: collect a finished child and record its outcome."""
+    def background_save_to_pipe(self, eof_mark: bytes) -> int:
+        """Diskless replication: fork a child that writes the snapshot into a pipe, framed
+        as ``$EOF:<mark>\r\n<rdb><mark>``; return the pipe's read end (non-blocking),
+        or -1 if the pipe or the fork failed (logged)."""
+        try:
+            read_fd, write_fd = os.pipe()
+        except OSError as exc:
+            log.warning("Can't save in background: pipe: %s", exc.strerror)
+            return -1
+
+        def work() -> None:
+            os.close(read_fd)
+            with os.fdopen(write_fd, "wb", buffering=1 << 16) as out:
+                out.write(b"$EOF:" + eof_mark + b"\r\n")
+                self.write_stream(out)
+                out.write(eof_mark)
+
+        try:
+            pid = fork_child(work)
+        except OSError as exc:
+            os.close(read_fd)
+            os.close(write_fd)
+            log.warning("Can't save in background: fork: %s", exc.strerror)
+            return -1
+        os.close(write_fd)
+        os.set_blocking(read_fd, False)
+        self._child_started(pid, "socket", True)
+        self.child_temp = ""
+        log.info("Background RDB transfer started by pid %d", pid)
+        return read_fd
+
+    def write_stream(self, out: BinaryIO) -> int:
+        """The snapshot into ``out`` as it stands (in a child: the fork's copy)."""
+        config = self.server.config
+        delay = int(config["rdb-key-save-delay"])  # type: ignore[call-overload]
+        return write_rdb(
+            out,
+            self.server.keyspace,
+            self.aux_fields(),
+            compress=bool(config["rdbcompression"]),
+            checksum=bool(config["rdbchecksum"]),
+            progress=(lambda _: debug_delay(delay)) if delay else None,
+        )
+
+    def _child_started(self, pid: int, kind: str, for_replication: bool) -> None:
+        self.child_pid = pid
+        self.child_started = time.monotonic()
+        self.child_kind = kind
+        self.child_for_replication = for_replication
+        self.scheduled = False
+
+    def reap_child(self, wait: bool = False) -> None:
+        """Called from the cron: collect a finished child and record its outcome (``wait``:
+        the child is known to be ending, block until it has)."""
         if self.child_pid is None:
             return
-        code = poll_child(self.child_pid)
+        if wait:
+            try:
+                _, status = os.waitpid(self.child_pid, 0)
+                code: int | None = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                code = 1
+        else:
+            code = poll_child(self.child_pid)
         if code is not None:
             self._child_done(code)
 
     def _child_done(self, code: int) -> None:
         self.child_pid = None
         gc.unfreeze()
+        kind, for_replication = self.child_kind, self.child_for_replication
+        self.child_for_replication = False
+        if kind == "socket":  # a diskless transfer: no file, no save to account for
+            if code > 0:
+                log.warning("Background transfer error")
+            elif code < 0:
+                log.warning("Background transfer terminated by signal %d", -code)
+            else:
+                log.info("Background RDB transfer terminated with success")
+            self.replication_child_done(kind, code == 0)
+            self.server.refresh_slow_path()
+            return
         self.last_bgsave_seconds = int(time.monotonic() - self.child_started)
         if code == 0:
             log.info("Background saving terminated with success")
@@ -202,6 +270,8 @@ class Snapshots:
             except OSError:
                 pass
         self.server.refresh_slow_path()
+        if for_replication:
+            self.replication_child_done(kind, code == 0)
 
     def kill_child(self) -> None:
         """SHUTDOWN, DEBUG RELOAD and FLUSHALL stop a background save (its file is removed)."""
@@ -214,10 +284,14 @@ class Snapshots:
             pass
         self.child_pid = None
         gc.unfreeze()
-        try:
-            os.unlink(self.child_temp)
-        except OSError:
-            pass
+        if self.child_temp:
+            try:
+                os.unlink(self.child_temp)
+            except OSError:
+                pass
+        if self.child_for_replication:
+            self.child_for_replication = False
+            self.replication_child_done(self.child_kind, False)
 
     def reset_after_flushall(self) -> None:
         """FLUSHALL, as Redis's flushAllDataAndResetRDB: a running background save is
@@ -268,7 +342,9 @@ class Snapshots:
             data = fh.read()
         yield from self.load_bytes(data)
 
-    def load_bytes(self, data: bytes) -> Iterator[None]:
+    def load_bytes(self, data: bytes, keep_expired: bool = False) -> Iterator[None]:
+        """``load_steps`` of a snapshot in memory; ``keep_expired`` (a replica) keeps keys
+        already past their time, for the primary's DEL."""
         server = self.server
         staging = Keyspace(len(server.keyspace))
         self.loading, self.loading_total, self.loading_done = True, len(data), 0
@@ -277,7 +353,7 @@ class Snapshots:
         collecting = gc.isenabled()
         gc.disable()  # a load makes millions of objects and no garbage: collections only cost
         try:
-            load = RdbLoad(data, staging, server.config.values, now_ms=CLOCK.update())
+            load = RdbLoad(data, staging, server.config.values, now_ms=None if keep_expired else CLOCK.update())
             delay = int(server.config["key-load-delay"])  # type: ignore[call-overload]
             for position in load.steps():  # a step every 1024 keys
                 self.loading_done = position

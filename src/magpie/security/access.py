@@ -112,11 +112,12 @@ class AccessControl:
         return self.config["acl-pubsub-default"] == "allchannels"
 
     def _new_default_user(self) -> User:
-        user = User(b"default")
-        for rule in (b"+@all", b"~*", b"&*", b"on", b"nopass"):
-            user.apply(rule, False)
-        user.rules_changed()
-        return user
+        return _unrestricted_user(b"default")
+
+    @staticmethod
+    def superuser() -> User:
+        """A user that may run anything: the replica's master client is obeyed, not checked."""
+        return _unrestricted_user(b"(master)")
 
     def get(self, name: bytes) -> User | None:
         return self.users.get(name)
@@ -338,6 +339,14 @@ class AccessControl:
             raise AclError(
                 "There was an error trying to save the ACLs. Please check the server logs for more information"
             ) from None
+
+
+def _unrestricted_user(name: bytes) -> User:
+    user = User(name)
+    for rule in (b"+@all", b"~*", b"&*", b"on", b"nopass"):
+        user.apply(rule, False)
+    user.rules_changed()
+    return user
 
 
 def parse_user_directive(values: list[bytes]) -> tuple[bytes, list[bytes]]:

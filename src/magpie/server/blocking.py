@@ -78,6 +78,8 @@ class BlockingRegistry:
                     reply, propagate = outcome
                     for argv in propagate:
                         self.server.propagation.feed(wait.db_index, argv)
+                    if propagate:
+                        wait.client.woff = self.server.replication.offset
                     self._release(wait)
                     wait.client.unblocked(reply)
 
@@ -94,6 +96,25 @@ class BlockingRegistry:
         self._release(wait)
         client.unblocked(CommandError(UNBLOCKED_ERROR) if with_error else wait.timeout_reply)
         return True
+
+    def finish(self, client: Client, reply: object) -> None:
+        """End a wait that is not on keys (WAIT): answer ``reply`` now."""
+        if client.blocked is not None:
+            self._release(client.blocked)
+            client.unblocked(reply)
+
+    def unblock_all(self, message: str) -> None:
+        """Every blocked client gets ``message`` as an error (a primary turned replica)."""
+        for wait in list(self._all_waits()):
+            self._release(wait)
+            wait.client.unblocked(CommandError(message))
+
+    def _all_waits(self) -> list[Blocked]:
+        seen: dict[int, Blocked] = {}
+        for queue in self.waiting.values():
+            for wait in queue:
+                seen[id(wait)] = wait
+        return list(seen.values())
 
     def client_gone(self, client: Client) -> None:
         if client.blocked is not None:

@@ -34,6 +34,7 @@ from magpie.server.client_info import client_class, describe, pending_output, tr
 from magpie.store.clock import CLOCK
 
 if TYPE_CHECKING:
+    from magpie.replication.primary import Replica
     from magpie.server.blocking import Blocked
     from magpie.server.server import Server
     from magpie.store.database import Database
@@ -101,6 +102,9 @@ class Client(asyncio.Protocol):
         "postponed",
         "leftover",
         "is_replica",
+        "repl",
+        "is_master",
+        "woff",
         "obuf_soft_since",
         "seen_output",
     )
@@ -155,6 +159,12 @@ class Client(asyncio.Protocol):
         self.leftover: list[list[bytes]] | None = None  # requests parsed but not yet run
         #: A replica's link: replication sets it; it selects the replica output-limit class.
         self.is_replica = False
+        #: What the primary knows of this connection as a replica (REPLCONF, PSYNC), else None.
+        self.repl: Replica | None = None
+        #: The connection that applies the primary's stream on a replica: obeyed, not checked.
+        self.is_master = False
+        #: The replication offset after this client's last write (WAIT waits for it).
+        self.woff = 0
         self.obuf_soft_since = 0  # unix second it went over its soft output limit, 0 if not
         self.seen_output = 0  # output the transport held at the last once-a-second look
 
@@ -223,6 +233,7 @@ class Client(asyncio.Protocol):
         # With a propagation consumer (the AOF) the fast path feeds the log itself.
         propagating = server.propagation.active
         feed = server.propagation.feed
+        replication = server.replication
         signals = server.keyspace.signals
         dirty = 0
         verdicts = self.user.fast_check  # None unless the user's permissions are restricted
@@ -274,6 +285,7 @@ class Client(asyncio.Protocol):
                         if propagating and signals.dirty != dirty and spec.is_write:
                             if self.propagate_as is None:
                                 feed(self.db_index, argv)
+                                self.woff = replication.offset
                             else:
                                 self._propagate(argv)
                         spec.calls += 1
@@ -508,11 +520,18 @@ class Client(asyncio.Protocol):
             return self._reject(spec, errors.OOM)
         if server.writes_refused is not None and (spec.is_write or spec.name == "ping" or self._exec_writes(spec)):
             return self._reject(spec, server.writes_refused)
-        if server.loading and "loading" not in spec.flags:
-            return self._reject(spec, errors.LOADING)
+        replication = server.replication
+        if replication.restricts_commands and not self.is_master:
+            refusal = replication.refusal(spec, self._exec_writes(spec))
+            if refusal is not None:
+                return self._reject(spec, refusal)
         if self.subscriptions and self.resp == 2 and argv[0].lower() not in _PUBSUB_CONTEXT_OK:
             return self._reject(spec, errors.NOT_ALLOWED_IN_PUBSUB.format(argv[0].decode(errors="replace").lower()))
-        if server.paused_until and server.must_postpone(spec):
+        if replication.link is not None and not self.is_master and replication.link_stale_refusal(spec, self._exec_denies_stale(spec)):
+            return self._reject(spec, errors.MASTERDOWN)
+        if server.loading and "loading" not in spec.flags:
+            return self._reject(spec, errors.LOADING)
+        if server.paused_until and not self.is_master and server.must_postpone(spec):
             return POSTPONED
         if self.in_multi and spec.name not in _RUN_IN_MULTI:
             self.multi_queue.append((spec, argv))
@@ -522,6 +541,10 @@ class Client(asyncio.Protocol):
     def _exec_writes(self, spec: CommandSpec) -> bool:
         """EXEC counts as a write when anything it would run writes (Redis's is_write_command)."""
         return spec.name == "exec" and any(queued.is_write for queued, _ in self.multi_queue)
+
+    def _exec_denies_stale(self, spec: CommandSpec) -> bool:
+        """EXEC is refused on a stale replica when anything queued would be."""
+        return spec.name == "exec" and any("stale" not in queued.flags for queued, _ in self.multi_queue)
 
     def _out_of_memory(self, spec: CommandSpec) -> bool:
         """Evict as the policy allows; True if the command must be refused (Redis's rules:
@@ -615,6 +638,7 @@ class Client(asyncio.Protocol):
             for item in rewritten:
                 propagation.feed(self.db_index, item)
             propagation.end_transaction()
+        self.woff = self.server.replication.offset
 
     # -- state changes used by handlers --------------------------------------------------
 

@@ -17,6 +17,7 @@ from magpie.persistence.loading import load_with_progress
 from magpie.persistence.rdb_format import RdbError
 from magpie.persistence.snapshots import MISCONF, Snapshots
 from magpie.protocol.quoting import repr_bytes
+from magpie.replication.manager import Replication
 from magpie.search.persist import index_aux_fields, restore_indexes
 from magpie.search.registry import SearchRegistry
 from magpie.security.access import AccessControl
@@ -78,9 +79,11 @@ class Server:
         # FT.* indexes travel in snapshots as magpie- aux fields, their graphs saved whole.
         self.snapshots.extra_aux = lambda: index_aux_fields(self.search)
         self.snapshots.restore_extra = lambda aux: restore_indexes(self.search, aux)
+        self.replication = Replication(self)
+        self.snapshots.replication_child_done = self.replication.primary.snapshot_done
+        self.snapshots.replication_aux = self.replication.rdb_aux
         config.on_change.append(self._config_changed)
         self.run_id = secrets.token_hex(20)
-        self.replid = secrets.token_hex(20)
         self.error_counts: dict[str, int] = {}
         self.peak_memory = 0
         self.start_time = time.time()
@@ -109,6 +112,7 @@ class Server:
             or self.writes_refused is not None
             or bool(self.evictor.maxmemory)
             or self.output_limits.normal_limited
+            or self.replication.restricts_commands
         )
 
     def configure_memory(self) -> None:
@@ -168,6 +172,7 @@ class Server:
             await self._close()
             return 0 if self.stopping else 1  # a shutdown asked for while loading is no failure
         log.info("Ready to accept connections tcp on port %s", self.tcp_port)
+        self._start_configured_replication()
         await self._stopped.wait()
         await self._close()
         return 0
@@ -193,6 +198,24 @@ class Server:
             log.warning("Fatal error loading the DB: %s. Exiting.", exc.strerror)
             return False
         return not self.stopping
+
+    def _start_configured_replication(self) -> None:
+        """``replicaof host port`` in the config: connect once the data is loaded, offering
+        the history the RDB file recorded (repl-id, repl-offset) for a partial resync."""
+        target = str(self.config["replicaof"]).split()
+        if len(target) != 2 or target[0].lower() == "no":
+            return
+        aux = dict(self.snapshots.last_load.aux)
+        replid, offset = aux.get(b"repl-id", b""), aux.get(b"repl-offset", b"")
+        if not self.config["appendonly"] and len(replid) == 40 and offset.isdigit():
+            self.replication.ids.replid = replid.decode()
+            self.replication.offset = int(offset)
+        try:
+            port = int(target[1])
+        except ValueError:
+            log.warning("Invalid replicaof port: %s", target[1])
+            return
+        self.replication.replicate_from(target[0], port)
 
     def prepare_shutdown(self, save: bool | None = None, force: bool = False) -> bool:
         """Redis's prepareForShutdown: stop a background save, then save when save points
@@ -298,6 +321,8 @@ class Server:
             self.watches.unwatch_all(client)
         if client.blocked is not None:
             self.blocking.client_gone(client)
+        if client.is_replica:
+            self.replication.primary.replica_gone(client)
 
     # -- housekeeping ------------------------------------------------------------------
 
@@ -308,13 +333,15 @@ class Server:
         self.loop.call_later(1.0 / hz, self._tick)
         now = CLOCK.update()
         self.cron_loops += 1
-        if self.active_expire_enabled and not self.loading:  # (an AOF replay expires nothing)
+        # (an AOF replay expires nothing; a replica's keys expire by its primary's DELs)
+        if self.active_expire_enabled and not self.loading and not self.replication.is_replica:
             self.expire_cycle(now, EXPIRE_TIME_SHARE / hz)
         self.snapshots.cron()
         self.aof.cron()
         if self.cron_loops % hz == 0:
             self.stats.sample()
             clients_cron(self, self.client_peaks, now)
+            self.replication.cron()
 
     def expire_cycle(self, now_ms: int, time_budget: float) -> int:
         """Reclaim due keys in slices until none are due or the time budget is spent."""

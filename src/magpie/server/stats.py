@@ -16,6 +16,11 @@ class Stats:
     expired_keys: int = 0
     keyspace_hits: int = 0
     keyspace_misses: int = 0
+    net_repl_input_bytes: int = 0
+    net_repl_output_bytes: int = 0
+    sync_full: int = 0
+    sync_partial_ok: int = 0
+    sync_partial_err: int = 0
     # (monotonic time, commands, input bytes, output bytes) samples for instantaneous_*
     _samples: list[tuple[float, int, int, int]] = field(default_factory=list)
     #: Counts commands run so far (the server sums its command table's call counters).

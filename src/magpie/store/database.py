@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from magpie.errors import WRONGTYPE, CommandError
 from magpie.store.clock import CLOCK
-from magpie.store.signals import Signals
+from magpie.store.signals import EXPIRE_DELETE, EXPIRE_HIDE, Signals
 
 if TYPE_CHECKING:
     from magpie.store.access import LfuCounters, LruClock
@@ -52,8 +52,7 @@ class Database:
         """The live value of ``key``, expiring it first if its time has come."""
         if self.expires:
             when = self.expires.get(key)
-            if when is not None and when <= CLOCK.ms:
-                self._expire(key)
+            if when is not None and when <= CLOCK.ms and self._expire(key):
                 return None
         value = self.data.get(key)
         if self.access is not None and value is not None:
@@ -64,8 +63,7 @@ class Database:
         """``lookup`` that is not an access (OBJECT, MEMORY USAGE): LRU/LFU data stay as they are."""
         if self.expires:
             when = self.expires.get(key)
-            if when is not None and when <= CLOCK.ms:
-                self._expire(key)
+            if when is not None and when <= CLOCK.ms and self._expire(key):
                 return None
         return self.data.get(key)
 
@@ -84,9 +82,9 @@ class Database:
         """The string at ``key`` for a read command (counted as a hit or miss)."""
         if self.expires:
             when = self.expires.get(key)
-            if when is not None and when <= CLOCK.ms:
-                self._expire(key)
-        value = self.data.get(key)
+            value = None if when is not None and when <= CLOCK.ms and self._expire(key) else self.data.get(key)
+        else:
+            value = self.data.get(key)
         if value is None:
             self.misses += 1
             if self.signals.on_miss is not None:
@@ -203,7 +201,18 @@ class Database:
         if self.expires:
             self.expires.pop(key, None)
 
-    def _expire(self, key: bytes) -> None:
+    def _expire(self, key: bytes) -> bool:
+        """A lookup found ``key`` past its time: True if it is to be treated as gone.
+        On a primary it is deleted (and a DEL propagated). On a replica keys go only by
+        the primary's DEL: readers are told it is gone while it stays, and the primary's
+        own stream sees it as it is (Signals.expiry)."""
+        expiry = self.signals.expiry
+        if expiry == EXPIRE_DELETE:
+            self._delete_expired(key)
+            return True
+        return expiry == EXPIRE_HIDE
+
+    def _delete_expired(self, key: bytes) -> None:
         self._remove(key)
         self.expired_keys += 1
         self.signals.propagate(self.index, [_DEL, key])
@@ -232,7 +241,7 @@ class Database:
         while heap and deleted < budget and heap[0][0] <= now_ms:
             when, key = heapq.heappop(heap)
             if expires.get(key) == when:
-                self._expire(key)
+                self._delete_expired(key)
                 deleted += 1
         return deleted
 

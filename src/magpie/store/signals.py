@@ -14,9 +14,14 @@ if TYPE_CHECKING:
 
 Listener = Callable[["Database", bytes, str], None]
 
+#: What a lookup does with a key past its expiry time (``Signals.expiry``): delete it (a
+#: primary), report it missing but keep it (a replica's readers), or use it as it is
+#: (a replica applying its primary's stream, where only the primary's DEL removes keys).
+EXPIRE_DELETE, EXPIRE_HIDE, EXPIRE_KEEP = 0, 1, 2
+
 
 class Signals:
-    __slots__ = ("dirty", "listeners", "on_miss", "propagate")
+    __slots__ = ("dirty", "expiry", "listeners", "on_miss", "propagate")
 
     def __init__(self) -> None:
         #: Writes since the last save, as Redis counts them (``rdb_changes_since_last_save``).
@@ -28,3 +33,4 @@ class Signals:
         #: Called with (db index, argv) for effects the data layer originates itself
         #: (a key deleted because it expired); the server wires it to the propagation log.
         self.propagate: Callable[[int, list[bytes]], None] = lambda db, argv: None
+        self.expiry = EXPIRE_DELETE

@@ -1,0 +1,526 @@
+"""The replica side: the link to the primary, from the handshake to the applied stream.
+
+Redis's sequence, step by step: connect; ``PING``; ``AUTH`` (masterauth/masteruser),
+``REPLCONF listening-port``, ``REPLCONF capa eof capa psync2``, each reply read in
+turn; then ``PSYNC <replid> <offset+1>`` (or ``PSYNC ? -1`` with no history). A full
+resync brings a snapshot, as ``$<len>`` or diskless ``$EOF:<mark>``; it is received
+whole, written to the RDB file and loaded into a staging keyspace, so a transfer cut at
+any byte leaves the old dataset serving. Then the stream: each command is run by the
+master client (obeyed, never refused, expired keys seen as they are) and its exact bytes
+are passed on to this server's own replicas and backlog, so offsets stay byte-exact
+along a chain. ``REPLCONF ACK <offset>`` goes up every second and on ``GETACK``.
+A lost link is retried with backoff, asking for a partial resync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import TYPE_CHECKING
+
+from magpie.persistence.aof_format import (
+    AofFormatError,
+    AofTruncated,
+    CommandScanner,
+    encode_commands,
+)
+from magpie.persistence.children import fsync_directory
+from magpie.persistence.rdb_format import RdbError
+from magpie.protocol.replies import REPLY_OFF
+from magpie.store.clock import CLOCK
+from magpie.store.signals import EXPIRE_HIDE, EXPIRE_KEEP
+
+if TYPE_CHECKING:
+    from magpie.replication.manager import Replication
+    from magpie.server.connection import Client
+
+log = logging.getLogger("magpie")
+
+#: ROLE's names for the link states.
+CONNECT, CONNECTING, HANDSHAKE, TRANSFER, CONNECTED = "connect", "connecting", "handshake", "sync", "connected"
+_EOF_MARK_LEN = 40
+#: Longest reply line accepted during the handshake before the link is called garbage.
+_MAX_LINE = 64 * 1024
+_BACKOFF_FIRST, _BACKOFF_MAX = 0.1, 5.0
+_SLICE_SECONDS = 0.02
+
+
+class LinkError(Exception):
+    """The primary said something the protocol does not allow: drop the link, retry."""
+
+
+class MasterLink(asyncio.Protocol):
+    def __init__(self, replication: Replication, host: str, port: int, psync_replid: str) -> None:
+        self.replication = replication
+        self.server = replication.server
+        self.host = host
+        self.port = port
+        #: The history to continue (PSYNC <replid> <offset+1>), "?" when there is none.
+        self.psync_replid = psync_replid
+        self.state = CONNECT
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.step = ""
+        self.stopped = False
+        self.backoff = _BACKOFF_FIRST
+        self.retry: asyncio.TimerHandle | None = None
+        self.last_io = time.monotonic()
+        self.down_since = 0  # unix seconds the link went down, 0 if it never was up
+        self.master_client = self._new_master_client()
+        # -- a full resync in progress
+        self.sync_replid = ""
+        self.sync_offset = 0
+        self.transfer_size = -1
+        self.eof_mark = b""
+        self.received = bytearray()
+        self.loading: asyncio.Task | None = None
+        self.transfer_last_io = time.monotonic()
+
+    def _new_master_client(self) -> Client:
+        from magpie.server.connection import Client
+
+        client = Client(self.server)
+        client.is_master = True
+        client.user = self.server.acl.superuser()
+        client.set_authenticated(True)
+        client.reply_mode = REPLY_OFF
+        client.addr = f"{self.host}:{self.port}"
+        return client
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self.state == CONNECTED
+
+    def start(self) -> None:
+        log.info("Connecting to MASTER %s:%d", self.host, self.port)
+        self._schedule(0)
+
+    def stop(self) -> None:
+        """REPLICAOF NO ONE or another primary: drop the link for good."""
+        self.stopped = True
+        if self.retry is not None:
+            self.retry.cancel()
+        if self.transport is not None:
+            self.transport.abort()
+            self.transport = None
+        self.master_client.discard_transaction()
+        self.received = bytearray()
+
+    def _schedule(self, delay: float) -> None:
+        if self.stopped or self.server.loop is None:
+            return
+        self.retry = self.server.loop.call_later(delay, self._connect)
+
+    def _connect(self) -> None:
+        self.retry = None
+        if self.stopped:
+            return
+        self.state = CONNECTING
+        self.last_io = time.monotonic()
+        assert self.server.loop is not None
+        self.server.loop.create_task(self._open())
+
+    async def _open(self) -> None:
+        loop = self.server.loop
+        assert loop is not None
+        timeout = int(self.server.config["repl-timeout"])  # type: ignore[call-overload]
+        try:
+            await asyncio.wait_for(loop.create_connection(lambda: self, self.host, self.port), timeout)
+        except (TimeoutError, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "Connection timed out"
+            log.warning("Error condition on socket for SYNC: %s", reason)
+            self._retry_later()
+
+    def _retry_later(self) -> None:
+        if self.stopped:
+            return
+        self.state = CONNECT
+        self._schedule(self.backoff)
+        self.backoff = min(self.backoff * 2, _BACKOFF_MAX)
+
+    def fail(self, message: str) -> None:
+        """Drop the link (logged) and try again later; the dataset stays as it is."""
+        log.warning("%s", message)
+        if self.transport is not None:
+            self.transport.abort()  # connection_lost schedules the retry
+
+    # -- asyncio.Protocol --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.stopped:
+            transport.abort()
+            return
+        self.transport = transport  # type: ignore[assignment]
+        self.buffer = bytearray()
+        self.state = HANDSHAKE
+        self.last_io = time.monotonic()
+        log.info("MASTER <-> REPLICA sync started")
+        self._send([b"PING"])
+        self.step = "ping"
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        was_connected = self.state == CONNECTED
+        self.transport = None
+        self.master_client.discard_transaction()  # a half-received MULTI is dropped
+        if self.stopped:
+            return
+        if was_connected:
+            log.warning("Connection with master lost.")
+            log.info("Caching the disconnected master state.")
+            self.down_since = int(time.time())
+            self.psync_replid = self.replication.ids.replid
+            self.backoff = _BACKOFF_FIRST
+        if self.loading is None:
+            self.received = bytearray()
+            self._retry_later()
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic()
+        self.last_io = self.transfer_last_io = now
+        self.server.stats.net_repl_input_bytes += len(data)
+        self.buffer += data
+        try:
+            self._advance()
+        except LinkError as exc:
+            self.fail(str(exc))
+
+    # -- the handshake -------------------------------------------------------------------------
+
+    def _send(self, argv: list[bytes]) -> None:
+        if self.transport is not None:
+            self.transport.write(encode_commands([argv]))
+
+    def _line(self) -> bytes | None:
+        end = self.buffer.find(b"\n")
+        if end < 0:
+            if len(self.buffer) > _MAX_LINE:
+                raise LinkError("Bad protocol from MASTER: reply line too long, closing the link")
+            return None
+        line = bytes(self.buffer[:end]).rstrip(b"\r")
+        del self.buffer[: end + 1]
+        return line
+
+    def _advance(self) -> None:
+        while self.transport is not None and self.loading is None:
+            if self.step == "stream":
+                self._apply()
+                return
+            if self.step == "bulk":
+                if not self._receive_bulk():
+                    return
+                continue
+            line = self._line()
+            if line is None:
+                return
+            self._reply(line)
+
+    def _reply(self, line: bytes) -> None:
+        step = self.step
+        text = line.decode(errors="replace")
+        if step == "ping":
+            if not line.startswith(b"+") and not line.startswith((b"-NOAUTH", b"-NOPERM", b"-ERR operation not permitted")):
+                raise LinkError(f"Error reply to PING from master: '{text}'")
+            log.info("Master replied to PING, replication can continue...")
+            self._send_handshake()
+        elif step == "auth":
+            if line.startswith(b"-"):
+                raise LinkError(f"Unable to AUTH to MASTER: {text}")
+            self.step = "port"
+        elif step == "port":
+            if line.startswith(b"-"):
+                log.info("(Non critical) Master does not understand REPLCONF listening-port: %s", text)
+            self.step = "ip" if self.server.config["replica-announce-ip"] else "capa"
+        elif step == "ip":
+            if line.startswith(b"-"):
+                log.info("(Non critical) Master does not understand REPLCONF ip-address: %s", text)
+            self.step = "capa"
+        elif step == "capa":
+            if line.startswith(b"-"):
+                log.info("(Non critical) Master does not understand REPLCONF capa: %s", text)
+            self._send_psync()
+        elif step == "psync":
+            self._psync_reply(line, text)
+        elif step == "bulk_header":
+            self._bulk_header(line, text)
+
+    def _send_handshake(self) -> None:
+        """AUTH and the REPLCONFs go together; their replies are read one by one."""
+        config = self.server.config
+        password = str(config["masterauth"])
+        if password:
+            user = str(config["masteruser"])
+            self._send([b"AUTH", user.encode(), password.encode()] if user else [b"AUTH", password.encode()])
+        port = int(config["replica-announce-port"]) or self.server.tcp_port  # type: ignore[call-overload]
+        self._send([b"REPLCONF", b"listening-port", str(port).encode()])
+        announce_ip = str(config["replica-announce-ip"])
+        if announce_ip:
+            self._send([b"REPLCONF", b"ip-address", announce_ip.encode()])
+        self._send([b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
+        self.step = "auth" if password else "port"
+
+    def _send_psync(self) -> None:
+        replication = self.replication
+        if self.psync_replid != "?":
+            offset = replication.offset + 1
+            log.info("Trying a partial resynchronization (request %s:%d).", self.psync_replid, offset)
+            self._send([b"PSYNC", self.psync_replid.encode(), str(offset).encode()])
+        else:
+            log.info("Partial resynchronization not possible (no cached master)")
+            self._send([b"PSYNC", b"?", b"-1"])
+        self.step = "psync"
+
+    def _psync_reply(self, line: bytes, text: str) -> None:
+        if not line:
+            return  # a keepalive newline while the primary prepares
+        if line.startswith(b"+FULLRESYNC"):
+            parts = text.split()
+            if len(parts) != 3 or len(parts[1]) != 40 or not parts[2].lstrip("-").isdigit():
+                raise LinkError(f"Master replied with wrong +FULLRESYNC syntax: '{text}'")
+            self.sync_replid, self.sync_offset = parts[1], int(parts[2])
+            log.info("Full resync from master: %s:%d", self.sync_replid, self.sync_offset)
+            self.state = TRANSFER
+            self.step = "bulk_header"
+            return
+        if line.startswith(b"+CONTINUE"):
+            self._continued(text[len("+CONTINUE"):].strip())
+            return
+        if line.startswith((b"-NOMASTERLINK", b"-LOADING")):
+            raise LinkError(f"Master is currently unable to PSYNC but should be in the future: {text}")
+        raise LinkError(f"Unexpected reply to PSYNC from master: {text}")
+
+    def _continued(self, new_id: str) -> None:
+        """+CONTINUE [id]: the stream resumes where this server's offset stands."""
+        replication = self.replication
+        log.info("Successful partial resynchronization with master.")
+        if new_id and new_id != replication.ids.replid:
+            if len(new_id) != 40:
+                raise LinkError(f"Master replied with wrong +CONTINUE syntax: '{new_id}'")
+            log.info("Master replication ID changed to %s", new_id)
+            replication.ids.replid2 = replication.ids.replid
+            replication.ids.second_offset = replication.offset + 1
+            replication.ids.replid = new_id
+            replication.primary.disconnect_replicas()  # they must learn the new ID
+        replication.ensure_backlog()
+        self._now_connected()
+        log.info("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.")
+
+    def _now_connected(self) -> None:
+        self.state = CONNECTED
+        self.step = "stream"
+        self.backoff = _BACKOFF_FIRST
+        self.psync_replid = self.replication.ids.replid
+        self.server.refresh_slow_path()
+
+    # -- the snapshot ----------------------------------------------------------------------------
+
+    def _bulk_header(self, line: bytes, text: str) -> None:
+        if not line:
+            return  # keepalive
+        if not line.startswith(b"$"):
+            raise LinkError(f"Bad protocol from MASTER, the first byte is not '$' (we received '{text}'), "
+                            "are you sure the host and port are right?")  # fmt: skip
+        if line.startswith(b"$EOF:"):
+            mark = line[5:]
+            if len(mark) != _EOF_MARK_LEN:
+                raise LinkError(f"Bad protocol from MASTER: bad EOF mark '{text}'")
+            self.eof_mark = mark
+            self.transfer_size = -1
+            log.info("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk")
+        else:
+            try:
+                self.transfer_size = int(line[1:])
+            except ValueError:
+                raise LinkError(f"Bad protocol from MASTER: bad bulk length '{text}'") from None
+            if self.transfer_size < 0:
+                raise LinkError(f"Bad protocol from MASTER: bad bulk length '{text}'")
+            self.eof_mark = b""
+            log.info("MASTER <-> REPLICA sync: receiving %d bytes from master to disk", self.transfer_size)
+        self.received = bytearray()
+        self.step = "bulk"
+
+    def _receive_bulk(self) -> bool:
+        """Take snapshot bytes from the buffer; True once the snapshot is whole (loading starts)."""
+        if self.eof_mark:
+            self.received += self.buffer
+            self.buffer = bytearray()
+            if not self.received.endswith(self.eof_mark):
+                return False
+            del self.received[-_EOF_MARK_LEN:]
+        else:
+            wanted = self.transfer_size - len(self.received)
+            self.received += self.buffer[:wanted]
+            del self.buffer[:wanted]
+            if len(self.received) < self.transfer_size:
+                return False
+        data, self.received = bytes(self.received), bytearray()
+        if self.transport is not None:
+            self.transport.pause_reading()  # the stream waits in the socket while we load
+        assert self.server.loop is not None
+        self.loading = self.server.loop.create_task(self._load(data))
+        return True
+
+    async def _load(self, data: bytes) -> None:
+        """Save the snapshot as the RDB file, load it (all or nothing), then stream."""
+        server = self.server
+        ok = False
+        try:
+            if not self._save_file(data):
+                return
+            log.info("MASTER <-> REPLICA sync: Flushing old data")
+            log.info("MASTER <-> REPLICA sync: Loading DB in memory")
+            steps = server.snapshots.load_bytes(data, keep_expired=True)
+            last = time.monotonic()
+            for _ in steps:
+                if time.monotonic() - last >= _SLICE_SECONDS:
+                    await asyncio.sleep(0)
+                    last = time.monotonic()
+                    if self.stopped or self.transport is None:
+                        steps.close()  # the dataset stays as it was
+                        log.warning("Failed trying to load the MASTER synchronization DB: the link went away")
+                        return
+            ok = True
+        except RdbError as exc:
+            log.warning("Failed trying to load the MASTER synchronization DB from disk, check server logs. (%s)", exc.describe())
+        finally:
+            self.loading = None
+            if not ok:
+                self._after_failed_load()
+        if ok:
+            self._synced()
+
+    def _save_file(self, data: bytes) -> bool:
+        """The primary's snapshot becomes this server's RDB file (temp file, fsync, rename)."""
+        path = self.server.snapshots.path
+        temp = f"temp-{int(time.time())}.{os.getpid()}.rdb"
+        try:
+            with open(temp, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, path)
+            fsync_directory(os.path.dirname(path))
+        except OSError as exc:
+            log.warning("Failed trying to rename the temp DB into %s in MASTER <-> REPLICA synchronization: %s",
+                        path, exc.strerror)  # fmt: skip
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            self._after_failed_load()
+            return False
+        return True
+
+    def _after_failed_load(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+        else:
+            self._retry_later()
+
+    def _synced(self) -> None:
+        """The snapshot is in place: take the primary's history, then start the stream."""
+        replication = self.replication
+        log.info("MASTER <-> REPLICA sync: Finished with success")
+        replication.take_history(self.sync_replid, self.sync_offset)
+        self.master_client.select(0)
+        self._now_connected()
+        if self.eof_mark:
+            self.send_ack()  # after a diskless transfer the primary waits for this
+        if self.transport is not None:
+            self.transport.resume_reading()
+        try:
+            self._advance()
+        except LinkError as exc:
+            self.fail(str(exc))
+
+    # -- the stream ------------------------------------------------------------------------------
+
+    def _apply(self) -> None:
+        """Run every whole command received; pass on the bytes of each (a transaction's
+        at its EXEC), so this server's offset is always at a command boundary."""
+        if not self.buffer:
+            return
+        data = bytes(self.buffer)
+        replication = self.replication
+        client = self.master_client
+        scanner = CommandScanner(data, max_bulk=int(self.server.config["proto-max-bulk-len"]))  # type: ignore[call-overload]
+        applied = 0
+        signals = self.server.keyspace.signals
+        try:
+            for _, argv in scanner:
+                CLOCK.update()
+                replication.proxying = True
+                signals.expiry = EXPIRE_KEEP  # the primary's commands see keys as the primary does
+                try:
+                    reply = client.execute(argv)
+                finally:
+                    replication.proxying = False
+                    signals.expiry = EXPIRE_HIDE
+                if reply.__class__.__name__ == "CommandError":
+                    log.warning("== CRITICAL == This replica is sending an error to its master: '%s' after processing the command '%s'",
+                                reply.message, argv[0].decode(errors="replace"))  # type: ignore[attr-defined]  # fmt: skip
+                if not client.in_multi:
+                    end = scanner.position
+                    replication.forward(data[applied:end])
+                    applied = end
+                if self.transport is None or self.stopped:
+                    break
+        except AofTruncated:
+            pass
+        except AofFormatError as exc:
+            del self.buffer[:applied]
+            raise LinkError(f"Protocol error from MASTER ({exc.reason} at offset {replication.offset}), closing the link") from None
+        del self.buffer[:applied]
+
+    def send_ack(self) -> None:
+        """REPLCONF ACK <offset>: what this server has applied."""
+        self._send([b"REPLCONF", b"ACK", str(self.replication.offset).encode()])
+
+    def cron(self) -> None:
+        """Once a second: ACK, and give up on a primary that went silent."""
+        timeout = int(self.server.config["repl-timeout"])  # type: ignore[call-overload]
+        now = time.monotonic()
+        if self.state == CONNECTED:
+            self.send_ack()
+            if now - self.last_io > timeout:
+                self.fail("MASTER timeout: no data nor PING received...")
+        elif self.state == TRANSFER and self.loading is None and now - self.transfer_last_io > timeout:
+            self.fail("Timeout receiving bulk data from MASTER... If the problem persists try to set the "
+                      "'repl-timeout' parameter in redis.conf to a larger value.")  # fmt: skip
+        elif self.state == HANDSHAKE and now - self.last_io > timeout:
+            self.fail("Timeout connecting to the MASTER...")
+
+    # -- introspection ---------------------------------------------------------------------------
+
+    def info_fields(self) -> dict[str, object]:
+        now = time.monotonic()
+        offset = self.replication.offset
+        fields: dict[str, object] = {
+            "master_host": self.host,
+            "master_port": self.port,
+            "master_link_status": "up" if self.connected else "down",
+            "master_last_io_seconds_ago": int(now - self.last_io) if self.transport is not None else -1,
+            "master_sync_in_progress": int(self.state == TRANSFER),
+            "slave_read_repl_offset": offset + (len(self.buffer) if self.connected else 0),
+            "slave_repl_offset": offset,
+        }
+        if self.state == TRANSFER:
+            read = len(self.received)
+            total = self.transfer_size
+            fields.update({
+                "master_sync_total_bytes": total,
+                "master_sync_read_bytes": read,
+                "master_sync_left_bytes": total - read if total >= 0 else -1,
+                "master_sync_perc": f"{100 * read / total:.2f}" if total > 0 else "0.00",
+                "master_sync_last_io_seconds_ago": int(now - self.transfer_last_io),
+            })  # fmt: skip
+        if not self.connected:
+            fields["master_link_down_since_seconds"] = int(time.time()) - self.down_since if self.down_since else -1
+        return fields
+
+    def role_reply(self) -> list[object]:
+        return [b"slave", self.host.encode(), self.port, self.state.encode(),
+                self.replication.offset if self.connected else -1]  # fmt: skip
