@@ -73,6 +73,13 @@ class Replica:
         addr = self.client.addr
         return addr.rsplit(":", 1)[0].strip("[]")
 
+    @property
+    def name(self) -> str:
+        """How logs name it (Redis's replicationGetSlaveName): ip:listening-port."""
+        if self.listening_port:
+            return f"{self.ip}:{self.listening_port}"
+        return f"client id #{self.client.id}"
+
     def send(self, data: bytes) -> None:
         """Stream bytes: held while the snapshot is not in the transport yet, else written."""
         client = self.client
@@ -154,12 +161,12 @@ class Primary:
                     log.info("Partial resynchronization not accepted: Requested offset for second ID "
                              "was %d, but I can reply up to %d", psync_offset, ids.second_offset)  # fmt: skip
             else:
-                log.info("Full resync requested by replica %s", replica.client.addr)
+                log.info("Full resync requested by replica %s", replica.name)
             return False
         missed = backlog.read_from(psync_offset) if backlog is not None else None
         if missed is None:
             log.info("Unable to partial resync with replica %s for lack of backlog (Replica request was: %d).",
-                     replica.client.addr, psync_offset)  # fmt: skip
+                     replica.name, psync_offset)  # fmt: skip
             return False
         transport = replica.client.transport
         assert transport is not None
@@ -172,7 +179,7 @@ class Primary:
         if missed:
             replica.send(missed)
         log.info("Partial resynchronization request from %s accepted. Sending %d bytes of backlog starting from offset %d.",
-                 replica.client.addr, len(missed), psync_offset)  # fmt: skip
+                 replica.name, len(missed), psync_offset)  # fmt: skip
         self.refresh_good_replicas()
         return True
 
@@ -290,7 +297,7 @@ class Primary:
             replica.state = ONLINE
             replica.ack_time = time.monotonic()
             replica.release_held()
-            log.info("Synchronization with replica %s succeeded", client.addr)
+            log.info("Synchronization with replica %s succeeded", replica.name)
         self.refresh_good_replicas()
 
     def _relay(self) -> None:
@@ -341,7 +348,7 @@ class Primary:
             replica.first_ack_pending = True  # the stream starts at its first ACK
             replica.ack_time = time.monotonic()
             log.info("Streamed RDB transfer with replica %s succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming",
-                     replica.client.addr)  # fmt: skip
+                     replica.name)  # fmt: skip
         self.refresh_good_replicas()
 
     # -- acknowledgements, WAIT --------------------------------------------------------------
@@ -355,7 +362,7 @@ class Primary:
             replica.first_ack_pending = False
             replica.after_snapshot = None
             replica.release_held()
-            log.info("Synchronization with replica %s succeeded", replica.client.addr)
+            log.info("Synchronization with replica %s succeeded", replica.name)
         if self.waiting:
             self.serve_waiting()
 
@@ -417,7 +424,7 @@ class Primary:
             if replica.client is client:
                 self.replicas.remove(replica)
                 if replica.state != WAIT_BGSAVE_START or not replica.waiting_bgsave:
-                    log.info("Connection with replica %s lost.", client.addr)
+                    log.info("Connection with replica %s lost.", replica.name)
                 if replica in self.relay_targets:
                     self.relay_targets.remove(replica)
                     if not self.relay_targets and self.relay_fd >= 0:
@@ -465,7 +472,7 @@ class Primary:
         timeout = int(config["repl-timeout"])  # type: ignore[call-overload]
         for replica in list(self.replicas):
             if replica.state == ONLINE and not replica.old_sync and now - replica.ack_time > timeout:
-                log.warning("Disconnecting timedout replica (streaming sync): %s", replica.client.addr)
+                log.warning("Disconnecting timedout replica (streaming sync): %s", replica.name)
                 replica.client.abort()
         if self.diskless_wait_since and not self.server.snapshots.in_progress:
             delay = int(config["repl-diskless-sync-delay"])  # type: ignore[call-overload]

@@ -47,6 +47,12 @@ _BACKOFF_FIRST, _BACKOFF_MAX = 0.1, 5.0
 _SLICE_SECONDS = 0.02
 
 
+def _format_peer(addr: object) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return f"{addr[0]}:{addr[1]}"
+    return "?"
+
+
 class LinkError(Exception):
     """The primary said something the protocol does not allow: drop the link, retry."""
 
@@ -107,7 +113,7 @@ class MasterLink(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
             self.transport = None
-        self.master_client.discard_transaction()
+        self._drop_master_client()
         self.received = bytearray()
 
     def _schedule(self, delay: float) -> None:
@@ -162,10 +168,16 @@ class MasterLink(asyncio.Protocol):
         self._send([b"PING"])
         self.step = "ping"
 
+    def _drop_master_client(self) -> None:
+        client = self.master_client
+        client.transport = None
+        self.server.clients.pop(client.id, None)
+        client.discard_transaction()  # a half-received MULTI is dropped
+
     def connection_lost(self, exc: Exception | None) -> None:
         was_connected = self.state == CONNECTED
         self.transport = None
-        self.master_client.discard_transaction()  # a half-received MULTI is dropped
+        self._drop_master_client()
         if self.stopped:
             return
         if was_connected:
@@ -309,6 +321,18 @@ class MasterLink(asyncio.Protocol):
         log.info("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.")
 
     def _now_connected(self) -> None:
+        """The stream flows: the master client appears in CLIENT LIST (and CLIENT KILL TYPE
+        master closes the link through it)."""
+        client = self.master_client
+        transport = self.transport
+        if transport is not None:
+            client.transport = transport
+            client.closing = False
+            client.addr = _format_peer(transport.get_extra_info("peername"))
+            client.laddr = _format_peer(transport.get_extra_info("sockname"))
+            sock = transport.get_extra_info("socket")
+            client.fd = sock.fileno() if sock is not None else -1
+            self.server.clients[client.id] = client
         self.state = CONNECTED
         self.step = "stream"
         self.backoff = _BACKOFF_FIRST

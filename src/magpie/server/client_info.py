@@ -34,7 +34,10 @@ _POINTER = 8  # Redis counts a robj pointer per argument in argv-mem / multi-mem
 
 
 def client_class(c: Client) -> str:
-    """Redis's getClientType: a replica (MONITOR counts as normal), a subscriber, or normal."""
+    """Redis's getClientType: the primary's link, a replica (MONITOR counts as normal), a
+    subscriber, or normal."""
+    if c.is_master:
+        return "master"
     if c.is_replica and not c.is_monitor:
         return "slave"
     if c.subscriptions:
@@ -96,6 +99,8 @@ def _flags(c: Client) -> str:
         flags += "O"
     elif c.is_replica:
         flags += "S"
+    elif c.is_master:
+        flags += "M"
     if c.subscriptions:
         flags += "P"
     if c.in_multi:

@@ -34,6 +34,7 @@ CLASSES = ("normal", "slave", "pubsub")
 _SCHEDULED = "Client %s scheduled to be closed ASAP for overcoming of output buffer limits."
 _CLOSED_FROM_CRON = "Client %s closed for overcoming of output buffer limits."
 Limit = tuple[int, int, int]  # hard bytes, soft bytes, soft seconds (0 = no limit)
+_UNLIMITED: Limit = (0, 0, 0)
 
 
 class OutputLimits:
@@ -57,7 +58,7 @@ class OutputLimits:
 
     def limit_for(self, client: Client) -> Limit:
         name = client_class(client)
-        hard, soft, seconds = self.by_class[name]
+        hard, soft, seconds = self.by_class.get(name, _UNLIMITED)  # (the primary's link: none)
         if name == "slave" and hard:
             # A replica limit below the backlog would drop replicas right after a partial
             # resync; Redis uses the backlog size instead, and so do we.
@@ -65,7 +66,7 @@ class OutputLimits:
         return hard, soft, seconds
 
     def applies(self, client: Client) -> bool:
-        hard, soft, _ = self.by_class[client_class(client)]
+        hard, soft, _ = self.by_class.get(client_class(client), _UNLIMITED)
         return bool(hard or soft)
 
     def reached(self, client: Client, pending: int) -> bool:
