@@ -198,6 +198,7 @@ def dump_logs(servers: list[ServerProcess | None]) -> None:
         "magpie",
     ],
 )
+@pytest.mark.timeout(240)  # the waits below add up to more than the default 120 s at worst
 def test_sentinel_failover(kind: str) -> None:
     started = time.monotonic()
     timings: dict[str, float] = {}
