@@ -135,18 +135,33 @@ def redis_server_path() -> str | None:
     return shutil.which("redis-server")
 
 
-def start_redis(*args: str, wrapper: tuple[str, ...] = (), workdir: str | None = None) -> ServerProcess:
+def start_redis(
+    *args: str, wrapper: tuple[str, ...] = (), workdir: str | None = None, port: int | None = None
+) -> ServerProcess:
     """A real redis-server on loopback with persistence off (unless ``args`` turn it on:
-    they come last), for differential and interop tests."""
+    they come last), for differential and interop tests. ``port`` and ``workdir`` restart
+    one where it was."""
     path = redis_server_path()
     assert path, "redis-server is not installed"
-    port = free_port()
+    port = port or free_port()
+    fresh = workdir is None
     workdir = workdir or tempfile.mkdtemp(prefix="redis-ref-")
     log_path = os.path.join(workdir, "server.log")
     argv = [*wrapper, path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--daemonize", "no", "--enable-debug-command", "yes", "--dir", workdir, *args]  # fmt: skip
-    with open(log_path, "w") as log:
+    with open(log_path, "w" if fresh else "a") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = ServerProcess("redis", port, proc, workdir, log_path)
+    _wait_ready(server)
+    return server
+
+
+def start_process(kind: str, argv: list[str], port: int, workdir: str) -> ServerProcess:
+    """Any RESP server (a Sentinel, say) from its full command line, logging to
+    ``workdir/server.log`` (appended to, so a restart keeps the earlier log), once it answers PING."""
+    log_path = os.path.join(workdir, "server.log")
+    with open(log_path, "a") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server = ServerProcess(kind, port, proc, workdir, log_path)
     _wait_ready(server)
     return server
