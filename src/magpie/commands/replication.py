@@ -49,7 +49,7 @@ def psync(client, args):
         replication.promote()
         log.info("MASTER MODE enabled (failover request from '%s')", client.info_line())
     _sync_checks(client)
-    if replication.primary.failover_state != "no-failover":
+    if replication.failover.in_progress:
         raise CommandError("NOMASTERLINK Can't SYNC while failing over")
     replica = _replica_state(client)
     log.info("Replica %s asks for synchronization", replica.ip + ":" + str(replica.listening_port))
@@ -138,6 +138,8 @@ def role(client, args):
 def _replicaof(client, args):
     server = client.server
     replication = server.replication
+    if replication.failover.active:
+        raise CommandError("ERR REPLICAOF not allowed while failing over.")
     if args[1].lower() == b"no" and args[2].lower() == b"one":
         if replication.link is not None:
             replication.promote()
@@ -162,3 +164,50 @@ cmd("replicaof", 3, "no_async_loading admin noscript stale", since="5.0.0", fast
     summary="Configures a server as replica of another, or promotes it to a master.")(_replicaof)  # fmt: skip
 cmd("slaveof", 3, "no_async_loading admin noscript stale", since="1.0.0", fast=False,
     summary="Sets a Redis server as a replica of another, or promotes it to being a master.")(_replicaof)  # fmt: skip
+
+
+@cmd("failover", -1, "admin noscript stale", since="6.2.0", fast=False,
+     summary="Starts a coordinated failover from a server to one of its replicas.")  # fmt: skip
+def failover(client, args):
+    replication = client.server.replication
+    state = replication.failover
+    if len(args) == 2 and args[1].lower() == b"abort":
+        if not state.active:
+            raise CommandError("ERR No failover in progress.")
+        state.abort("Failover manually aborted")
+        return OK
+    timeout = 0
+    force = False
+    target: tuple[str, int] | None = None
+    i = 1
+    while i < len(args):
+        option = args[i].lower()
+        if option == b"timeout" and i + 1 < len(args) and timeout == 0:
+            timeout = parse_int(args[i + 1])
+            if timeout <= 0:
+                raise CommandError("ERR FAILOVER timeout must be greater than 0")
+            i += 2
+        elif option == b"to" and i + 2 < len(args) and target is None:
+            target = (args[i + 1].decode(errors="replace"), parse_int(args[i + 2]))
+            i += 3
+        elif option == b"force" and not force:
+            force = True
+            i += 1
+        else:
+            raise CommandError(errors.SYNTAX)
+    if state.active:
+        raise CommandError("ERR FAILOVER already in progress.")
+    if replication.link is not None:
+        raise CommandError("ERR FAILOVER is not valid when server is a replica.")
+    if not replication.primary.replicas:
+        raise CommandError("ERR FAILOVER requires connected replicas.")
+    if force and (not timeout or target is None):
+        raise CommandError("ERR FAILOVER with force option requires both a timeout and target HOST and IP.")
+    if target is not None:
+        replica = state.find_target(*target)
+        if replica is None:
+            raise CommandError("ERR FAILOVER target HOST and PORT is not a replica.")
+        if replica.state != "online":
+            raise CommandError("ERR FAILOVER target replica is not online.")
+    state.begin(target, timeout, force)
+    return OK

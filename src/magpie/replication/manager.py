@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from magpie.errors import NOREPLICAS, READONLY
 from magpie.persistence.aof_format import encode_commands
 from magpie.replication.backlog import ReplicationBacklog
+from magpie.replication.failover import Failover
 from magpie.replication.ids import ReplicationIds
 from magpie.replication.primary import Primary
 from magpie.store.signals import EXPIRE_DELETE, EXPIRE_HIDE
@@ -36,6 +37,7 @@ class Replication:
         self.offset = 0
         self.backlog: ReplicationBacklog | None = None
         self.primary = Primary(self)
+        self.failover = Failover(self)
         #: As a replica: the link to the primary (None on a primary).
         self.link: MasterLink | None = None
         self._pending: list[list[bytes]] = []
@@ -210,6 +212,12 @@ class Replication:
 
     # -- housekeeping ----------------------------------------------------------------------
 
+    def tick(self) -> None:
+        """Every tick of the server: a snapshot replicas wait for, a failover's progress."""
+        self.primary.start_pending_snapshot()
+        if self.failover.active:
+            self.failover.check()
+
     def cron(self) -> None:
         """Once a second (from the server's tick)."""
         self.flush()
@@ -268,7 +276,7 @@ class Replication:
             )
         backlog = self.backlog
         fields.update({
-            "master_failover_state": self.primary.failover_state,
+            "master_failover_state": self.failover.state,
             "master_replid": self.ids.replid,
             "master_replid2": self.ids.replid2,
             "master_repl_offset": self.offset,

@@ -136,7 +136,6 @@ class Primary:
         self.getack_pending = False
         self.last_ping = time.monotonic()
         self.good_replicas = 0
-        self.failover_state = "no-failover"
 
     # -- PSYNC / SYNC --------------------------------------------------------------------
 
@@ -208,7 +207,7 @@ class Primary:
             if not self.diskless_wait_since:
                 self.diskless_wait_since = time.monotonic()
             log.info("Delay next BGSAVE for diskless SYNC")
-        elif not snapshots.in_progress:
+        elif not snapshots.in_progress and self.server.aof.child_pid is None:
             self.start_snapshot()
         else:
             log.info("Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC")
@@ -365,6 +364,8 @@ class Primary:
             log.info("Synchronization with replica %s succeeded", replica.name)
         if self.waiting:
             self.serve_waiting()
+        if self.replication.failover.active:
+            self.replication.failover.check()
 
     def count_acked(self, offset: int) -> int:
         return sum(1 for r in self.replicas if r.state == ONLINE and r.ack_offset >= offset)
@@ -474,12 +475,19 @@ class Primary:
             if replica.state == ONLINE and not replica.old_sync and now - replica.ack_time > timeout:
                 log.warning("Disconnecting timedout replica (streaming sync): %s", replica.name)
                 replica.client.abort()
-        if self.diskless_wait_since and not self.server.snapshots.in_progress:
+        self.refresh_good_replicas()
+
+    def start_pending_snapshot(self) -> None:
+        """Each tick: start the snapshot replicas wait for once no child runs (diskless
+        ones after repl-diskless-sync-delay, or as soon as enough of them wait)."""
+        if not self.replicas or self.server.snapshots.in_progress or self.server.aof.child_pid is not None:
+            return
+        if self.diskless_wait_since:
+            config = self.server.config
             delay = int(config["repl-diskless-sync-delay"])  # type: ignore[call-overload]
             most = int(config["repl-diskless-sync-max-replicas"])  # type: ignore[call-overload]
             waiting = sum(1 for r in self.replicas if r.waiting_bgsave)
-            if now - self.diskless_wait_since >= delay or (most and waiting >= most):
+            if time.monotonic() - self.diskless_wait_since >= delay or (most and waiting >= most):
                 self.start_snapshot()
-        elif not self.server.snapshots.in_progress and any(r.waiting_bgsave for r in self.replicas):
+        elif any(r.waiting_bgsave for r in self.replicas):
             self.start_snapshot()
-        self.refresh_good_replicas()

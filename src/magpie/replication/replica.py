@@ -279,7 +279,10 @@ class MasterLink(asyncio.Protocol):
         if self.psync_replid != "?":
             offset = replication.offset + 1
             log.info("Trying a partial resynchronization (request %s:%d).", self.psync_replid, offset)
-            self._send([b"PSYNC", self.psync_replid.encode(), str(offset).encode()])
+            request = [b"PSYNC", self.psync_replid.encode(), str(offset).encode()]
+            if replication.failover.in_progress:
+                request.append(b"FAILOVER")  # a planned switchover: the target promotes itself
+            self._send(request)
         else:
             log.info("Partial resynchronization not possible (no cached master)")
             self._send([b"PSYNC", b"?", b"-1"])
@@ -294,12 +297,15 @@ class MasterLink(asyncio.Protocol):
                 raise LinkError(f"Master replied with wrong +FULLRESYNC syntax: '{text}'")
             self.sync_replid, self.sync_offset = parts[1], int(parts[2])
             log.info("Full resync from master: %s:%d", self.sync_replid, self.sync_offset)
+            self.replication.failover.psync_answered(True)
             self.state = TRANSFER
             self.step = "bulk_header"
             return
         if line.startswith(b"+CONTINUE"):
             self._continued(text[len("+CONTINUE"):].strip())
+            self.replication.failover.psync_answered(True)
             return
+        self.replication.failover.psync_answered(False)
         if line.startswith((b"-NOMASTERLINK", b"-LOADING")):
             raise LinkError(f"Master is currently unable to PSYNC but should be in the future: {text}")
         raise LinkError(f"Unexpected reply to PSYNC from master: {text}")

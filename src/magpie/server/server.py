@@ -338,6 +338,7 @@ class Server:
             self.expire_cycle(now, EXPIRE_TIME_SHARE / hz)
         self.snapshots.cron()
         self.aof.cron()
+        self.replication.tick()
         if self.cron_loops % hz == 0:
             self.stats.sample()
             clients_cron(self, self.client_peaks, now)
