@@ -114,8 +114,18 @@ class Tamer:
             return [*argv[:2], self.rng.choice([b"0", b"1", b"5", b"20"]), *argv[3:]]
         if first in (b"SRANDMEMBER", b"HRANDFIELD", b"ZRANDMEMBER") and len(argv) > 2 and _endless_count(argv):
             return [*argv[:2], b"-%d" % self.rng.randrange(1, 50), *argv[3:]]
-        if first in (b"REPLICAOF", b"SLAVEOF", b"SYNC", b"PSYNC", b"FAILOVER", b"BGREWRITEAOF"):
-            return None  # none exist yet (or they fork and write files); they need taming of their own
+        if first in (b"SYNC", b"PSYNC", b"BGREWRITEAOF"):
+            # SYNC/PSYNC turn the fuzzer's connection into a replica that gets no replies
+            # (tests/test_replication.py feeds a primary garbage instead); BGREWRITEAOF forks
+            return None
+        if first == b"WAIT" and len(argv) == 3:
+            # with no replica, WAIT n>0 waits its whole timeout (0: for ever), in Redis too
+            return [argv[0], argv[1], self.rng.choice([b"1", b"5", b"20", b"-1", b"x"])]
+        if first in (b"REPLICAOF", b"SLAVEOF") and len(argv) == 3:
+            # never a real primary to connect to: NO ONE, or a port REPLICAOF refuses
+            if self.rng.random() < 0.5:
+                return [argv[0], b"no", b"one"]
+            return [argv[0], b"127.0.0.1", self.rng.choice([b"-1", b"65536", b"x", b"", b"1e3"])]
         if first == b"RESTORE" and len(argv) > 3:
             # a random string almost never passes the checksum: mostly real payloads, damaged
             # behind a good one, so the value loader is what gets fuzzed

@@ -14,11 +14,15 @@ before it has loaded).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
 import time
 from typing import TYPE_CHECKING
+
+from magpie.errors import CommandError
+from magpie.protocol.replies import BLOCKED
 
 if TYPE_CHECKING:
     from magpie.replication.manager import Replication
@@ -119,6 +123,27 @@ class Replica:
         return int(time.monotonic() - self.ack_time)
 
 
+class WaitingClient:
+    """A client blocked in WAIT: the offset it waits for, how many replicas it wants."""
+
+    __slots__ = ("client", "blocked", "offset", "wanted", "timer")
+
+    def __init__(self, client: Client, offset: int, wanted: int) -> None:
+        self.client = client
+        self.blocked = client.blocked  # this wait's entry, to tell it from a later one
+        self.offset = offset
+        self.wanted = wanted
+        self.timer: asyncio.TimerHandle | None = None
+
+    def still_blocked(self) -> bool:
+        return self.blocked is not None and self.client.blocked is self.blocked
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
 class Primary:
     """The replicas of this server and their snapshots."""
 
@@ -131,8 +156,8 @@ class Primary:
         self.relay_targets: list[Replica] = []
         self.relay_paused = False
         self.diskless_wait_since = 0.0
-        #: Clients blocked in WAIT: (client, offset wanted, replicas wanted).
-        self.waiting: list[tuple[Client, int, int]] = []
+        #: Clients blocked in WAIT, in arrival order.
+        self.waiting: list[WaitingClient] = []
         self.getack_pending = False
         self.last_ping = time.monotonic()
         self.good_replicas = 0
@@ -371,19 +396,18 @@ class Primary:
         return sum(1 for r in self.replicas if r.state == ONLINE and r.ack_offset >= offset)
 
     def wait(self, client: Client, wanted: int, timeout_ms: int) -> object:
-        """WAIT: the count at once if enough replicas have the offset (or in MULTI, or no
-        timeout would help), else block the client until they do or the time is up."""
-        from magpie.protocol.replies import BLOCKED
-
+        """WAIT: the count at once if enough replicas have the client's last write (or
+        inside MULTI), else block the client until they do or the time is up."""
         offset = client.woff
         count = self.count_acked(offset)
         if count >= wanted or client.in_exec:
             return count
-        self.waiting.append((client, offset, wanted))
         blocking = self.server.blocking
-        blocking.block(client, [], 0, lambda: None, 0)
+        blocking.block(client, [], 0, lambda: None, lambda: self.count_acked(offset))
+        waiter = WaitingClient(client, offset, wanted)
+        self.waiting.append(waiter)
         if timeout_ms > 0 and self.server.loop is not None:
-            self.server.loop.call_later(timeout_ms / 1000, self._wait_timed_out, client)
+            waiter.timer = self.server.loop.call_later(timeout_ms / 1000, self._wait_timed_out, waiter)
         self.request_acks()
         return BLOCKED
 
@@ -399,24 +423,33 @@ class Primary:
         self.replication.feed_raw_command([b"REPLCONF", b"GETACK", b"*"])
 
     def serve_waiting(self) -> None:
-        still: list[tuple[Client, int, int]] = []
-        for client, offset, wanted in self.waiting:
-            count = self.count_acked(offset)
-            if client.blocked is None:
-                continue  # gone, or unblocked by CLIENT UNBLOCK
-            if count >= wanted:
-                self.server.blocking.finish(client, count)
+        still: list[WaitingClient] = []
+        for waiter in self.waiting:
+            if not waiter.still_blocked():
+                waiter.cancel()  # gone, or unblocked by CLIENT UNBLOCK
+                continue
+            count = self.count_acked(waiter.offset)
+            if count >= waiter.wanted:
+                waiter.cancel()
+                self.server.blocking.finish(waiter.client, count)
             else:
-                still.append((client, offset, wanted))
+                still.append(waiter)
         self.waiting = still
 
-    def _wait_timed_out(self, client: Client) -> None:
-        for i, (waiter, offset, _) in enumerate(self.waiting):
-            if waiter is client:
-                del self.waiting[i]
-                if client.blocked is not None:
-                    self.server.blocking.finish(client, self.count_acked(offset))
-                return
+    def _wait_timed_out(self, waiter: WaitingClient) -> None:
+        waiter.timer = None
+        if waiter in self.waiting:
+            self.waiting.remove(waiter)
+        if waiter.still_blocked():
+            self.server.blocking.finish(waiter.client, self.count_acked(waiter.offset))
+
+    def fail_waiting(self, message: str) -> None:
+        """Every WAIT ends with ``message`` (the server became a replica)."""
+        waiting, self.waiting = self.waiting, []
+        for waiter in waiting:
+            waiter.cancel()
+            if waiter.still_blocked():
+                self.server.blocking.finish(waiter.client, CommandError(message))
 
     # -- housekeeping ----------------------------------------------------------------------
 
@@ -440,13 +473,6 @@ class Primary:
         and find out, most often with a partial resync)."""
         for replica in list(self.replicas):
             replica.client.abort()
-
-    def fail_waiting(self, message: str) -> None:
-        from magpie.errors import CommandError
-
-        waiting, self.waiting = self.waiting, []
-        for client, _, _ in waiting:
-            self.server.blocking.finish(client, CommandError(message))
 
     def refresh_good_replicas(self) -> None:
         """min-replicas-to-write: how many online replicas acknowledged recently enough."""

@@ -39,6 +39,11 @@ class Blocked:
         self.timer: asyncio.TimerHandle | None = None
         self.argv: list[bytes] | None = None  # the blocking command, for CLIENT LIST argv-mem
 
+    def answer_timeout(self) -> object:
+        """The reply when the wait ends without being served (a callable computes it: WAIT)."""
+        reply = self.timeout_reply
+        return reply() if callable(reply) else reply
+
 
 class BlockingRegistry:
     def __init__(self, server: Server) -> None:
@@ -86,7 +91,7 @@ class BlockingRegistry:
     def _timed_out(self, wait: Blocked) -> None:
         if wait.client.blocked is wait:
             self._release(wait)
-            wait.client.unblocked(wait.timeout_reply)
+            wait.client.unblocked(wait.answer_timeout())
 
     def unblock(self, client: Client, with_error: bool) -> bool:
         """CLIENT UNBLOCK: answer the timeout reply, or an UNBLOCKED error."""
@@ -94,7 +99,7 @@ class BlockingRegistry:
         if wait is None:
             return False
         self._release(wait)
-        client.unblocked(CommandError(UNBLOCKED_ERROR) if with_error else wait.timeout_reply)
+        client.unblocked(CommandError(UNBLOCKED_ERROR) if with_error else wait.answer_timeout())
         return True
 
     def finish(self, client: Client, reply: object) -> None:
