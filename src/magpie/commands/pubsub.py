@@ -111,7 +111,7 @@ def _unsubscribe(client, args, kind: bytes, current: set[bytes], remove, count) 
     return _confirm(client, replies)
 
 
-@cmd("publish", 3, "pubsub loading stale fast", channels=("publish", 1, 1), since="2.0.0",
+@cmd("publish", 3, "pubsub loading stale fast may_replicate sentinel", channels=("publish", 1, 1), since="2.0.0", replicas_only=True,
      complexity="O(N+M) where N is the number of clients subscribed to the receiving channel and M is "
                 "the total number of subscribed patterns (by any client).",
      summary="Posts a message to a channel.")  # fmt: skip
@@ -119,7 +119,7 @@ def publish(client, args):
     return client.server.pubsub.publish(args[1], args[2])
 
 
-@cmd("spublish", 3, "pubsub loading stale fast", (1, 1, 1), key_access="not-key", channels=("publish", 1, 1), since="7.0.0",
+@cmd("spublish", 3, "pubsub loading stale fast may_replicate", (1, 1, 1), key_access="not-key", channels=("publish", 1, 1), since="7.0.0", replicas_only=True,
      complexity="O(N) where N is the number of clients subscribed to the receiving shard channel.",
      summary="Post a message to a shard channel")  # fmt: skip
 def spublish(client, args):

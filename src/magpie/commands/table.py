@@ -63,6 +63,8 @@ class CommandSpec:
     key_access: KeyAccess = ""
     #: ("publish" | "subscribe" | "psubscribe", first index, count or -1 for all the rest)
     channels: tuple[str, int, int] | None = None
+    #: Propagated to replicas as sent, though it writes nothing and the AOF skips it (PUBLISH).
+    replicas_only: bool = False
     # statistics for INFO commandstats
     calls: int = 0
     ns: int = 0  # time spent in the handler, in nanoseconds (INFO shows microseconds)
@@ -71,7 +73,7 @@ class CommandSpec:
 
     def __post_init__(self) -> None:
         #: The dispatcher's fast path may run this spec (no subcommands, no connection-state change).
-        self.fast_ok = self.handler is not None and not self.changes_connection
+        self.fast_ok = self.handler is not None and not self.changes_connection and not self.replicas_only
         # arity as a range, so the dispatcher checks it with one chained comparison
         self.min_args = abs(self.arity)
         self.max_args = self.arity if self.arity >= 0 else 1 << 30
@@ -140,6 +142,7 @@ def command(
     fast: bool = True,
     key_access: KeyAccess = "",
     channels: tuple[str, int, int] | None = None,
+    replicas_only: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Declare a command (or, with ``parent``, a subcommand) and register its handler.
 
@@ -172,6 +175,7 @@ def command(
             changes_connection=not fast,
             key_access=key_access,
             channels=channels,
+            replicas_only=replicas_only,
         )
         if parent:
             container = COMMANDS[parent.encode()]

@@ -157,7 +157,7 @@ class Replication:
                 self.ids.clear_second()
             self.backlog = ReplicationBacklog(int(self.server.config["repl-backlog-size"]), self.offset)  # type: ignore[call-overload]
         if not self._attached:
-            self.server.propagation.attach(self.feed)
+            self.server.propagation.attach(self.feed, replicas=True)
             self._attached = True
 
     def free_backlog(self) -> None:

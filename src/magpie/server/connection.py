@@ -616,8 +616,11 @@ class Client(asyncio.Protocol):
         spec.calls += 1
         if server.monitors:  # after running, as Redis: EXEC's commands are shown before it
             server.feed_monitors(self, spec, argv)
-        if spec.is_write and signals.dirty != dirty and server.propagation.active:
-            self._propagate(argv)
+        if server.propagation.active:
+            if spec.is_write and signals.dirty != dirty:
+                self._propagate(argv)
+            elif spec.replicas_only:
+                server.propagation.feed_replicas(self.db_index, argv)
         self.propagate_as = None
         if server.blocking.ready and not self.in_exec:
             server.blocking.serve_ready()

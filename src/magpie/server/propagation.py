@@ -18,9 +18,11 @@ Consumer = Callable[[list[bytes]], None]
 class PropagationLog:
     def __init__(self) -> None:
         self.consumers: list[Consumer] = []
+        #: The consumers that also get what only replicas see (PUBLISH): replication's.
+        self.replica_consumers: list[Consumer] = []
         self.recent: deque[list[bytes]] | None = None  # DEBUG's record of the stream, for tests
         self._db = -1
-        self._held: list[tuple[int, list[bytes]]] | None = None
+        self._held: list[tuple[int, list[bytes], bool]] | None = None
         #: True when anything reads the log; writes then take the dispatcher's full path.
         self.active = False
         self.on_change: Callable[[], None] = lambda: None
@@ -29,13 +31,18 @@ class PropagationLog:
         self.active = bool(self.consumers) or self.recent is not None
         self.on_change()
 
-    def attach(self, consumer: Consumer) -> None:
+    def attach(self, consumer: Consumer, replicas: bool = False) -> None:
+        """``replicas``: the consumer is the replication stream (it also gets PUBLISH)."""
         self.consumers.append(consumer)
+        if replicas:
+            self.replica_consumers.append(consumer)
         self._db = -1  # a new consumer must see a SELECT first
         self._refresh()
 
     def detach(self, consumer: Consumer) -> None:
         self.consumers.remove(consumer)
+        if consumer in self.replica_consumers:
+            self.replica_consumers.remove(consumer)
         self._refresh()
 
     @property
@@ -58,8 +65,11 @@ class PropagationLog:
             return
         if len(held) > 1:
             self.feed(held[0][0], [b"MULTI"])
-        for db_index, argv in held:
-            self.feed(db_index, argv)
+        for db_index, argv, replicas_only in held:
+            if replicas_only:
+                self.feed_replicas(db_index, argv)
+            else:
+                self.feed(db_index, argv)
         if len(held) > 1:
             self.feed(held[-1][0], [b"EXEC"])
 
@@ -67,7 +77,7 @@ class PropagationLog:
         if not self.active:
             return
         if self._held is not None:
-            self._held.append((db_index, argv))
+            self._held.append((db_index, argv, False))
             return
         if db_index != self._db:
             self._db = db_index
@@ -75,6 +85,19 @@ class PropagationLog:
         if self.recent is not None:  # (_emit inlined: this runs for every write)
             self.recent.append(argv)
         for consumer in self.consumers:
+            consumer(argv)
+
+    def feed_replicas(self, db_index: int, argv: list[bytes]) -> None:
+        """An effect only replicas get (PUBLISH, which Redis replicates and does not log)."""
+        if not self.replica_consumers:
+            return
+        if self._held is not None:
+            self._held.append((db_index, argv, True))
+            return
+        if db_index != self._db:
+            self._db = db_index
+            self._emit([b"SELECT", str(db_index).encode()])
+        for consumer in self.replica_consumers:
             consumer(argv)
 
     def _emit(self, argv: list[bytes]) -> None:
