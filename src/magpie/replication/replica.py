@@ -20,6 +20,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from magpie.errors import CommandError
 from magpie.persistence.aof_format import (
     AofFormatError,
     AofTruncated,
@@ -83,6 +84,8 @@ class MasterLink(asyncio.Protocol):
         self.received = bytearray()
         self.loading: asyncio.Task | None = None
         self.transfer_last_io = time.monotonic()
+        #: Stream bytes applied in the batch being run, not yet passed on (ACKs count them).
+        self.applied_ahead = 0
 
     def _new_master_client(self) -> Client:
         from magpie.server.connection import Client
@@ -469,45 +472,48 @@ class MasterLink(asyncio.Protocol):
     # -- the stream ------------------------------------------------------------------------------
 
     def _apply(self) -> None:
-        """Run every whole command received; pass on the bytes of each (a transaction's
-        at its EXEC), so this server's offset is always at a command boundary."""
+        """Run every whole command received, then pass on the bytes of those run (up to the
+        last one outside a transaction: a MULTI counts at its EXEC), so this server's offset
+        is always at a command boundary the primary also had."""
         if not self.buffer:
             return
         data = bytes(self.buffer)
         replication = self.replication
         client = self.master_client
         scanner = CommandScanner(data, max_bulk=int(self.server.config["proto-max-bulk-len"]))  # type: ignore[call-overload]
-        applied = 0
+        self.applied_ahead = 0
         signals = self.server.keyspace.signals
+        CLOCK.update()
+        replication.proxying = True  # the bytes are passed on as they came, not re-encoded
+        signals.expiry = EXPIRE_KEEP  # the primary's commands see keys as the primary does
         try:
             for _, argv in scanner:
-                CLOCK.update()
-                replication.proxying = True
-                signals.expiry = EXPIRE_KEEP  # the primary's commands see keys as the primary does
-                try:
-                    reply = client.execute(argv)
-                finally:
-                    replication.proxying = False
-                    signals.expiry = EXPIRE_HIDE
-                if reply.__class__.__name__ == "CommandError":
+                reply = client.execute(argv)
+                if reply.__class__ is CommandError:
                     log.warning("== CRITICAL == This replica is sending an error to its master: '%s' after processing the command '%s'",
                                 reply.message, argv[0].decode(errors="replace"))  # type: ignore[attr-defined]  # fmt: skip
                 if not client.in_multi:
-                    end = scanner.position
-                    replication.forward(data[applied:end])
-                    applied = end
+                    self.applied_ahead = scanner.position
                 if self.transport is None or self.stopped:
                     break
         except AofTruncated:
             pass
         except AofFormatError as exc:
-            del self.buffer[:applied]
-            raise LinkError(f"Protocol error from MASTER ({exc.reason} at offset {replication.offset}), closing the link") from None
-        del self.buffer[:applied]
+            raise LinkError(f"Protocol error from MASTER ({exc.reason} at offset "
+                            f"{replication.offset + self.applied_ahead}), closing the link") from None  # fmt: skip
+        finally:
+            replication.proxying = False
+            signals.expiry = EXPIRE_HIDE
+            applied, self.applied_ahead = self.applied_ahead, 0
+            if applied:
+                replication.forward(data[:applied])
+                del self.buffer[:applied]
 
     def send_ack(self) -> None:
-        """REPLCONF ACK <offset>: what this server has applied."""
-        self._send([b"REPLCONF", b"ACK", str(self.replication.offset).encode()])
+        """REPLCONF ACK <offset>: what this server has applied (in the middle of a batch,
+        the commands run so far count)."""
+        offset = self.replication.offset + self.applied_ahead
+        self._send([b"REPLCONF", b"ACK", str(offset).encode()])
 
     def cron(self) -> None:
         """Once a second: ACK, and give up on a primary that went silent."""
