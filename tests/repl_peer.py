@@ -37,6 +37,11 @@ class ErrorReply:
     def unknown_command(self) -> bool:
         return self.message.startswith("ERR unknown command")
 
+    @property
+    def needs_auth(self) -> bool:
+        """NOAUTH, or the "operation not permitted" of Redis before 2.8."""
+        return self.message.startswith(("NOAUTH", "ERR operation not permitted"))
+
 
 #: A parsed RESP2 reply.
 Reply = bytes | int | list["Reply"] | ErrorReply | None
@@ -219,8 +224,11 @@ class FakeReplica:
     ) -> None:
         """PING, then AUTH (a password, or a ``(user, password)`` pair), REPLCONF
         listening-port, REPLCONF capa: each reply read before the next command, as a Redis
-        replica does. Raises ``ReplicationError`` on any error reply."""
-        self._step("PING", "PING", timeout=timeout)
+        replica does. Raises ``ReplicationError`` on any error reply, except that PING may
+        be refused for want of authentication (a Redis replica accepts that and AUTHs next)."""
+        reply = self.call("PING", timeout=timeout)
+        if not (reply == b"PONG" or isinstance(reply, ErrorReply) and reply.needs_auth):
+            raise ReplicationError("PING", reply)
         if auth is not None:
             self._step(
                 "AUTH", "AUTH", *((auth,) if isinstance(auth, str) else auth), timeout=timeout
@@ -302,7 +310,7 @@ class FakeReplica:
         # Parse without consuming until the whole command is buffered, so a timeout in the
         # middle of a command leaves the buffer intact for the next call.
         while True:
-            parsed = _parse_multibulk(self._buf)
+            parsed = parse_multibulk(self._buf)
             if parsed is not None:
                 argv, n = parsed
                 raw = bytes(self._buf[:n])
@@ -327,17 +335,22 @@ class FakeReplica:
             if not isinstance(until, int) and until(command.argv):
                 return commands
 
-    def read_available(self, quiet: float = 0.2) -> list[StreamCommand]:
-        """Every command that arrives until the stream has been silent for ``quiet`` s."""
+    def read_available(
+        self, quiet: float = 0.2, timeout: float | None = None
+    ) -> list[StreamCommand]:
+        """Every command that arrives until the stream has been silent for ``quiet`` s (or
+        ``timeout`` s in all have passed: a primary PINGs every repl-ping-replica-period)."""
+        deadline = self._deadline(timeout)
         commands: list[StreamCommand] = []
-        while True:
+        while time.monotonic() < deadline:
             try:
-                commands.append(self.read_stream_command(quiet))
+                commands.append(self.read_stream_command(min(quiet, deadline - time.monotonic())))
             except TimeoutError:
-                return commands
+                break
+        return commands
 
 
-def _parse_multibulk(buf: bytearray) -> tuple[list[bytes], int] | None:
+def parse_multibulk(buf: bytearray) -> tuple[list[bytes], int] | None:
     """A complete ``*<n>`` command at the start of ``buf`` and its length, or None if more
     bytes are needed. The stream holds nothing else (no inline commands, no replies)."""
     if not buf:

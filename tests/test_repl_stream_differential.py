@@ -18,19 +18,33 @@ run against both servers under the same runtime check.
 
 from __future__ import annotations
 
+import contextlib
+import re
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
 import redis
-from repl_peer import FakeReplica, ReplicationError, StreamCommand
+from repl_peer import (
+    FakeReplica,
+    ReplicationError,
+    Snapshot,
+    StreamCommand,
+    encode_command,
+    parse_multibulk,
+    rdb_keys,
+)
 from servers import ServerProcess, redis_server_path, start_magpie, start_redis
 
 pytestmark = pytest.mark.skipif(not redis_server_path(), reason="redis-server is not installed")
 
 NOT_LANDED = "magpie primary not landed"
+KINDS = ["redis", "magpie"]
+#: The port the fake replica announces (REPLCONF listening-port); nothing listens there.
+REPLICA_PORT = 6390
 #: The closing write every scenario's stream is read up to (included in the comparison).
 END = [b"SET", b"repl:end", b"end"]
 #: DUMP of the string "hello" by Redis 7.0 (RDB 10), so both servers RESTORE the same bytes.
@@ -43,20 +57,22 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def start(kind: str, diskless: bool) -> ServerProcess:
+def start(kind: str, diskless: bool = False, *args: str) -> ServerProcess:
     sync = "yes" if diskless else "no"
     if kind == "redis":
-        return start_redis("--repl-diskless-sync", sync, "--repl-diskless-sync-delay", "0")
+        return start_redis("--repl-diskless-sync", sync, "--repl-diskless-sync-delay", "0", *args)
     if _magpie_landed is False:
         pytest.skip(NOT_LANDED)
-    return start_magpie("--repl-diskless-sync", sync)
+    return start_magpie("--repl-diskless-sync", sync, *args)
 
 
-def attach(server: ServerProcess, replica: FakeReplica) -> tuple[str, int, object]:
-    """Full sync; on Magpie an unknown-command answer skips the test (no primary side yet)."""
+@contextlib.contextmanager
+def primary_side(server: ServerProcess) -> Iterator[None]:
+    """Around a handshake or PSYNC: on Magpie an unknown-command answer skips the test (no
+    primary side yet), and is remembered so later tests skip without starting Magpie."""
     global _magpie_landed
     try:
-        result = replica.full_sync(listening_port=6390)
+        yield
     except ReplicationError as exc:
         if server.kind == "magpie" and exc.unknown_command:
             _magpie_landed = False
@@ -64,7 +80,12 @@ def attach(server: ServerProcess, replica: FakeReplica) -> tuple[str, int, objec
         raise
     if server.kind == "magpie":
         _magpie_landed = True
-    return result
+
+
+def attach(server: ServerProcess, replica: FakeReplica) -> tuple[str, int, Snapshot]:
+    """Handshake, PSYNC ? -1, the snapshot and a first ACK."""
+    with primary_side(server):
+        return replica.full_sync(listening_port=REPLICA_PORT)
 
 
 # -- scenarios -------------------------------------------------------------------------
@@ -921,3 +942,265 @@ def test_magpie_stream(name: str) -> None:
     magpie = run_scenario("magpie", SCENARIOS[name]).lines
     expected = redis_run(name).lines
     assert magpie == expected, f"the streams differ ({name}):\n" + side_by_side(expected, magpie)
+
+
+# -- the tool against both servers ---------------------------------------------------------
+
+FUTURE_MS = 4_000_000_000_000  # 2096
+
+
+def _wait_replica(client: redis.Redis, **expected: object) -> dict:
+    """INFO replication's ``slave0`` once it shows ``expected`` (state=online, offset=...)."""
+    deadline = time.monotonic() + 5
+    while True:
+        slave = client.info("replication").get("slave0") or {}
+        if all(slave.get(k) == v for k, v in expected.items()):
+            return slave
+        if time.monotonic() > deadline:
+            raise AssertionError(f"slave0 is {slave}, not {expected}")
+        time.sleep(0.02)
+
+
+def _read_to_offset(replica: FakeReplica, client: redis.Redis) -> int:
+    """Read commands until the replica's offset reaches INFO's master_repl_offset (stopping
+    at the first command that reaches it, so a PING fed later is not read): the offset."""
+    target = client.info("replication")["master_repl_offset"]
+    assert replica.offset is not None
+    while replica.offset < target:
+        replica.read_command(timeout=5)
+    return target
+
+
+@pytest.mark.parametrize("form", ["disk", "eof"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_full_sync_snapshot(kind: str, form: str) -> None:
+    """FULLRESYNC names the primary's replid and offset, the snapshot arrives in the form
+    repl-diskless-sync asks for and holds every database, and the replica goes online."""
+    server = start(kind, diskless=form == "eof")
+    try:
+        c = server.client(protocol=2)
+        c.set("s", "v")
+        c.pexpireat("s", FUTURE_MS)
+        c.rpush("l", "a", "b")
+        c.hset("h", "f", "1")
+        c.sadd("set", "m")
+        c.zadd("z", {"a": 1.5})
+        server.client(db=3).set("k3", "x")
+        with FakeReplica(server.port) as replica:
+            replid, offset, snapshot = attach(server, replica)
+            info = c.info("replication")
+            assert re.fullmatch("[0-9a-f]{40}", replid)
+            assert (replid, offset) == (info["master_replid"], info["master_repl_offset"])
+            assert snapshot.form == form
+            assert snapshot.data.startswith(b"REDIS00")
+            assert rdb_keys(snapshot.data) == {
+                0: {b"s": (b"v", FUTURE_MS), b"l": ([b"a", b"b"], None), b"h": ({b"f": b"1"}, None),
+                    b"set": (frozenset({b"m"}), None), b"z": ({b"a": 1.5}, None)},
+                3: {b"k3": (b"x", None)},
+            }  # fmt: skip
+            slave = _wait_replica(c, state="online")
+            assert slave["port"] == REPLICA_PORT
+            assert info["connected_slaves"] == 1
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_offsets_are_byte_exact(kind: str) -> None:
+    """The bytes of every command read (SELECT, MULTI/EXEC, DEL of an expired key and the
+    primary's PINGs included) add up to master_repl_offset minus the FULLRESYNC offset, every
+    command is canonical multibulk, and an ACK of that offset shows in INFO."""
+    server = start(kind, False, "--repl-ping-replica-period", "1")
+    try:
+        c = server.client(protocol=2)
+        c.set("before", "x")  # in the snapshot, not the stream
+        with FakeReplica(server.port) as replica:
+            _, start_offset, _ = attach(server, replica)
+            c.set("a", "1")
+            server.client(db=7).rpush("l", "x" * 300, "")
+            c.pipeline(transaction=True).set("b", "2").incr("n").execute()
+            c.set("short", "v", px=20)
+            time.sleep(0.05)
+            c.get("short")
+            c.execute_command(*END)
+            commands = replica.read_commands_until(lambda argv: argv == END, timeout=10)
+            if not any(cmd.name == "ping" for cmd in commands):  # Redis sends it as "ping"
+                commands += replica.read_commands_until(lambda argv: argv[0].lower() == b"ping", timeout=3)
+            for cmd in commands:
+                assert cmd.raw == encode_command(*cmd.argv), cmd.raw
+            assert start_offset + sum(cmd.nbytes for cmd in commands) == replica.offset
+            offset = _read_to_offset(replica, c)
+            assert replica.offset == offset
+            replica.ack()
+            _wait_replica(c, offset=offset)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_partial_resync(kind: str) -> None:
+    """A replica that reconnects with PSYNC <replid> <offset+1> gets +CONTINUE and the writes
+    it missed from the backlog (no SELECT: the db has not changed); an unknown replid or an
+    offset the primary never reached gets a full resync."""
+    server = start(kind)
+    try:
+        c = server.client(protocol=2)
+        with FakeReplica(server.port) as first:
+            replid, _, _ = attach(server, first)
+            c.set("a", "1")
+            c.execute_command(*END)
+            first.read_commands_until(lambda argv: argv == END, timeout=10)
+            resume = first.offset
+            assert resume is not None
+        c.set("b", "2")
+        c.rpush("l", "x")
+        c.execute_command(*END)
+        with FakeReplica(server.port) as again:
+            with primary_side(server):
+                again.handshake(listening_port=REPLICA_PORT)
+            assert again.psync(replid, resume + 1) == ("CONTINUE", replid)
+            assert again.offset == resume
+            missed = again.read_commands_until(lambda argv: argv == END, timeout=10)
+            lines = [_line(argv) for argv in normalize(missed, now_ms(), now_ms())]
+            assert lines == ["SET b 2", "RPUSH l x", "SET repl:end end"]
+            assert _read_to_offset(again, c) == again.offset
+        for bad_replid, offset in [("0" * 40, resume + 1), (replid, resume + 1_000_000)]:
+            with FakeReplica(server.port) as other:
+                other.handshake(listening_port=REPLICA_PORT)
+                reply = other.psync(bad_replid, offset)
+                assert reply[0] == "FULLRESYNC" and reply[1] == replid, reply
+                assert other.read_rdb().form == "disk"
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("form", ["disk", "eof"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_stream_start_after_transfer(kind: str, form: str) -> None:
+    """After a disk-form snapshot the stream flows at once; after a diskless one the primary
+    holds it until the replica's first REPLCONF ACK (writes made meanwhile are not lost)."""
+    server = start(kind, diskless=form == "eof")
+    try:
+        c = server.client(protocol=2)
+        with FakeReplica(server.port, ack_interval=None) as replica:
+            with primary_side(server):
+                replica.handshake(listening_port=REPLICA_PORT)
+                assert replica.psync()[0] == "FULLRESYNC"
+            assert replica.read_rdb().form == form
+            c.set("a", "1")
+            c.execute_command(*END)
+            if form == "disk":
+                commands = replica.read_commands_until(lambda argv: argv == END, timeout=5)
+            else:
+                assert replica.read_available(quiet=0.4) == []
+                replica.ack_interval = 0.1  # ACK while waiting, as a replica does every second
+                commands = replica.read_commands_until(lambda argv: argv == END, timeout=5)
+            assert [cmd.argv for cmd in commands] == [[b"SELECT", b"0"], [b"SET", b"a", b"1"], END]
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_handshake_auth(kind: str) -> None:
+    """With requirepass, the handshake's AUTH step lets the replica in; without it PING's
+    NOAUTH is let pass (as a replica does) and REPLCONF fails with NOAUTH."""
+    server = start(kind, False, "--requirepass", "s3cret")
+    try:
+        with FakeReplica(server.port) as replica:
+            with primary_side(server):
+                replica.full_sync(listening_port=REPLICA_PORT, auth="s3cret")
+            client = server.client(protocol=2, password="s3cret")
+            client.set("a", "1")
+            assert replica.read_command(timeout=5)[0] == [b"SELECT", b"0"]
+            assert replica.read_command(timeout=5)[0] == [b"SET", b"a", b"1"]
+        with FakeReplica(server.port) as replica:
+            with pytest.raises(ReplicationError) as failed:
+                replica.handshake(listening_port=REPLICA_PORT)
+            assert failed.value.step == "REPLCONF listening-port", failed.value
+            assert "NOAUTH" in str(failed.value.reply)
+    finally:
+        server.stop()
+
+
+# -- the tool against a scripted primary ---------------------------------------------------
+
+
+class ScriptedPrimary:
+    """A one-connection primary that answers the handshake, then sends ``script`` (a list of
+    byte strings, a float meaning a pause) and records what the replica sent."""
+
+    def __init__(self, script: list[bytes | float]) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.script = script
+        self.received = bytearray()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            answers = [b"+PONG\r\n", b"+OK\r\n", b"+OK\r\n"]
+            while answers:  # one reply per complete command
+                while _parse_count(self.received) < 4 - len(answers):
+                    self.received += conn.recv(4096)
+                conn.sendall(answers.pop(0))
+            while _parse_count(self.received) < 4:  # PSYNC
+                self.received += conn.recv(4096)
+            for item in self.script:
+                if isinstance(item, float):
+                    time.sleep(item)
+                else:
+                    conn.sendall(item)
+            conn.settimeout(1)
+            with contextlib.suppress(OSError):
+                while chunk := conn.recv(4096):
+                    self.received += chunk
+
+    def close(self) -> None:
+        self.thread.join(5)
+        self.listener.close()
+
+
+def _parse_count(data: bytearray) -> int:
+    """How many complete multibulk commands ``data`` holds."""
+    n, pos = 0, 0
+    while (parsed := parse_multibulk(data[pos:])) is not None:
+        pos += parsed[1]
+        n += 1
+    return n
+
+
+RDB_BODY = b"REDIS0010\xfa\x00\r\n$5\r\n*1\r\nREDIS\xff" + bytes(range(256))  # fake: bytes that look like RESP
+
+
+@pytest.mark.parametrize("form", ["disk", "eof"])
+def test_tool_parses_a_scripted_primary(form: str) -> None:
+    """Keepalives before and after +FULLRESYNC are skipped; the snapshot ends exactly where
+    its length or EOF mark says (no CRLF follows it); a command split across packets is read
+    whole, a timeout in its middle losing nothing; byte counts and ACKs are exact."""
+    replid = "a" * 40
+    mark = b"0123456789" * 4
+    snapshot = b"$%d\r\n%s" % (len(RDB_BODY), RDB_BODY) if form == "disk" else b"$EOF:" + mark + b"\r\n" + RDB_BODY + mark
+    select, setcmd = encode_command("SELECT", "9"), encode_command("SET", "k", b"v\r\nv")
+    primary = ScriptedPrimary([b"\n", 0.05, b"\n+FULLRESYNC " + replid.encode() + b" 1000\r\n", b"\n\n",
+                               snapshot[:7], 0.05, snapshot[7:] + select + setcmd[:9], 0.3, setcmd[9:]])  # fmt: skip
+    try:
+        with FakeReplica(primary.port, ack_interval=None) as replica:
+            replica.handshake(listening_port=7777)
+            assert replica.psync() == ("FULLRESYNC", replid, 1000)
+            got = replica.read_rdb()
+            assert (got.data, got.form) == (RDB_BODY, form)
+            assert replica.read_command(timeout=2) == ([b"SELECT", b"9"], len(select))
+            with pytest.raises(TimeoutError):
+                replica.read_command(timeout=0.05)  # half of SET has arrived
+            assert replica.read_command(timeout=2) == ([b"SET", b"k", b"v\r\nv"], len(setcmd))
+            assert replica.offset == 1000 + len(select) + len(setcmd)
+            replica.ack()
+    finally:
+        primary.close()
+    sent = bytes(primary.received)
+    assert sent == (encode_command("PING") + encode_command("REPLCONF", "listening-port", 7777)
+                    + encode_command("REPLCONF", "capa", "eof", "capa", "psync2") + encode_command("PSYNC", "?", -1)
+                    + encode_command("REPLCONF", "ACK", replica.offset))  # fmt: skip
