@@ -271,12 +271,14 @@ class FakeReplica:
             mark = line[5:]
             if len(mark) != EOF_MARK_SIZE:
                 raise ValueError(f"EOF mark of {len(mark)} bytes, not {EOF_MARK_SIZE}: {line!r}")
+            scanned = 0  # the mark is not in _buf[:scanned]: search only what is new
             while True:
-                end = self._buf.find(mark)
+                end = self._buf.find(mark, max(scanned - EOF_MARK_SIZE + 1, 0))
                 if end >= 0:
                     data = bytes(self._buf[:end])
                     del self._buf[: end + EOF_MARK_SIZE]
                     return Snapshot(data, "eof")
+                scanned = len(self._buf)
                 self._fill(deadline)
         return Snapshot(self._take_exactly(int(line[1:]), deadline), "disk")
 
