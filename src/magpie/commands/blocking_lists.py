@@ -20,7 +20,7 @@ from magpie.store.lists import ListValue
 
 cmd = partial(command, "list", fast=False)
 _LPOP, _RPOP, _LMOVE = b"LPOP", b"RPOP", b"LMOVE"
-_SIDES = {True: b"LEFT", False: b"RIGHT"}
+_SIDES = {True: b"left", False: b"right"}  # (as Redis writes them when a wait is served)
 
 
 def _is_list(db, key: bytes) -> bool:
@@ -64,12 +64,14 @@ def brpop(client, args):
     return _bpop(client, args, False)
 
 
-def _bmove(client, src: bytes, dst: bytes, src_left: bool, dst_left: bool, timeout: float):
+def _bmove(client, src: bytes, dst: bytes, src_left: bool, dst_left: bool, timeout: float, at_once: list[bytes]):
+    """``at_once`` is what a move done at once propagates (Redis rewrites the command as its
+    non-blocking form, arguments as sent); a served wait propagates an LMOVE."""
     db = client.db
     propagate = [_LMOVE, src, dst, _SIDES[src_left], _SIDES[dst_left]]
     element = lists_move(db, src, dst, src_left, dst_left)
     if element is not None:
-        client.propagate_as = [propagate]
+        client.propagate_as = [at_once]
         return element
 
     def retry():
@@ -87,14 +89,14 @@ def _bmove(client, src: bytes, dst: bytes, src_left: bool, dst_left: bool, timeo
 @cmd("brpoplpush", 4, "write denyoom noscript blocking", (1, 2, 1), key_access="RW W", since="2.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.")
 def brpoplpush(client, args):
     timeout = parse_timeout(args[3])
-    return _bmove(client, args[1], args[2], False, True, timeout)
+    return _bmove(client, args[1], args[2], False, True, timeout, [b"RPOPLPUSH", args[1], args[2]])
 
 
 @cmd("blmove", 6, "write denyoom noscript blocking", (1, 2, 1), key_access="RW W", since="6.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.")
 def blmove(client, args):
     src_left, dst_left = parse_side(args[3]), parse_side(args[4])
     timeout = parse_timeout(args[5])
-    return _bmove(client, args[1], args[2], src_left, dst_left, timeout)
+    return _bmove(client, args[1], args[2], src_left, dst_left, timeout, [_LMOVE, *args[1:5]])
 
 
 def _blmpop_keys(argv: list[bytes]) -> list[int]:

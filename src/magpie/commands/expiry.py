@@ -60,7 +60,7 @@ def _expire(client, args, unit_ms: int, relative: bool, name: str) -> int:
         return 1
     db.set_expire(key, when)
     db.changed(key, "expire")
-    client.propagate_as = [[_PEXPIREAT, key, str(when).encode()]]
+    client.propagate_as = [[_PEXPIREAT, key, str(when).encode(), *args[3:]]]  # the flags as sent
     return 1
 
 

@@ -96,6 +96,9 @@ def set_(client, args):
         db.set_expire(key, when)
         db.changed(key, "expire")  # Redis signals "set", then "expire"
         client.propagate_as = [[_SET, key, value, _PXAT, str(when).encode()]]
+    elif get_old:  # replicas need no GET (Redis drops its first one)
+        at = next(i for i in range(3, len(args)) if args[i].upper() == b"GET")
+        client.propagate_as = [args[:at] + args[at + 1 :]]
     return old if get_old else OK
 
 
@@ -133,6 +136,7 @@ def getset(client, args):
     db = client.db
     old = db.get_string(args[1])
     db.set(args[1], args[2])
+    client.propagate_as = [[_SET, args[1], args[2]]]
     return old
 
 
@@ -142,6 +146,7 @@ def getdel(client, args):
     old = db.get_string(args[1])
     if old is not None:
         db.delete(args[1])
+        client.propagate_as = [[_DEL, args[1]]]
     return old
 
 
