@@ -384,7 +384,7 @@ class Primary:
         replica.ack_time = time.monotonic()
         if replica.first_ack_pending:
             replica.first_ack_pending = False
-            replica.after_snapshot = None
+            replica.after_snapshot = 0  # the snapshot may still be in the transport
             replica.release_held()
             log.info("Synchronization with replica %s succeeded", replica.name)
         if self.waiting:
@@ -492,6 +492,10 @@ class Primary:
             self.relay_paused = False
             assert self.server.loop is not None
             self.server.loop.add_reader(self.relay_fd, self._relay)
+        for replica in self.replicas:
+            # a newline a second keeps a replica waiting for its snapshot from timing out
+            if replica.state == WAIT_BGSAVE_START and replica.client.transport is not None and replica not in self.relay_targets:
+                replica.client.transport.write(b"\n")
         period = int(config["repl-ping-replica-period"])  # type: ignore[call-overload]
         if self.replicas and now - self.last_ping >= period and not self.replication.is_replica:
             self.last_ping = now

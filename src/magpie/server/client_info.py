@@ -57,6 +57,8 @@ def transport_bytes(c: Client) -> int:
 
 
 def pending_output(c: Client) -> int:
+    if c.is_replica and c.repl is not None:
+        return c.repl.pending_stream()  # (a snapshot on its way does not count, as in Redis)
     return reply_bytes(c) + transport_bytes(c)
 
 
