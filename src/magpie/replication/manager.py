@@ -61,10 +61,11 @@ class Replication:
         or min-replicas-to-write set): commands must take the full path."""
         return self.link is not None or self.write_denial is not None
 
-    def replicate_from(self, host: str, port: int) -> None:
+    def replicate_from(self, host: str, port: int, stream_db: int = 0) -> None:
         """REPLICAOF host port (Redis's replicationSetMaster): drop any old link, fail the
         blocked clients, make our replicas reconnect (they may continue from us), and
-        connect, offering our own history for a partial resync."""
+        connect, offering our own history for a partial resync. ``stream_db``: the
+        database a continued stream is in (a restart: the RDB's repl-stream-db)."""
         from magpie.replication.replica import MasterLink
 
         server = self.server
@@ -78,6 +79,7 @@ class Replication:
         # our history is offered for a partial resync; a server that never had one says "?"
         history = self.ids.replid if (self.backlog is not None or self.offset) else "?"
         self.link = MasterLink(self, host, port, history)
+        self.link.master_client.select(stream_db)
         server.keyspace.signals.expiry = EXPIRE_HIDE
         server.config.values["replicaof"] = f"{host} {port}"
         self.refresh_write_denial()
@@ -247,8 +249,12 @@ class Replication:
         """Redis's rdbPopulateSaveInfo fields: the history a snapshot belongs to, so a
         server restarted on it can still partially resync."""
         self.flush()
+        if self.link is not None:
+            stream_db = self.link.master_client.db_index
+        else:
+            stream_db = max(self.server.propagation.stream_db, 0)
         return [
-            (b"repl-stream-db", b"0"),
+            (b"repl-stream-db", str(stream_db).encode()),
             (b"repl-id", self.ids.replid.encode()),
             (b"repl-offset", str(self.offset).encode()),
         ]

@@ -18,9 +18,11 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from magpie.errors import CommandError
+from magpie.persistence.aof import OFF as AOF_OFF
 from magpie.persistence.aof_format import (
     AofFormatError,
     AofTruncated,
@@ -397,33 +399,45 @@ class MasterLink(asyncio.Protocol):
         return True
 
     async def _load(self, data: bytes) -> None:
-        """Save the snapshot as the RDB file, load it (all or nothing), then stream."""
+        """Save the snapshot as the RDB file, load it (all or nothing), then stream. The
+        AOF is stopped meanwhile and started again after (a rewrite makes its new base),
+        as Redis does, so it never mixes the old dataset with the new stream."""
         server = self.server
+        aof_on = server.aof.state != AOF_OFF
         ok = False
         try:
-            if not self._save_file(data):
-                return
-            log.info("MASTER <-> REPLICA sync: Flushing old data")
-            log.info("MASTER <-> REPLICA sync: Loading DB in memory")
-            steps = server.snapshots.load_bytes(data, keep_expired=True)
-            last = time.monotonic()
-            for _ in steps:
-                if time.monotonic() - last >= _SLICE_SECONDS:
-                    await asyncio.sleep(0)
-                    last = time.monotonic()
-                    if self.stopped or self.transport is None:
-                        steps.close()  # the dataset stays as it was
-                        log.warning("Failed trying to load the MASTER synchronization DB: the link went away")
-                        return
-            ok = True
+            if aof_on:
+                server.aof.stop()
+            if self._save_file(data):
+                log.info("MASTER <-> REPLICA sync: Flushing old data")
+                log.info("MASTER <-> REPLICA sync: Loading DB in memory")
+                ok = await self._run_load(server.snapshots.load_bytes(data, keep_expired=True))
         except RdbError as exc:
             log.warning("Failed trying to load the MASTER synchronization DB from disk, check server logs. (%s)", exc.describe())
         finally:
             self.loading = None
-            if not ok:
-                self._after_failed_load()
+            if aof_on:
+                server.aof.start()
         if ok:
             self._synced()
+        elif self.transport is not None:
+            self.transport.abort()  # try again from the start
+        else:
+            self._retry_later()
+
+    async def _run_load(self, steps: Iterator[None]) -> bool:
+        """Drive a load, letting the loop answer clients (-LOADING) between slices. Only
+        a REPLICAOF meanwhile abandons it; a lost link does not (the snapshot is whole)."""
+        last = time.monotonic()
+        for _ in steps:
+            if time.monotonic() - last >= _SLICE_SECONDS:
+                await asyncio.sleep(0)
+                last = time.monotonic()
+                if self.stopped:
+                    steps.close()  # type: ignore[attr-defined]  # the dataset stays as it was
+                    log.warning("The MASTER synchronization DB load was abandoned: replication was reconfigured")
+                    return False
+        return True
 
     def _save_file(self, data: bytes) -> bool:
         """The primary's snapshot becomes this server's RDB file (temp file, fsync, rename)."""
@@ -443,27 +457,23 @@ class MasterLink(asyncio.Protocol):
                 os.unlink(temp)
             except OSError:
                 pass
-            self._after_failed_load()
             return False
         return True
-
-    def _after_failed_load(self) -> None:
-        if self.transport is not None:
-            self.transport.abort()
-        else:
-            self._retry_later()
 
     def _synced(self) -> None:
         """The snapshot is in place: take the primary's history, then start the stream."""
         replication = self.replication
         log.info("MASTER <-> REPLICA sync: Finished with success")
         replication.take_history(self.sync_replid, self.sync_offset)
-        self.master_client.select(0)
+        self.master_client.select(0)  # (the primary's stream starts with a SELECT)
+        if self.transport is None:  # the link went while loading: continue from here
+            self.psync_replid = replication.ids.replid
+            self._retry_later()
+            return
         self._now_connected()
         if self.eof_mark:
             self.send_ack()  # after a diskless transfer the primary waits for this
-        if self.transport is not None:
-            self.transport.resume_reading()
+        self.transport.resume_reading()
         try:
             self._advance()
         except LinkError as exc:

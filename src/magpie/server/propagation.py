@@ -50,6 +50,11 @@ class PropagationLog:
         """True while EXEC runs (its effects are held): no new AOF file may start now."""
         return self._held is not None
 
+    @property
+    def stream_db(self) -> int:
+        """The database the stream is in now (-1: the next entry starts with a SELECT)."""
+        return self._db
+
     def reselect(self) -> None:
         """The next entry goes out after a SELECT (a consumer started a new file)."""
         self._db = -1
