@@ -37,6 +37,11 @@ class ReplicationBacklog:
         return min(len(self._buffer), self.size)
 
     @property
+    def memory(self) -> int:
+        """Bytes the buffer holds (up to twice ``size`` between trims)."""
+        return len(self._buffer)
+
+    @property
     def first_offset(self) -> int:
         """Offset of the oldest byte kept (``repl_backlog_first_byte_offset``)."""
         return self.end - self.histlen + 1

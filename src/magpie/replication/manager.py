@@ -294,6 +294,13 @@ class Replication:
         })  # fmt: skip
         return fields
 
+    def backlog_bytes(self) -> int:
+        return self.backlog.memory if self.backlog is not None else 0
+
+    def replica_buffer_bytes(self) -> int:
+        """Stream output held for replicas (not yet taken by their sockets)."""
+        return sum(replica.pending_stream() for replica in self.primary.replicas)
+
     def role_reply(self) -> list[object]:
         """ROLE: ``[master, offset, [[ip, port, ack offset], ...]]`` or the replica's view."""
         self.flush()
