@@ -12,7 +12,7 @@ from magpie.commands.args import parse_int
 from magpie.commands.table import command
 from magpie.errors import CommandError
 from magpie.protocol.replies import NO_REPLY, OK, REPLY_OFF
-from magpie.replication.primary import Replica
+from magpie.replication.primary import ONLINE, Replica
 
 cmd = partial(command, "server")
 log = logging.getLogger("magpie")
@@ -207,7 +207,7 @@ def failover(client, args):
         replica = state.find_target(*target)
         if replica is None:
             raise CommandError("ERR FAILOVER target HOST and PORT is not a replica.")
-        if replica.state != "online":
+        if replica.state != ONLINE:
             raise CommandError("ERR FAILOVER target replica is not online.")
     state.begin(target, timeout, force)
     return OK

@@ -277,7 +277,7 @@ class Replication:
             fields["min_slaves_good_slaves"] = self.primary.good_replicas
         for i, replica in enumerate(replicas):
             fields[f"slave{i}"] = (
-                f"ip={replica.ip},port={replica.listening_port},state={replica.state},"
+                f"ip={replica.ip},port={replica.listening_port},state={replica.info_state},"
                 f"offset={replica.ack_offset},lag={replica.lag()}"
             )
         backlog = self.backlog

@@ -30,11 +30,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("magpie")
 
-#: Replica states, by INFO's names.
-WAIT_BGSAVE_START = "wait_bgsave"
-WAIT_BGSAVE_END = "wait_bgsave"
-SEND_BULK = "send_bulk"
-ONLINE = "online"
+#: Replica states (Redis's SLAVE_STATE_*): waiting for a snapshot to start for it, for
+#: the one it shares to end (on disk), receiving a diskless one, streaming.
+WAIT_BGSAVE_START, WAIT_BGSAVE_END, SEND_BULK, ONLINE = "wait_bgsave_start", "wait_bgsave_end", "send_bulk", "online"
+#: How INFO names them.
+_INFO_STATES = {WAIT_BGSAVE_START: "wait_bgsave", WAIT_BGSAVE_END: "wait_bgsave", SEND_BULK: "send_bulk", ONLINE: "online"}
 #: A diskless transfer stops reading the child's pipe while a replica holds this much unsent.
 RELAY_PAUSE_BYTES = 16 << 20
 _RELAY_CHUNK = 1 << 16
@@ -46,7 +46,7 @@ class Replica:
     __slots__ = (
         "client", "state", "listening_port", "announced_ip", "capa_eof", "capa_psync2",
         "ack_offset", "ack_time", "held", "held_bytes", "sync_offset", "after_snapshot",
-        "waiting_bgsave", "diskless", "first_ack_pending", "old_sync",
+        "diskless", "first_ack_pending", "old_sync",
     )  # fmt: skip
 
     def __init__(self, client: Client) -> None:
@@ -65,7 +65,6 @@ class Replica:
         #: Stream bytes written to the transport since the snapshot was (None: no snapshot
         #: in the transport), so the output limit counts the stream and not the snapshot.
         self.after_snapshot: int | None = None
-        self.waiting_bgsave = False  # in WAIT_BGSAVE_START: a snapshot must be started for it
         self.diskless = False
         self.first_ack_pending = False
         self.old_sync = False  # SYNC, not PSYNC: no FULLRESYNC line, no ACKs
@@ -87,7 +86,7 @@ class Replica:
     def send(self, data: bytes) -> None:
         """Stream bytes: held while the snapshot is not in the transport yet, else written."""
         client = self.client
-        if client.closing or client.transport is None or self.waiting_bgsave:
+        if client.closing or client.transport is None or self.state == WAIT_BGSAVE_START:
             return  # (a replica waiting for its snapshot to start gets what follows it)
         if self.held is not None:
             self.held.append(data)
@@ -100,17 +99,21 @@ class Replica:
             self.after_snapshot += len(data)
         client.server.output_limits.enforce(client, self.pending_stream())
 
+    @property
+    def info_state(self) -> str:
+        return _INFO_STATES[self.state]
+
     def pending_stream(self) -> int:
         """Stream output not yet taken by the socket (the snapshot itself is not counted)."""
         if self.held is not None:
             return self.held_bytes
         transport = self.client.transport
         waiting = transport.get_write_buffer_size() if transport is not None else 0
+        if self.after_snapshot is not None and waiting <= self.after_snapshot:
+            self.after_snapshot = None  # the snapshot has left the transport
         if self.after_snapshot is None:
             return waiting
-        if waiting <= self.after_snapshot:
-            self.after_snapshot = None  # the snapshot is out of the transport
-        return min(waiting, self.after_snapshot if self.after_snapshot is not None else waiting)
+        return self.after_snapshot  # the transport holds all of it, behind the snapshot's rest
 
     def release_held(self) -> None:
         """Start the stream: what was held, then everything as it comes."""
@@ -218,16 +221,13 @@ class Primary:
         if snapshots.child_kind == "disk" and snapshots.child_for_replication and not replica.diskless:
             # a snapshot to disk for replicas is being written: share it and its offset
             for other in self.replicas:
-                if other is not replica and other.state == WAIT_BGSAVE_END and not other.waiting_bgsave \
-                        and not other.diskless:  # fmt: skip
+                if other is not replica and other.state == WAIT_BGSAVE_END:
                     self._start_stream(replica, other.sync_offset)
                     replica.held = list(other.held or [])
                     replica.held_bytes = other.held_bytes
-                    replica.state = WAIT_BGSAVE_END
                     log.info("Waiting for end of BGSAVE for SYNC")
                     return
         replica.state = WAIT_BGSAVE_START
-        replica.waiting_bgsave = True
         if replica.diskless:
             if not self.diskless_wait_since:
                 self.diskless_wait_since = time.monotonic()
@@ -239,7 +239,7 @@ class Primary:
 
     def _start_stream(self, replica: Replica, offset: int) -> None:
         replica.sync_offset = offset
-        replica.waiting_bgsave = False
+        replica.state = WAIT_BGSAVE_END
         replica.held = []
         replica.held_bytes = 0
         if not replica.old_sync and replica.client.transport is not None:
@@ -248,7 +248,7 @@ class Primary:
     def start_snapshot(self) -> bool:
         """Start the snapshot every waiting replica gets (to disk, or diskless to the
         ones that can take it). False (and they are dropped) if it cannot start."""
-        waiting = [r for r in self.replicas if r.waiting_bgsave]
+        waiting = [r for r in self.replicas if r.state == WAIT_BGSAVE_START]
         if not waiting:
             return False
         replication = self.replication
@@ -270,7 +270,6 @@ class Primary:
         offset = replication.offset
         for replica in waiting:
             self._start_stream(replica, offset)
-            replica.state = WAIT_BGSAVE_END
         if diskless:
             self.diskless_wait_since = 0.0
             self.relay_targets = list(waiting)
@@ -291,11 +290,11 @@ class Primary:
         else:
             self._relay_done(ok)
         # replicas that arrived meanwhile get the next snapshot
-        if any(r.waiting_bgsave and not r.diskless for r in self.replicas):
+        if any(r.state == WAIT_BGSAVE_START and not r.diskless for r in self.replicas):
             self.start_snapshot()
 
     def _send_file(self, ok: bool) -> None:
-        waiting = [r for r in self.replicas if r.state == WAIT_BGSAVE_END and not r.waiting_bgsave]
+        waiting = [r for r in self.replicas if r.state == WAIT_BGSAVE_END]
         if not waiting:
             return
         data = b""
@@ -457,8 +456,7 @@ class Primary:
         for replica in self.replicas:
             if replica.client is client:
                 self.replicas.remove(replica)
-                if replica.state != WAIT_BGSAVE_START or not replica.waiting_bgsave:
-                    log.info("Connection with replica %s lost.", replica.name)
+                log.info("Connection with replica %s lost.", replica.name)
                 if replica in self.relay_targets:
                     self.relay_targets.remove(replica)
                     if not self.relay_targets and self.relay_fd >= 0:
@@ -494,7 +492,7 @@ class Primary:
             self.server.loop.add_reader(self.relay_fd, self._relay)
         for replica in self.replicas:
             # a newline a second keeps a replica waiting for its snapshot from timing out
-            if replica.state == WAIT_BGSAVE_START and replica.client.transport is not None and replica not in self.relay_targets:
+            if replica.state in (WAIT_BGSAVE_START, WAIT_BGSAVE_END) and replica.client.transport is not None:
                 replica.client.transport.write(b"\n")
         period = int(config["repl-ping-replica-period"])  # type: ignore[call-overload]
         if self.replicas and now - self.last_ping >= period and not self.replication.is_replica:
@@ -516,8 +514,8 @@ class Primary:
             config = self.server.config
             delay = int(config["repl-diskless-sync-delay"])  # type: ignore[call-overload]
             most = int(config["repl-diskless-sync-max-replicas"])  # type: ignore[call-overload]
-            waiting = sum(1 for r in self.replicas if r.waiting_bgsave)
+            waiting = sum(1 for r in self.replicas if r.state == WAIT_BGSAVE_START)
             if time.monotonic() - self.diskless_wait_since >= delay or (most and waiting >= most):
                 self.start_snapshot()
-        elif any(r.waiting_bgsave for r in self.replicas):
+        elif any(r.state == WAIT_BGSAVE_START for r in self.replicas):
             self.start_snapshot()
