@@ -198,6 +198,7 @@ class MasterLink(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         now = time.monotonic()
         self.last_io = self.transfer_last_io = now
+        self.master_client.last_interaction = CLOCK.update()
         self.server.stats.net_repl_input_bytes += len(data)
         self.buffer += data
         try:

@@ -25,6 +25,7 @@ log = logging.getLogger("magpie")
 def _exempt_from_timeout(client: Client) -> bool:
     return (
         client.is_replica
+        or client.is_master
         or client.is_monitor
         or bool(client.subscriptions)
         or client.blocked is not None
