@@ -156,3 +156,21 @@ def test_publish_on_the_primary_reaches_subscribers_of_the_replica(pair):
         message = sub.get_message(timeout=0.5)
     assert message is not None and message["data"] == b"hello"
     sub.close()
+
+
+def test_a_replicas_own_publish_and_local_writes_stay_out_of_its_stream(pair):
+    """Found by the Sentinel test: a replica counted Sentinel's PUBLISH hellos into its
+    offset, so its ACKs claimed writes it did not have (WAIT trusted them)."""
+    primary, replica, p, r = pair
+    p.set("k", "v")
+    _wait(lambda: r.info("replication")["slave_repl_offset"] == p.info("replication")["master_repl_offset"],
+          what="offsets equal")  # fmt: skip
+    before = r.info("replication")["master_repl_offset"]
+    r.config_set("replica-read-only", "no")
+    for i in range(20):
+        r.publish("__sentinel__:hello", "x" * 100)
+        r.set(f"local{i}", "1")
+    time.sleep(0.1)
+    assert r.info("replication")["master_repl_offset"] == before
+    assert p.info("replication")["master_repl_offset"] == before
+    assert p.get("local0") is None

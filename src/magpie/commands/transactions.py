@@ -57,7 +57,7 @@ def exec_(client, args):
         client.in_exec = False
         server.propagation.end_transaction()
     if any(spec.is_write for spec, _ in queue):
-        client.woff = server.replication.offset  # what WAIT waits for: the whole transaction
+        client.woff = server.replication.fed  # what WAIT waits for: the whole transaction
     client.refresh_mode()  # SELECT, SUBSCRIBE... may have run inside
     return replies
 

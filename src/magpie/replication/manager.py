@@ -1,15 +1,16 @@
 """Replication state of one server: its role, IDs, offset and backlog, the stream it
 feeds its replicas, and (as a replica) its link to its primary.
 
-The stream is the propagation log's output: each write's effect, encoded as RESP once
-per turn of the event loop, appended to the backlog and written to every replica. A
-replica forwards what its primary sends byte for byte instead (chained replication), so
-while it applies that stream its own propagation is not fed to its replicas.
+The stream is the propagation log's output: each write's effect, encoded as RESP,
+appended to the backlog and written to every replica at most FLUSH_DELAY later. A
+replica forwards what its primary sends byte for byte instead (chained replication) and
+feeds nothing of its own, so its offsets are always its primary's.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import TYPE_CHECKING
 
 from magpie.errors import NOREPLICAS, READONLY
@@ -27,14 +28,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("magpie")
 
+#: Longest a write waits before it is sent to the replicas (seconds).
+FLUSH_DELAY = 0.001
+
 
 
 class Replication:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.ids = ReplicationIds()
-        #: master_repl_offset: the last byte of the stream this server has (fed or applied).
-        self.offset = 0
+        self._offset = 0  # (``offset``)
+        #: Commands fed and not encoded yet; how many were fed in all; (fed count, offset)
+        #: at the end of recent batches, so WAIT can tell where a client's write ended.
+        self._fed_argvs: list[list[bytes]] = []
+        self.fed = 0
+        self._marks: deque[tuple[int, int]] = deque(maxlen=256)
         self.backlog: ReplicationBacklog | None = None
         self.primary = Primary(self)
         self.failover = Failover(self)
@@ -43,8 +51,6 @@ class Replication:
         self._pending: list[list[bytes]] = []
         self._flush_scheduled = False
         self._attached = False
-        #: True while the primary's stream is applied: its effects are forwarded as received.
-        self.proxying = False
         #: The generic checks' view: a write now gets this error (NOREPLICAS), else None.
         self.write_denial: str | None = None
         self.backlog_idle_since = 0.0
@@ -169,13 +175,20 @@ class Replication:
             self._attached = False
 
     def feed(self, argv: list[bytes]) -> None:
-        """The propagation log's consumer: the effect joins the stream (sent this turn)."""
-        if not self.proxying:
-            self._emit(encode_commands([argv]))
+        """The propagation log's consumer: the effect joins the stream. It is encoded with
+        the others of this turn, when the stream is flushed or its offset is asked for.
+        A replica feeds nothing of its own (the writes its primary sent are passed on as
+        they came; a writable replica's own writes, its clients' PUBLISH, stay local), so
+        its offsets remain its primary's, as in Redis."""
+        if self.link is None:
+            self._fed_argvs.append(argv)
+            self.fed += 1
+            if not self._flush_scheduled:
+                self._schedule_flush()
 
     def feed_raw_command(self, argv: list[bytes]) -> None:
         """PING and REPLCONF GETACK: into the stream (and backlog), not into the AOF."""
-        if self.backlog is not None:
+        if self.backlog is not None and self.link is None:
             self._emit(encode_commands([argv]))
 
     def forward(self, data: bytes) -> None:
@@ -183,16 +196,55 @@ class Replication:
         self.ensure_backlog()
         self._emit(data)
 
+    @property
+    def offset(self) -> int:
+        """master_repl_offset: the last byte of the stream this server has (fed or applied)."""
+        if self._fed_argvs:
+            self._encode_fed()
+        return self._offset
+
+    @offset.setter
+    def offset(self, value: int) -> None:
+        self._encode_fed()
+        self._offset = value
+
+    def offset_after(self, fed: int) -> int:
+        """The offset once the ``fed``-th command fed is in the stream (a client's last
+        write, for WAIT): exact when it ended a turn's batch, else that batch's end; for a
+        write older than the batches remembered, the oldest one's end (never too early)."""
+        if not fed:
+            return 0
+        self._encode_fed()
+        for count, offset in self._marks:
+            if count >= fed:
+                return offset
+        return self._offset
+
+    def _encode_fed(self) -> None:
+        if not self._fed_argvs:
+            return
+        data = encode_commands(self._fed_argvs)
+        self._fed_argvs = []
+        self._offset += len(data)
+        self._pending.append(data)
+        self._marks.append((self.fed, self._offset))
+
     def _emit(self, data: bytes) -> None:
-        """Count ``data`` into the offset now (WAIT and INFO see it at once); append it to
-        the backlog and write it to the replicas once per turn of the loop."""
-        self.offset += len(data)
+        """Stream bytes: counted into the offset now, into the backlog and out to the
+        replicas at the next flush."""
+        self._encode_fed()
+        self._offset += len(data)
         self._pending.append(data)
         if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop = self.server.loop
-            if loop is not None:
-                loop.call_soon(self.flush)
+            self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        """Flushes wait up to FLUSH_DELAY: under load one write to each replica then
+        carries many commands (a socket write costs more than encoding a command)."""
+        self._flush_scheduled = True
+        loop = self.server.loop
+        if loop is not None:
+            loop.call_later(FLUSH_DELAY, self.flush)
 
     def reselect(self) -> None:
         """The next write goes out after a SELECT (a new snapshot point)."""
@@ -203,6 +255,7 @@ class Replication:
         """What this turn added to the stream: into the backlog, out to every replica
         (held for those whose snapshot is not in place yet)."""
         self._flush_scheduled = False
+        self._encode_fed()
         if not self._pending:
             return
         data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]

@@ -397,7 +397,7 @@ class Primary:
     def wait(self, client: Client, wanted: int, timeout_ms: int) -> object:
         """WAIT: the count at once if enough replicas have the client's last write (or
         inside MULTI), else block the client until they do or the time is up."""
-        offset = client.woff
+        offset = self.replication.offset_after(client.woff)
         count = self.count_acked(offset)
         if count >= wanted or client.in_exec:
             return count
@@ -420,6 +420,7 @@ class Primary:
     def _send_getack(self) -> None:
         self.getack_pending = False
         self.replication.feed_raw_command([b"REPLCONF", b"GETACK", b"*"])
+        self.replication.flush()  # a WAIT is waiting: no flush delay
 
     def serve_waiting(self) -> None:
         still: list[WaitingClient] = []

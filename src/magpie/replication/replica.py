@@ -495,7 +495,6 @@ class MasterLink(asyncio.Protocol):
         self.applied_ahead = 0
         signals = self.server.keyspace.signals
         CLOCK.update()
-        replication.proxying = True  # the bytes are passed on as they came, not re-encoded
         signals.expiry = EXPIRE_KEEP  # the primary's commands see keys as the primary does
         try:
             for _, argv in scanner:
@@ -513,7 +512,6 @@ class MasterLink(asyncio.Protocol):
             raise LinkError(f"Protocol error from MASTER ({exc.reason} at offset "
                             f"{replication.offset + self.applied_ahead}), closing the link") from None  # fmt: skip
         finally:
-            replication.proxying = False
             signals.expiry = EXPIRE_HIDE
             applied, self.applied_ahead = self.applied_ahead, 0
             if applied:

@@ -84,7 +84,7 @@ class BlockingRegistry:
                     for argv in propagate:
                         self.server.propagation.feed(wait.db_index, argv)
                     if propagate:
-                        wait.client.woff = self.server.replication.offset
+                        wait.client.woff = self.server.replication.fed
                     self._release(wait)
                     wait.client.unblocked(reply)
 

@@ -163,7 +163,8 @@ class Client(asyncio.Protocol):
         self.repl: Replica | None = None
         #: The connection that applies the primary's stream on a replica: obeyed, not checked.
         self.is_master = False
-        #: The replication offset after this client's last write (WAIT waits for it).
+        #: How many writes the replication stream had after this client's last one (WAIT
+        #: waits for the offset where it ended; 0: it never wrote).
         self.woff = 0
         self.obuf_soft_since = 0  # unix second it went over its soft output limit, 0 if not
         self.seen_output = 0  # output the transport held at the last once-a-second look
@@ -285,7 +286,7 @@ class Client(asyncio.Protocol):
                         if propagating and signals.dirty != dirty and spec.is_write:
                             if self.propagate_as is None:
                                 feed(self.db_index, argv)
-                                self.woff = replication.offset
+                                self.woff = replication.fed
                             else:
                                 self._propagate(argv)
                         spec.calls += 1
@@ -641,7 +642,7 @@ class Client(asyncio.Protocol):
             for item in rewritten:
                 propagation.feed(self.db_index, item)
             propagation.end_transaction()
-        self.woff = self.server.replication.offset
+        self.woff = self.server.replication.fed
 
     # -- state changes used by handlers --------------------------------------------------
 
