@@ -23,15 +23,11 @@ from typing import TYPE_CHECKING
 
 from magpie.errors import CommandError
 from magpie.persistence.aof import OFF as AOF_OFF
-from magpie.persistence.aof_format import (
-    AofFormatError,
-    AofTruncated,
-    CommandScanner,
-    encode_commands,
-)
+from magpie.persistence.aof_format import AofFormatError, encode_commands
 from magpie.persistence.children import fsync_directory
 from magpie.persistence.rdb_format import RdbError
 from magpie.protocol.replies import REPLY_OFF
+from magpie.replication.stream import stream_commands
 from magpie.store.clock import CLOCK
 from magpie.store.signals import EXPIRE_HIDE, EXPIRE_KEEP
 
@@ -504,23 +500,21 @@ class MasterLink(asyncio.Protocol):
         data = bytes(self.buffer)
         replication = self.replication
         client = self.master_client
-        scanner = CommandScanner(data, max_bulk=int(self.server.config["proto-max-bulk-len"]))  # type: ignore[call-overload]
+        commands = stream_commands(data, int(self.server.config["proto-max-bulk-len"]))  # type: ignore[call-overload]
         self.applied_ahead = 0
         signals = self.server.keyspace.signals
         CLOCK.update()
         signals.expiry = EXPIRE_KEEP  # the primary's commands see keys as the primary does
         try:
-            for _, argv in scanner:
-                reply = client.execute(argv)
+            for argv, end in commands:
+                reply = client.obey(argv)
                 if reply.__class__ is CommandError:
                     log.warning("== CRITICAL == This replica is sending an error to its master: '%s' after processing the command '%s'",
                                 reply.message, argv[0].decode(errors="replace"))  # type: ignore[attr-defined]  # fmt: skip
                 if not client.in_multi:
-                    self.applied_ahead = scanner.position
+                    self.applied_ahead = end
                 if self.transport is None or self.stopped:
                     break
-        except AofTruncated:
-            pass
         except AofFormatError as exc:
             raise LinkError(f"Protocol error from MASTER ({exc.reason} at offset "
                             f"{replication.offset + self.applied_ahead}), closing the link") from None  # fmt: skip

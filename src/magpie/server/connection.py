@@ -539,6 +539,24 @@ class Client(asyncio.Protocol):
             return _QUEUED
         return self.call(spec, argv)
 
+    def obey(self, argv: list[bytes]) -> object:
+        """A replica's master client runs what its primary sent: none of the refusals apply
+        to it, so an ordinary command goes straight to ``call``; anything else (unknown,
+        a container, a wrong arity, MULTI state) takes ``execute``'s full path."""
+        spec = DISPATCH.get(argv[0])
+        if (
+            spec is None
+            or not spec.fast_ok
+            or not spec.min_args <= len(argv) <= spec.max_args
+            or self.in_multi
+            or spec.name in _RUN_IN_MULTI
+        ):
+            return self.execute(argv)
+        reply = self.call(spec, argv)
+        if reply.__class__ is CommandError:
+            self.server.count_error(reply.message)  # type: ignore[attr-defined]
+        return reply
+
     def _exec_writes(self, spec: CommandSpec) -> bool:
         """EXEC counts as a write when anything it would run writes (Redis's is_write_command)."""
         return spec.name == "exec" and any(queued.is_write for queued, _ in self.multi_queue)
