@@ -174,3 +174,15 @@ def test_a_replicas_own_publish_and_local_writes_stay_out_of_its_stream(pair):
     assert r.info("replication")["master_repl_offset"] == before
     assert p.info("replication")["master_repl_offset"] == before
     assert p.get("local0") is None
+
+
+def test_a_transaction_cut_across_reads_runs_once_on_the_replica(pair):
+    """Its commands are queued as they arrive; later reads must not queue them again."""
+    primary, replica, p, r = pair
+    pipe = p.pipeline(transaction=True)
+    for _ in range(3000):
+        pipe.rpush("big", "x" * 200)  # ~650 KB: the replica reads it in many pieces
+    pipe.execute()
+    _wait(lambda: r.info("replication")["slave_repl_offset"] == p.info("replication")["master_repl_offset"],
+          what="offsets equal")  # fmt: skip
+    assert r.llen("big") == 3000

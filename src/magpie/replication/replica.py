@@ -69,6 +69,8 @@ class MasterLink(asyncio.Protocol):
         self.state = CONNECT
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
+        #: Bytes at the buffer's start already run: a MULTI's commands, queued until its EXEC.
+        self.scanned = 0
         self.step = ""
         self.stopped = False
         self.backoff = _BACKOFF_FIRST
@@ -165,6 +167,7 @@ class MasterLink(asyncio.Protocol):
             return
         self.transport = transport  # type: ignore[assignment]
         self.buffer = bytearray()
+        self.scanned = 0
         self.state = HANDSHAKE
         self.last_io = time.monotonic()
         log.info("MASTER <-> REPLICA sync started")
@@ -500,13 +503,17 @@ class MasterLink(asyncio.Protocol):
         data = bytes(self.buffer)
         replication = self.replication
         client = self.master_client
-        commands = stream_commands(data, int(self.server.config["proto-max-bulk-len"]))  # type: ignore[call-overload]
+        # (from ``scanned``: a transaction cut by the end of a read has its first commands
+        # queued already, their bytes kept until its EXEC)
+        commands = stream_commands(data, int(self.server.config["proto-max-bulk-len"]), self.scanned)  # type: ignore[call-overload]
+        scanned = self.scanned
         self.applied_ahead = 0
         signals = self.server.keyspace.signals
         CLOCK.update()
         signals.expiry = EXPIRE_KEEP  # the primary's commands see keys as the primary does
         try:
             for argv, end in commands:
+                scanned = end
                 reply = client.obey(argv)
                 if reply.__class__ is CommandError:
                     log.warning("== CRITICAL == This replica is sending an error to its master: '%s' after processing the command '%s'",
@@ -521,6 +528,7 @@ class MasterLink(asyncio.Protocol):
         finally:
             signals.expiry = EXPIRE_HIDE
             applied, self.applied_ahead = self.applied_ahead, 0
+            self.scanned = scanned - applied
             if applied:
                 replication.forward(data[:applied])
                 del self.buffer[:applied]

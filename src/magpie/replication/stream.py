@@ -17,12 +17,12 @@ import hiredis
 from magpie.persistence.aof_format import AofTruncated, CommandScanner, encode_commands
 
 
-def stream_commands(data: bytes, max_bulk: int) -> Iterator[tuple[list[bytes], int]]:
-    """(argv, end offset in ``data``) for each whole command at the start of ``data``;
-    stops at an incomplete tail. Raises AofFormatError for bytes that are not commands."""
-    position = 0
+def stream_commands(data: bytes, max_bulk: int, start: int = 0) -> Iterator[tuple[list[bytes], int]]:
+    """(argv, end offset in ``data``) for each whole command from ``start``; stops at an
+    incomplete tail. Raises AofFormatError for bytes that are not commands."""
+    position = start
     reader = hiredis.Reader()
-    reader.feed(data)
+    reader.feed(data, start)
     try:
         while True:
             argv = reader.gets()
