@@ -69,22 +69,25 @@ def wait_offsets_equal(primary: ServerProcess | redis.Redis, *replicas: ServerPr
 
 
 class ApproxTtl:
-    """A PTTL that compares equal to another within ``TTL_TOLERANCE_MS`` (-1: none)."""
+    """A PTTL, kept as the wall-clock moment it points to (so datasets read seconds apart
+    still compare), equal to another within ``TTL_TOLERANCE_MS``; -1: no TTL."""
 
-    __slots__ = ("ms",)
+    __slots__ = ("deadline",)
 
-    def __init__(self, ms: int) -> None:
-        self.ms = ms
+    def __init__(self, pttl: int) -> None:
+        self.deadline = -1 if pttl < 0 else time.time() * 1000 + pttl
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ApproxTtl):
             return NotImplemented
-        if self.ms < 0 or other.ms < 0:
-            return self.ms == other.ms
-        return abs(self.ms - other.ms) <= TTL_TOLERANCE_MS
+        if self.deadline < 0 or other.deadline < 0:
+            return self.deadline == other.deadline
+        return abs(self.deadline - other.deadline) <= TTL_TOLERANCE_MS
 
     def __repr__(self) -> str:
-        return "no-ttl" if self.ms == -1 else f"ttl~{self.ms}ms"
+        if self.deadline < 0:
+            return "no-ttl"
+        return f"ttl~{self.deadline - time.time() * 1000:.0f}ms-from-now"
 
 
 def _value(client: redis.Redis, key: bytes, kind: str) -> object:
