@@ -165,8 +165,10 @@ class Replication:
             self._attached = False
 
     def feed(self, argv: list[bytes]) -> None:
-        """The propagation log's consumer: the effect joins the stream (sent this turn)."""
-        if not self.proxying:
+        """The propagation log's consumer: the effect joins the stream (sent this turn).
+        A replica's own writes (replica-read-only no) stay local, as in Redis 4+: its
+        stream is its primary's, byte for byte, or offsets would drift from the primary's."""
+        if not self.proxying and self.link is None:
             self._emit(encode_commands([argv]))
 
     def feed_raw_command(self, argv: list[bytes]) -> None:
