@@ -46,6 +46,14 @@ class Replication:
         #: The generic checks' view: a write now gets this error (NOREPLICAS), else None.
         self.write_denial: str | None = None
         self.backlog_idle_since = 0.0
+        # min-replicas-to-write holds from the start, and a CONFIG SET of it at once
+        # (not from the next cron tick)
+        self.write_denial = self._wanted_denial()
+        server.config.on_change.append(self._config_changed)
+
+    def _config_changed(self, name: str) -> None:
+        if name in ("min-replicas-to-write", "min-replicas-max-lag"):
+            self.primary.refresh_good_replicas()
 
     # -- role ------------------------------------------------------------------------------
 
@@ -130,6 +138,12 @@ class Replication:
         return "stale" not in spec.flags or exec_denies_stale
 
     def refresh_write_denial(self) -> None:
+        denial = self._wanted_denial()
+        if denial != self.write_denial:
+            self.write_denial = denial
+            self.server.refresh_slow_path()
+
+    def _wanted_denial(self) -> str | None:
         config = self.server.config
         wanted = int(config["min-replicas-to-write"])  # type: ignore[call-overload]
         denial = None
@@ -140,9 +154,7 @@ class Replication:
             and self.primary.good_replicas < wanted
         ):
             denial = NOREPLICAS
-        if denial != self.write_denial:
-            self.write_denial = denial
-            self.server.refresh_slow_path()
+        return denial
 
     # -- the stream ------------------------------------------------------------------------
 
