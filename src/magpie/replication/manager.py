@@ -46,14 +46,16 @@ class Replication:
         #: The generic checks' view: a write now gets this error (NOREPLICAS), else None.
         self.write_denial: str | None = None
         self.backlog_idle_since = 0.0
-        # min-replicas-to-write holds from the start, and a CONFIG SET of it at once
-        # (not from the next cron tick)
+        # min-replicas-to-write holds from the start, and a CONFIG SET of it or of the
+        # backlog's size applies at once (not from the next cron tick / the next backlog)
         self.write_denial = self._wanted_denial()
         server.config.on_change.append(self._config_changed)
 
     def _config_changed(self, name: str) -> None:
         if name in ("min-replicas-to-write", "min-replicas-max-lag"):
             self.primary.refresh_good_replicas()
+        elif name == "repl-backlog-size" and self.backlog is not None:
+            self.backlog.resize(int(self.server.config["repl-backlog-size"]))  # type: ignore[call-overload]
 
     # -- role ------------------------------------------------------------------------------
 
