@@ -364,12 +364,12 @@ class MasterLink(asyncio.Protocol):
         return True
 
     async def _load(self, data: bytes) -> None:
-        """Save the snapshot as the RDB file, load it (all or nothing), then stream."""
+        """Load the snapshot (all or nothing), save it as the RDB file, then stream. The
+        file is replaced only once the snapshot has loaded: one that is refused leaves
+        the dataset and the file as they were."""
         server = self.server
         ok = False
         try:
-            if not self._save_file(data):
-                return
             log.info("MASTER <-> REPLICA sync: Flushing old data")
             log.info("MASTER <-> REPLICA sync: Loading DB in memory")
             steps = server.snapshots.load_bytes(data, keep_expired=True)
@@ -382,6 +382,8 @@ class MasterLink(asyncio.Protocol):
                         steps.close()  # the dataset stays as it was
                         log.warning("Failed trying to load the MASTER synchronization DB: the link went away")
                         return
+            if not self._save_file(data):
+                return
             ok = True
         except RdbError as exc:
             log.warning("Failed trying to load the MASTER synchronization DB from disk, check server logs. (%s)", exc.describe())
