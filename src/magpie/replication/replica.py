@@ -178,6 +178,11 @@ class MasterLink(asyncio.Protocol):
             self.received = bytearray()
             self._retry_later()
 
+    def eof_received(self) -> None:
+        """The primary closed the link (connection_lost follows)."""
+        if self.state == TRANSFER and self.loading is None:
+            log.warning("I/O error trying to sync with MASTER: connection lost")
+
     def data_received(self, data: bytes) -> None:
         now = time.monotonic()
         self.last_io = self.transfer_last_io = now
