@@ -286,6 +286,7 @@ class MasterLink(asyncio.Protocol):
             if len(parts) != 3 or len(parts[1]) != 40 or not parts[2].lstrip("-").isdigit():
                 raise LinkError(f"Master replied with wrong +FULLRESYNC syntax: '{text}'")
             self.sync_replid, self.sync_offset = parts[1], int(parts[2])
+            self.transfer_size, self.eof_mark = -1, b""  # (INFO: no bulk header yet)
             log.info("Full resync from master: %s:%d", self.sync_replid, self.sync_offset)
             self.state = TRANSFER
             self.step = "bulk_header"
@@ -516,12 +517,13 @@ class MasterLink(asyncio.Protocol):
         }
         if self.state == TRANSFER:
             read = len(self.received)
-            total = self.transfer_size
+            # Redis's repl_transfer_size: -1 until the bulk header, 0 for an $EOF: transfer
+            total = 0 if self.eof_mark else self.transfer_size
             fields.update({
                 "master_sync_total_bytes": total,
                 "master_sync_read_bytes": read,
-                "master_sync_left_bytes": total - read if total >= 0 else -1,
-                "master_sync_perc": f"{100 * read / total:.2f}" if total > 0 else "0.00",
+                "master_sync_left_bytes": total - read,
+                "master_sync_perc": f"{100 * read / total:.2f}" if total else "0.00",
                 "master_sync_last_io_seconds_ago": int(now - self.transfer_last_io),
             })  # fmt: skip
         if not self.connected:
