@@ -76,6 +76,8 @@ class Replication:
         from magpie.replication.replica import MasterLink
 
         server = self.server
+        # a stream continued elsewhere goes on in the db it had selected (Redis's cached master)
+        stream_db = self.link.master_client.db_index if self.link is not None else 0
         if self.link is not None:
             self.link.stop()
         self.flush()
@@ -86,6 +88,7 @@ class Replication:
         # our history is offered for a partial resync; a server that never had one says "?"
         history = self.ids.replid if (self.backlog is not None or self.offset) else "?"
         self.link = MasterLink(self, host, port, history)
+        self.link.master_client.select(stream_db)
         server.keyspace.signals.expiry = EXPIRE_HIDE
         server.config.values["replicaof"] = f"{host} {port}"
         self.refresh_write_denial()
@@ -255,8 +258,9 @@ class Replication:
         """Redis's rdbPopulateSaveInfo fields: the history a snapshot belongs to, so a
         server restarted on it can still partially resync."""
         self.flush()
+        stream_db = self.link.master_client.db_index if self.link is not None else 0
         return [
-            (b"repl-stream-db", b"0"),
+            (b"repl-stream-db", str(stream_db).encode()),
             (b"repl-id", self.ids.replid.encode()),
             (b"repl-offset", str(self.offset).encode()),
         ]
