@@ -433,7 +433,10 @@ class MasterLink(asyncio.Protocol):
         replication = self.replication
         log.info("MASTER <-> REPLICA sync: Finished with success")
         replication.take_history(self.sync_replid, self.sync_offset)
-        self.master_client.select(0)
+        # the stream goes on in the db the snapshot says it had selected (a chained
+        # primary forwards its own primary's stream, with no SELECT of its own)
+        stream_db = dict(self.server.snapshots.last_load.aux).get(b"repl-stream-db", b"0")
+        self.master_client.select(int(stream_db) if stream_db.isdigit() and int(stream_db) < len(self.server.keyspace) else 0)
         self._now_connected()
         if self.eof_mark:
             self.send_ack()  # after a diskless transfer the primary waits for this
