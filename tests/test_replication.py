@@ -488,6 +488,63 @@ def test_replica_restart_partially_resyncs(cluster):
     assert after["sync_full"] == before["sync_full"]
 
 
+def test_replica_switching_primary_keeps_stream_db(cluster):
+    """A replica that moves to a sibling with the same history continues the stream where
+    it was, in the database its last SELECT chose (Redis's cached master keeps its db):
+    the stream goes on without a new SELECT."""
+    a = cluster.start()
+    b = cluster.start(replica_of=a)
+    c = cluster.start(replica_of=a)
+    wait_link_up(b)
+    wait_link_up(c)
+    client(a, 3).set("x", "1")
+    wait_offsets_equal(a, b, c)
+    assert client(c).replicaof("127.0.0.1", b.port)
+    wait_link_up(c)
+    client(a, 3).set("y", "2")  # no SELECT in the stream: db 3 is already selected
+    wait_offsets_equal(a, b)
+    wait_offsets_equal(b, c)
+    assert stats(b)["sync_partial_ok"] == 1
+    assert_same_dataset(a, c)
+
+
+@pytest.mark.parametrize("diskless", ["no", "yes"], ids=["disk", "diskless"])
+def test_full_sync_from_a_replica_keeps_stream_db(cluster, diskless):
+    """A replica's snapshot for its own replica is followed by its primary's stream,
+    forwarded as it is (no SELECT can be added): the sub-replica must start in the db
+    that stream had selected, which the snapshot records (repl-stream-db), as Redis does."""
+    a = cluster.start()
+    b = cluster.start("--repl-diskless-sync", diskless, replica_of=a)
+    wait_link_up(b)
+    client(a, 3).set("x", "1")
+    wait_offsets_equal(a, b)
+    c = cluster.start(replica_of=b)
+    wait_link_up(c)
+    client(a, 3).set("y", "2")  # no SELECT in the stream: db 3 is already selected
+    wait_offsets_equal(a, b)
+    wait_offsets_equal(b, c)
+    assert_same_dataset(a, c)
+
+
+@pytest.mark.xfail(strict=True, reason="a replica restarted on its RDB continues with +CONTINUE but its master "
+                   "client starts in db 0: Server._start_configured_replication restores repl-id/repl-offset "
+                   "but not repl-stream-db (Redis selects it on the cached master), so the next write in the "
+                   "db the stream had selected lands in db 0")  # fmt: skip
+def test_replica_restart_keeps_stream_db(cluster):
+    primary = cluster.start()
+    replica = cluster.start("--save", "3600 1", replica_of=primary)
+    wait_link_up(replica)
+    client(primary, 3).set("x", "1")
+    wait_offsets_equal(primary, replica)
+    replica.stop(keep_dir=True)
+    replica = cluster.restart(replica, "--save", "3600 1", "--replicaof", "127.0.0.1", str(primary.port))
+    wait_link_up(replica)
+    client(primary, 3).set("y", "2")  # no SELECT in the stream: db 3 is already selected
+    wait_offsets_equal(primary, replica)
+    assert stats(primary)["sync_partial_ok"] == 1
+    assert_same_dataset(primary, replica)
+
+
 def test_chained_replicas(cluster):
     a = cluster.start()
     populate(a, "a")
