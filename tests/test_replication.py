@@ -373,6 +373,13 @@ def test_replica_killed_mid_transfer(cluster):
     primary = _slow_primary(cluster)
     replica, old = _old_dataset(cluster)
     client(primary).config_set("rdb-key-save-delay", 1500)
+    # first the replica gives up mid-transfer by itself (REPLICAOF NO ONE)
+    client(replica).replicaof("127.0.0.1", primary.port)
+    _wait_mid_transfer(replica)
+    assert client(replica).replicaof("NO", "ONE")
+    assert_same_dataset(old, replica)
+    wait_for(lambda: repl_info(primary)["connected_slaves"] == 0, 10, "the primary to drop the replica")
+    # then it is killed mid-transfer
     client(replica).replicaof("127.0.0.1", primary.port)
     _wait_mid_transfer(replica)
     assert_same_dataset(old, replica)  # serving the old data while the new arrives
@@ -543,6 +550,27 @@ def test_replica_restart_keeps_stream_db(cluster):
     wait_offsets_equal(primary, replica)
     assert stats(primary)["sync_partial_ok"] == 1
     assert_same_dataset(primary, replica)
+
+
+def test_replica_without_its_primary_refuses_sync(cluster):
+    """A replica whose own link is down answers PSYNC with -NOMASTERLINK: its replica
+    waits (and says so in its log) and syncs once the chain is whole again."""
+    a = cluster.start("--save", "3600 1")
+    populate(a, "a")
+    client(a).save()
+    b = cluster.start(replica_of=a)
+    wait_link_up(b)
+    a.kill()
+    wait_for(lambda: repl_info(b)["master_link_status"] == "down", 10, "B's link to go down")
+    c = cluster.start(replica_of=b)
+    wait_for(lambda: "Master is currently unable to PSYNC" in c.log(), 10, "C to be refused")
+    assert repl_info(c)["master_link_status"] == "down"
+    a = cluster.restart(a, "--save", "3600 1")
+    wait_link_up(b, 30)
+    wait_link_up(c, 30)
+    wait_offsets_equal(a, b)
+    wait_offsets_equal(b, c)
+    assert_same_dataset(a, c)
 
 
 def test_chained_replicas(cluster):
@@ -746,6 +774,25 @@ def test_replica_applies_writes_to_keys_it_hides(cluster):
     wait_offsets_equal(primary, replica)
     assert client(replica).get("e") == b"fresh"
     assert client(replica).ttl("e") == -1
+
+
+def test_full_sync_keeps_expired_keys_for_the_primarys_del(cluster):
+    """Keys past their time but not yet deleted on the primary travel in the snapshot; the
+    replica keeps them (hidden) until the primary's DEL, as Redis 7.0's replica loads them."""
+    primary = cluster.start()
+    pc = client(primary)
+    pc.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    pc.set("keep", "v")
+    pc.set("gone", "v", px=50)
+    wait_for(lambda: pc.keys("gone") == [], 5, "the key to expire")  # KEYS hides it, does not delete it
+    assert pc.dbsize() == 2
+    replica = cluster.start(replica_of=primary)
+    wait_link_up(replica)
+    rc = client(replica)
+    assert rc.dbsize() == 2
+    assert rc.get("gone") is None
+    assert pc.get("gone") is None  # deleted on the primary now: DEL in the stream
+    wait_for(lambda: rc.dbsize() == 1, 10, "the DEL to reach the replica")
 
 
 # -- refusals -------------------------------------------------------------------------------------------
