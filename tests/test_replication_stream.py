@@ -42,3 +42,11 @@ def test_garbage_is_an_error_after_the_commands_before_it(garbage: bytes):
     assert next(commands) == ([b"PING"], len(good))
     with pytest.raises(AofFormatError):
         list(commands)
+
+
+def test_an_absurd_length_in_the_tail_is_garbage_not_a_wait():
+    good = encode_commands([[b"PING"]])
+    commands = stream_commands(good + b"*1\r\n$99999999999\r\n", 1 << 20)
+    assert next(commands) == ([b"PING"], len(good))
+    with pytest.raises(AofFormatError):
+        list(commands)

@@ -8,6 +8,14 @@ import os
 import signal
 from collections.abc import Callable
 
+#: Descriptors a child closes first: the listening sockets, so a server killed while a
+#: child saves frees its port at once, as Redis's closeChildUnusedResourceAfterFork does.
+_CLOSED_IN_CHILDREN: list[int] = []
+
+
+def close_in_children(fds: list[int]) -> None:
+    _CLOSED_IN_CHILDREN[:] = fds
+
 
 def fork_child(work: Callable[[], object]) -> int:
     """Fork a child that runs ``work`` and exits 0 (1 if it raised), without any cleanup;
@@ -25,6 +33,11 @@ def fork_child(work: Callable[[], object]) -> int:
         code = 1
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
             signal.signal(sig, signal.SIG_DFL)  # the parent's loop handlers do not run here
+        for fd in _CLOSED_IN_CHILDREN:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         try:
             work()
             code = 0

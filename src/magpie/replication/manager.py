@@ -54,6 +54,16 @@ class Replication:
         #: The generic checks' view: a write now gets this error (NOREPLICAS), else None.
         self.write_denial: str | None = None
         self.backlog_idle_since = 0.0
+        # min-replicas-to-write holds from the start, and a CONFIG SET of it or of the
+        # backlog's size applies at once (not from the next cron tick / the next backlog)
+        self.write_denial = self._wanted_denial()
+        server.config.on_change.append(self._config_changed)
+
+    def _config_changed(self, name: str) -> None:
+        if name in ("min-replicas-to-write", "min-replicas-max-lag"):
+            self.primary.refresh_good_replicas()
+        elif name == "repl-backlog-size" and self.backlog is not None:
+            self.backlog.resize(int(self.server.config["repl-backlog-size"]))  # type: ignore[call-overload]
 
     # -- role ------------------------------------------------------------------------------
 
@@ -75,7 +85,8 @@ class Replication:
         from magpie.replication.replica import MasterLink
 
         server = self.server
-        if self.link is not None:
+        if self.link is not None:  # a stream continued elsewhere stays in the db it had selected
+            stream_db = self.link.master_client.db_index
             self.link.stop()
         self.flush()
         message = "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
@@ -140,6 +151,12 @@ class Replication:
         return "stale" not in spec.flags or exec_denies_stale
 
     def refresh_write_denial(self) -> None:
+        denial = self._wanted_denial()
+        if denial != self.write_denial:
+            self.write_denial = denial
+            self.server.refresh_slow_path()
+
+    def _wanted_denial(self) -> str | None:
         config = self.server.config
         wanted = int(config["min-replicas-to-write"])  # type: ignore[call-overload]
         denial = None
@@ -150,9 +167,7 @@ class Replication:
             and self.primary.good_replicas < wanted
         ):
             denial = NOREPLICAS
-        if denial != self.write_denial:
-            self.write_denial = denial
-            self.server.refresh_slow_path()
+        return denial
 
     # -- the stream ------------------------------------------------------------------------
 

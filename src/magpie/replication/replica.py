@@ -196,6 +196,11 @@ class MasterLink(asyncio.Protocol):
             self.received = bytearray()
             self._retry_later()
 
+    def eof_received(self) -> None:
+        """The primary closed the link (connection_lost follows)."""
+        if self.state == TRANSFER and self.loading is None:
+            log.warning("I/O error trying to sync with MASTER: connection lost")
+
     def data_received(self, data: bytes) -> None:
         now = time.monotonic()
         self.last_io = self.transfer_last_io = now
@@ -314,6 +319,7 @@ class MasterLink(asyncio.Protocol):
             if len(parts) != 3 or len(parts[1]) != 40 or not parts[2].lstrip("-").isdigit():
                 raise LinkError(f"Master replied with wrong +FULLRESYNC syntax: '{text}'")
             self.sync_replid, self.sync_offset = parts[1], int(parts[2])
+            self.transfer_size, self.eof_mark = -1, b""  # (INFO: no bulk header yet)
             log.info("Full resync from master: %s:%d", self.sync_replid, self.sync_offset)
             self.replication.failover.psync_answered(True)
             self.state = TRANSFER
@@ -412,19 +418,19 @@ class MasterLink(asyncio.Protocol):
         return True
 
     async def _load(self, data: bytes) -> None:
-        """Save the snapshot as the RDB file, load it (all or nothing), then stream. The
-        AOF is stopped meanwhile and started again after (a rewrite makes its new base),
-        as Redis does, so it never mixes the old dataset with the new stream."""
+        """Load the snapshot (all or nothing), then save it as the RDB file, then stream:
+        one that is refused leaves the dataset and the file as they were. The AOF is
+        stopped meanwhile and started again after (a rewrite makes its new base), as
+        Redis does, so it never mixes the old dataset with the new stream."""
         server = self.server
         aof_on = server.aof.state != AOF_OFF
         ok = False
         try:
             if aof_on:
                 server.aof.stop()
-            if self._save_file(data):
-                log.info("MASTER <-> REPLICA sync: Flushing old data")
-                log.info("MASTER <-> REPLICA sync: Loading DB in memory")
-                ok = await self._run_load(server.snapshots.load_bytes(data, keep_expired=True))
+            log.info("MASTER <-> REPLICA sync: Flushing old data")
+            log.info("MASTER <-> REPLICA sync: Loading DB in memory")
+            ok = await self._run_load(server.snapshots.load_bytes(data, keep_expired=True)) and self._save_file(data)
         except RdbError as exc:
             log.warning("Failed trying to load the MASTER synchronization DB from disk, check server logs. (%s)", exc.describe())
         finally:
@@ -478,7 +484,10 @@ class MasterLink(asyncio.Protocol):
         replication = self.replication
         log.info("MASTER <-> REPLICA sync: Finished with success")
         replication.take_history(self.sync_replid, self.sync_offset)
-        self.master_client.select(0)  # (the primary's stream starts with a SELECT)
+        # the stream goes on in the db the snapshot says it had selected (a chained
+        # primary forwards its own primary's stream, with no SELECT of its own)
+        stream_db = dict(self.server.snapshots.last_load.aux).get(b"repl-stream-db", b"0")
+        self.master_client.select(int(stream_db) if stream_db.isdigit() and int(stream_db) < len(self.server.keyspace) else 0)
         if self.transport is None:  # the link went while loading: continue from here
             self.psync_replid = replication.ids.replid
             self._retry_later()
@@ -569,12 +578,13 @@ class MasterLink(asyncio.Protocol):
         }
         if self.state == TRANSFER:
             read = len(self.received)
-            total = self.transfer_size
+            # Redis's repl_transfer_size: -1 until the bulk header, 0 for an $EOF: transfer
+            total = 0 if self.eof_mark else self.transfer_size
             fields.update({
                 "master_sync_total_bytes": total,
                 "master_sync_read_bytes": read,
-                "master_sync_left_bytes": total - read if total >= 0 else -1,
-                "master_sync_perc": f"{100 * read / total:.2f}" if total > 0 else "0.00",
+                "master_sync_left_bytes": total - read,
+                "master_sync_perc": f"{100 * read / total:.2f}" if total else "0.00",
                 "master_sync_last_io_seconds_ago": int(now - self.transfer_last_io),
             })  # fmt: skip
         if not self.connected:

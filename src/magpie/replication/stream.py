@@ -16,6 +16,10 @@ import hiredis
 
 from magpie.persistence.aof_format import AofTruncated, CommandScanner, encode_commands
 
+#: An incomplete tail up to this size is checked by the scanner (absurd lengths, which
+#: hiredis would wait for); a longer one is a command arriving.
+_TAIL_CHECKED = 1 << 16
+
 
 def stream_commands(data: bytes, max_bulk: int, start: int = 0) -> Iterator[tuple[list[bytes], int]]:
     """(argv, end offset in ``data``) for each whole command from ``start``; stops at an
@@ -27,7 +31,9 @@ def stream_commands(data: bytes, max_bulk: int, start: int = 0) -> Iterator[tupl
         while True:
             argv = reader.gets()
             if argv is False:
-                return
+                if len(data) - position > _TAIL_CHECKED:
+                    return  # a big command on its way (a length past max_bulk is short)
+                break  # hiredis waits for any length: the scanner judges the tail
             if argv.__class__ is not list or not argv:
                 break
             piece = encode_commands([argv])

@@ -13,6 +13,7 @@ from magpie.commands.table import COMMANDS, CommandSpec
 from magpie.config import Config
 from magpie.persistence.aof import AppendOnly
 from magpie.persistence.aof_loader import load_append_only, load_manifest
+from magpie.persistence.children import close_in_children
 from magpie.persistence.loading import load_with_progress
 from magpie.persistence.rdb_format import RdbError
 from magpie.persistence.snapshots import MISCONF, Snapshots
@@ -158,6 +159,7 @@ class Server:
         )
         sock = self._server.sockets[0]
         self.tcp_port = sock.getsockname()[1]
+        close_in_children([listener.fileno() for listener in self._server.sockets])
         self.loop.call_soon(self._tick)
 
     async def serve_forever(self) -> int:
