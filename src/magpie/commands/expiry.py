@@ -54,7 +54,7 @@ def _expire(client, args, unit_ms: int, relative: bool, name: str) -> int:
         return 0
     if lt and current is not None and when >= current:
         return 0
-    if when <= CLOCK.ms:
+    if db.already_expired(when):
         db.delete(key)
         client.propagate_as = [[_DEL, key]]
         return 1

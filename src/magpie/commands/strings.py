@@ -177,7 +177,7 @@ def getex(client, args):
         if db.persist(key):
             db.changed(key, "persist")
             client.propagate_as = [[_PERSIST, key]]
-    elif when is not None and when <= CLOCK.ms:
+    elif when is not None and db.already_expired(when):
         db.delete(key)
         client.propagate_as = [[_DEL, key]]
     else:

@@ -77,11 +77,12 @@ class Replication:
         or min-replicas-to-write set): commands must take the full path."""
         return self.link is not None or self.write_denial is not None
 
-    def replicate_from(self, host: str, port: int, stream_db: int = 0) -> None:
+    def replicate_from(self, host: str, port: int, stream_db: int = 0, has_history: bool = False) -> None:
         """REPLICAOF host port (Redis's replicationSetMaster): drop any old link, fail the
         blocked clients, make our replicas reconnect (they may continue from us), and
         connect, offering our own history for a partial resync. ``stream_db``: the
-        database a continued stream is in (a restart: the RDB's repl-stream-db)."""
+        database a continued stream is in (a restart: the RDB's repl-stream-db);
+        ``has_history``: the RDB recorded one (even at offset 0)."""
         from magpie.replication.replica import MasterLink
 
         server = self.server
@@ -94,7 +95,7 @@ class Replication:
         self.primary.fail_waiting(message)
         self.primary.disconnect_replicas()
         # our history is offered for a partial resync; a server that never had one says "?"
-        history = self.ids.replid if (self.backlog is not None or self.offset) else "?"
+        history = self.ids.replid if (has_history or self.backlog is not None or self.offset) else "?"
         self.link = MasterLink(self, host, port, history)
         self.link.master_client.select(stream_db)
         server.keyspace.signals.expiry = EXPIRE_HIDE

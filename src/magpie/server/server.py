@@ -210,9 +210,11 @@ class Server:
         aux = dict(self.snapshots.last_load.aux)
         replid, offset = aux.get(b"repl-id", b""), aux.get(b"repl-offset", b"")
         stream_db = 0
+        has_history = False
         if not self.config["appendonly"] and len(replid) == 40 and offset.isdigit():
             self.replication.ids.replid = replid.decode()
             self.replication.offset = int(offset)
+            has_history = True
             raw_db = aux.get(b"repl-stream-db", b"0")
             stream_db = int(raw_db) if raw_db.isdigit() and int(raw_db) < len(self.keyspace) else 0
         try:
@@ -220,7 +222,7 @@ class Server:
         except ValueError:
             log.warning("Invalid replicaof port: %s", target[1])
             return
-        self.replication.replicate_from(target[0], port, stream_db)
+        self.replication.replicate_from(target[0], port, stream_db, has_history)
 
     def prepare_shutdown(self, save: bool | None = None, force: bool = False) -> bool:
         """Redis's prepareForShutdown: stop a background save, then save when save points

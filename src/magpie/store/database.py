@@ -201,6 +201,12 @@ class Database:
         if self.expires:
             self.expires.pop(key, None)
 
+    def already_expired(self, when_ms: int) -> bool:
+        """An expiry time set now is past (EXPIRE with a past time deletes the key at once),
+        except on a replica: a time that passed while the primary's command was in transit
+        sets the TTL and the primary's DEL removes the key (Redis's checkAlreadyExpired)."""
+        return when_ms <= CLOCK.ms and self.signals.expiry == EXPIRE_DELETE
+
     def _expire(self, key: bytes) -> bool:
         """A lookup found ``key`` past its time: True if it is to be treated as gone.
         On a primary it is deleted (and a DEL propagated). On a replica keys go only by
