@@ -45,6 +45,8 @@ _EOF_MARK_LEN = 40
 _MAX_LINE = 64 * 1024
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.1, 5.0
 _SLICE_SECONDS = 0.02
+#: A read this big means the stream is queued up: the link yields to the loop after it.
+_YIELD_READ = 64 * 1024
 
 
 class LinkError(Exception):
@@ -187,6 +189,17 @@ class MasterLink(asyncio.Protocol):
             self._advance()
         except LinkError as exc:
             self.fail(str(exc))
+        transport = self.transport
+        if len(data) >= _YIELD_READ and transport is not None and self.state == CONNECTED:
+            # uvloop (libuv) reads a busy socket up to 32 times in one wakeup, so a heavy
+            # stream held every client for seconds: one read, then the others get a turn
+            transport.pause_reading()
+            assert self.server.loop is not None
+            self.server.loop.call_soon(self._resume_after_turn, transport)
+
+    def _resume_after_turn(self, transport: asyncio.Transport) -> None:
+        if transport is self.transport and self.loading is None and self.state == CONNECTED:
+            transport.resume_reading()
 
     # -- the handshake -------------------------------------------------------------------------
 
