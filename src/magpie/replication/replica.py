@@ -64,6 +64,8 @@ class MasterLink(asyncio.Protocol):
         self.state = CONNECT
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
+        #: Bytes at the buffer's start already run: a MULTI's commands, queued, kept until its EXEC.
+        self.scanned = 0
         self.step = ""
         self.stopped = False
         self.backoff = _BACKOFF_FIRST
@@ -158,6 +160,7 @@ class MasterLink(asyncio.Protocol):
             return
         self.transport = transport  # type: ignore[assignment]
         self.buffer = bytearray()
+        self.scanned = 0
         self.state = HANDSHAKE
         self.last_io = time.monotonic()
         log.info("MASTER <-> REPLICA sync started")
@@ -459,7 +462,8 @@ class MasterLink(asyncio.Protocol):
         data = bytes(self.buffer)
         replication = self.replication
         client = self.master_client
-        scanner = CommandScanner(data, max_bulk=int(self.server.config["proto-max-bulk-len"]))  # type: ignore[call-overload]
+        # a transaction cut by the end of a read: its first commands are queued already
+        scanner = CommandScanner(data, start=self.scanned, max_bulk=int(self.server.config["proto-max-bulk-len"]))  # type: ignore[call-overload]
         applied = 0
         signals = self.server.keyspace.signals
         try:
@@ -485,8 +489,10 @@ class MasterLink(asyncio.Protocol):
             pass
         except AofFormatError as exc:
             del self.buffer[:applied]
+            self.scanned = 0
             raise LinkError(f"Protocol error from MASTER ({exc.reason} at offset {replication.offset}), closing the link") from None
         del self.buffer[:applied]
+        self.scanned = scanner.position - applied
 
     def send_ack(self) -> None:
         """REPLCONF ACK <offset>: what this server has applied."""
