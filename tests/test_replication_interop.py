@@ -53,7 +53,7 @@ class Servers:
         return server
 
     def close(self) -> None:
-        for server in self.started:
+        for server in reversed(self.started):  # replicas first: a primary's SIGTERM waits for them
             server.stop()
 
 
@@ -90,12 +90,17 @@ def wait_until(predicate, what: str, timeout: float = 30):  # noqa: ANN001 - cal
         time.sleep(0.02)
 
 
+def admin(server: ServerProcess) -> redis.Redis:
+    """A client, logged in if the test gave the server a password."""
+    return server.client(protocol=2, password=server.extra.get("password"))
+
+
 def repl_info(server: ServerProcess) -> dict:
-    return server.client(protocol=2).info("replication")
+    return admin(server).info("replication")
 
 
 def stats(server: ServerProcess) -> dict:
-    return server.client(protocol=2).info("stats")
+    return admin(server).info("stats")
 
 
 def replicate(replica: ServerProcess, primary: ServerProcess) -> None:
@@ -170,6 +175,10 @@ def contents(server: ServerProcess) -> dict:
 
 
 def assert_same_data(primary: ServerProcess, *replicas: ServerProcess) -> dict:
+    # write_dataset's short TTLs: gone from the primary (its DEL sent) before anything is read
+    soon = [f"exp:soon:{i}" for i in range(10)]
+    wait_until(lambda: not admin(primary).exists(*soon), "the short TTLs to expire")
+    wait_in_sync(primary, *replicas)
     expected = contents(primary)
     assert expected
     for replica in replicas:
@@ -271,6 +280,10 @@ def sync_under_writes(primary: ServerProcess, replica: ServerProcess) -> None:
     try:
         wait_until(lambda: writer.batches >= 2, "the writer to start")
         replicate(replica, primary)
+        persistence = primary.client(protocol=2).info
+        wait_until(lambda: persistence("persistence")["rdb_bgsave_in_progress"], "the snapshot to start")
+        at = writer.batches
+        wait_until(lambda: writer.batches >= at + 3, "writes while the snapshot is made")
         wait_until(lambda: repl_info(replica).get("master_link_status") == "up", "the link to come up")
         at = writer.batches
         wait_until(lambda: writer.batches >= at + 5, "writes after the sync")
@@ -500,67 +513,83 @@ def write_stream(server: ServerProcess, round_: int = 0) -> None:
     wait_until(lambda: not x("EXISTS", *soon), "the short TTLs to expire")
 
 
-# -- Magpie primary, redis-server replica -------------------------------------------------------
+# -- Magpie primary, redis-server replica, and the reverse ------------------------------------
+
+
+def sync_stream_and_resume(primary: ServerProcess, replica: ServerProcess) -> None:
+    """The body of both directions: dataset, sync under writes, the stream, a killed link
+    and a partial resync that goes on in the stream's database."""
+    write_dataset(primary)
+    sync_under_writes(primary, replica)
+    assert stats(primary)["sync_full"] == 1
+    assert_same_data(primary, replica)
+    write_stream(primary)
+    assert_same_offsets(primary, replica)
+    assert_same_data(primary, replica)
+    # WAIT counts the replica once it has ACKed the write
+    pc = primary.client(protocol=2)
+    pc.set("waited", "v")
+    assert pc.execute_command("WAIT", 1, 10_000) == 1
+    # the link goes while the stream is in db 5; the backlog has the rest, with no SELECT
+    c5 = primary.client(protocol=2, db=5)
+    c5.set("before-kill", 1)
+    before = stats(primary)
+    assert pc.client_kill_filter(_type="replica") == 1
+    c5.set("after-kill", 2)
+    c5.incr("before-kill")
+    wait_in_sync(primary, replica)
+    c5.rpush("after-resync", 3)
+    write_stream(primary, 1)
+    assert_same_offsets(primary, replica)
+    after = stats(primary)
+    assert after["sync_partial_ok"] == before["sync_partial_ok"] + 1
+    assert after["sync_full"] == before["sync_full"] == 1
+    assert "MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization" in replica.log()
+    assert replica.client(db=5).mget("before-kill", "after-kill") == [b"2", b"2"]
+    assert_same_data(primary, replica)
+    assert pc.execute_command("WAIT", 1, 10_000) == 1
+    # ROLE and INFO on the primary show the replica and its ACKed offset
+    offset = repl_info(primary)["master_repl_offset"]
+    role = wait_until(lambda: (r := pc.execute_command("ROLE"))[2] and int(r[2][0][2]) == offset and r,
+                      "the replica's ACK")  # fmt: skip
+    assert role[0] == b"master" and role[1] == offset
+    assert [entry[:2] for entry in role[2]] == [[b"127.0.0.1", str(replica.port).encode()]]
+    slave0 = repl_info(primary)["slave0"]
+    assert (slave0["ip"], slave0["port"], slave0["state"]) == ("127.0.0.1", replica.port, "online")
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_redis_replica_of_magpie(servers, mode):
     primary = servers("magpie", mode)
     replica = servers("redis", mode)
-    write_dataset(primary)
-    sync_under_writes(primary, replica)
-    assert_same_data(primary, replica)
-    assert stats(primary)["sync_full"] == 1
-    kind = "diskless" if mode == "diskless" else "disk"
-    assert ("Starting BGSAVE for SYNC with target: " + ("replicas sockets" if kind == "diskless" else "disk")) in primary.log()
-    write_stream(primary)
-    assert_same_offsets(primary, replica)
-    assert_same_data(primary, replica)
-    # the link goes; what is written meanwhile comes from the backlog
-    before = stats(primary)
-    assert primary.client().client_kill_filter(_type="replica") == 1
-    write_stream(primary, 1)
-    assert_same_offsets(primary, replica)
-    after = stats(primary)
-    assert after["sync_partial_ok"] == before["sync_partial_ok"] + 1
-    assert after["sync_full"] == before["sync_full"]
-    assert "MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization" in replica.log()
-    assert_same_data(primary, replica)
-    # the replica's ACKs reach Magpie: ROLE and INFO show its offset
-    offset = repl_info(primary)["master_repl_offset"]
-    role = wait_until(lambda: (r := primary.client().execute_command("ROLE"))[2] and int(r[2][0][2]) == offset and r,
-                      "the replica's ACK")  # fmt: skip
-    assert role[0] == b"master" and role[2][0][1] == str(replica.port).encode()
-    assert repl_info(primary)["slave0"]["state"] == "online"
+    # an FT index with a vector field: its magpie-ft-* aux fields ride in the snapshot, and
+    # redis-server skips them as unknown aux fields
+    pc = primary.client(protocol=2)
+    for i in range(50):
+        pc.hset(f"doc:{i}", mapping={"v": bytes([i]) * 16, "tag": f"t{i % 3}"})
+    pc.execute_command("FT.CREATE", "idx", "PREFIX", 1, "doc:", "SCHEMA", "tag", "TAG",
+                       "v", "VECTOR", "HNSW", 6, "TYPE", "FLOAT32", "DIM", 4, "DISTANCE_METRIC", "L2")  # fmt: skip
+    sync_stream_and_resume(primary, replica)
+    assert replica.client().hget("doc:7", "v") == bytes([7]) * 16  # (the stream's FLUSHDB dropped idx)
+    target = "replicas sockets" if mode == "diskless" else "disk"
+    assert f"Starting BGSAVE for SYNC with target: {target}" in primary.log()
+    assert set(repl_info(primary)) == PRIMARY_INFO_FIELDS
 
 
-# -- redis-server primary, Magpie replica -------------------------------------------------------
+#: INFO replication of a redis-server 7.0 primary with one replica.
+PRIMARY_INFO_FIELDS = {
+    "role", "connected_slaves", "slave0", "master_failover_state", "master_replid", "master_replid2",
+    "master_repl_offset", "second_repl_offset", "repl_backlog_active", "repl_backlog_size",
+    "repl_backlog_first_byte_offset", "repl_backlog_histlen",
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_magpie_replica_of_redis(servers, mode):
     primary = servers("redis", mode)
     replica = servers("magpie", mode)
-    write_dataset(primary)
-    sync_under_writes(primary, replica)
-    assert_same_data(primary, replica)
-    write_stream(primary)
-    assert_same_offsets(primary, replica)
-    assert_same_data(primary, replica)
-    # WAIT on redis counts Magpie once it has ACKed the write
-    pc = primary.client(protocol=2)
-    pc.set("waited", "v")
-    assert pc.execute_command("WAIT", 1, 5000) == 1
-    assert_same_offsets(primary, replica)
-    # the link goes; redis serves the rest from its backlog
-    before = stats(primary)
-    assert pc.client_kill_filter(_type="replica") == 1
-    write_stream(primary, 1)
-    assert_same_offsets(primary, replica)
-    after = stats(primary)
-    assert after["sync_partial_ok"] == before["sync_partial_ok"] + 1
-    assert after["sync_full"] == before["sync_full"] == 1
-    assert_same_data(primary, replica)
+    sync_stream_and_resume(primary, replica)
+    assert set(repl_info(primary)) == PRIMARY_INFO_FIELDS
     # what Magpie says of itself
     pinfo, rinfo = repl_info(primary), repl_info(replica)
     assert rinfo["role"] == "slave"
@@ -569,16 +598,15 @@ def test_magpie_replica_of_redis(servers, mode):
     assert rinfo["master_replid"] == pinfo["master_replid"]
     assert rinfo["slave_read_only"] == 1 and rinfo["connected_slaves"] == 0
     assert rinfo["slave_read_repl_offset"] == rinfo["slave_repl_offset"] == pinfo["master_repl_offset"]
+    assert rinfo["master_repl_offset"] == pinfo["master_repl_offset"]
     role = replica.client().execute_command("ROLE")
     assert role[:4] == [b"slave", b"127.0.0.1", primary.port, b"connected"]
     assert role[4] == pinfo["master_repl_offset"]
-    # and what redis says of it
-    prole = pc.execute_command("ROLE")
-    assert prole[0] == b"master" and [e[:2] for e in prole[2]] == [[b"127.0.0.1", str(replica.port).encode()]]
-    assert pinfo["slave0"]["port"] == replica.port and pinfo["slave0"]["state"] == "online"
-    # a replica refuses writes
+    # a replica refuses writes, and WAIT
     with pytest.raises(redis.ReadOnlyError):
         replica.client().set("x", 1)
+    with pytest.raises(redis.ResponseError, match="WAIT cannot be used with replica instances"):
+        replica.client().execute_command("WAIT", 1, 0)
 
 
 # -- chains -------------------------------------------------------------------------------------
@@ -597,6 +625,12 @@ def test_chain(servers, kinds):
     assert_same_offsets(head, middle, tail)
     assert_same_data(head, middle, tail)
     assert repl_info(tail)["master_replid"] == repl_info(head)["master_replid"]
+    # FLUSHALL, then the whole dataset again, this time through the stream
+    admin(head).flushall()
+    write_dataset(head)
+    write_stream(head, 1)
+    assert_same_offsets(head, middle, tail)
+    assert_same_data(head, middle, tail)
 
 
 # -- promotion across kinds ---------------------------------------------------------------------
@@ -664,3 +698,206 @@ def test_magpie_follows_a_promoted_redis_replica(servers):
     assert "Master replication ID changed to " + repl_info(redis_replica)["master_replid"] in log
     assert repl_info(magpie_replica)["master_replid"] == repl_info(redis_replica)["master_replid"]
     assert_same_data(redis_replica, magpie_replica)
+
+
+# -- more of the protocol -----------------------------------------------------------------------
+
+DIRECTIONS = [("magpie", "redis"), ("redis", "magpie")]
+DIRECTION_IDS = ["magpie-to-redis", "redis-to-magpie"]
+
+
+def _magpie_has(feature: str) -> bool:
+    """Whether this Magpie has a fix main gained after this branch was made (so an xfail
+    below holds here and lifts by itself once merged): checked in the code the servers run."""
+    from magpie.commands import load_all
+    from magpie.commands.table import COMMANDS
+
+    load_all()
+    if feature == "publish":  # main 52490db: PUBLISH/SPUBLISH declared replicas_only
+        return bool(getattr(COMMANDS[b"publish"], "replicas_only", False))
+    from magpie.replication import manager
+
+    source = open(manager.__file__).read()
+    if feature == "replica-feeds-nothing":  # main 1fbd64f
+        return "A replica feeds nothing of its own" in source
+    if feature == "repl-stream-db":  # main a7b4fad
+        return "repl-stream-db\", b\"0\"" not in source
+    raise ValueError(feature)
+
+
+PUBLISH_NOT_PROPAGATED = pytest.mark.xfail(
+    not _magpie_has("publish"), strict=True,
+    reason="a Magpie primary does not put PUBLISH/SPUBLISH in the replication stream (Redis forces their "
+           "propagation outside a cluster): subscribers on its replicas get nothing; fixed on main by 52490db",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("kinds", [pytest.param(DIRECTIONS[0], marks=PUBLISH_NOT_PROPAGATED), DIRECTIONS[1]],
+                         ids=DIRECTION_IDS)  # fmt: skip
+def test_publish_reaches_subscribers_on_the_replica(servers, kinds):
+    """PUBLISH and SPUBLISH go down the stream (Redis forces their propagation outside a
+    cluster), so a replica's subscribers get them too."""
+    primary, replica = servers(kinds[0]), servers(kinds[1])
+    replicate(replica, primary)
+    wait_in_sync(primary, replica)
+    sub = replica.client(protocol=2).pubsub(ignore_subscribe_messages=True)
+    sub.subscribe("news")
+    sub.psubscribe("n*")
+    sub.ssubscribe("shard")
+    wait_until(lambda: replica.client().execute_command("PUBSUB", "NUMSUB", "news")[1] == 1, "the subscription")
+    pc = primary.client(protocol=2)
+    pc.publish("news", "hello")
+    pc.execute_command("SPUBLISH", "shard", "sharded")
+    got = []
+    deadline = time.monotonic() + 3
+    while len(got) < 3 and time.monotonic() < deadline:
+        message = sub.get_message(timeout=0.1) or sub.get_sharded_message(timeout=0.1)
+        if message:
+            got.append((message["type"], message["channel"], message["data"]))
+    assert sorted(got) == [("message", b"news", b"hello"), ("pmessage", b"news", b"hello"),
+                           ("smessage", b"shard", b"sharded")]  # fmt: skip
+    assert_same_offsets(primary, replica)
+    sub.close()
+
+
+@pytest.mark.parametrize("kinds", DIRECTIONS, ids=DIRECTION_IDS)
+def test_replica_authenticates_as_an_acl_user(servers, kinds):
+    """The primary's default user has a password; the replica logs in as an ACL user with
+    just the replication commands (masteruser/masterauth)."""
+    primary, replica = servers(kinds[0]), servers(kinds[1])
+    pc = primary.client(protocol=2)
+    pc.execute_command("ACL", "SETUSER", "repl", "on", ">s3cret", "+psync", "+replconf", "+ping")
+    pc.config_set("requirepass", "topsecret")
+    primary.extra["password"] = "topsecret"
+    pc = admin(primary)
+    pc.set("k", "v")
+    rc = replica.client()
+    rc.config_set("masteruser", "repl")
+    rc.config_set("masterauth", "s3cret")
+    replicate(replica, primary)
+    wait_in_sync(primary, replica)
+    pc.set("after", "auth")
+    wait_in_sync(primary, replica)
+    assert replica.client().mget("k", "after") == [b"v", b"auth"]
+    # the link's user shows on the primary
+    assert any(b"user=repl" in line and b"flags=S" in line
+               for line in pc.execute_command("CLIENT", "LIST").splitlines())  # fmt: skip
+
+
+@pytest.mark.parametrize("kinds", DIRECTIONS, ids=DIRECTION_IDS)
+def test_backlog_outrun_means_a_full_resync(servers, kinds):
+    """More written while the link is down than the backlog holds: PSYNC is refused, a full
+    sync follows, and the data still match."""
+    primary, replica = servers(kinds[0]), servers(kinds[1])
+    pc = primary.client(protocol=2)
+    pc.config_set("repl-backlog-size", 16384)
+    write_dataset(primary)
+    replicate(replica, primary)
+    wait_in_sync(primary, replica)
+    before = stats(primary)
+    pipe = pc.pipeline(transaction=False)
+    pipe.client_kill_filter(_type="replica")
+    pipe.set("outrun", "x" * 100_000)  # in the same read: before the replica can come back
+    pipe.execute()
+    wait_in_sync(primary, replica)
+    after = stats(primary)
+    assert after["sync_full"] == before["sync_full"] + 1 == 2
+    assert after["sync_partial_ok"] == 0
+    # (the first sync's count differs: a fresh redis-server replica offers its own replid, so
+    # its primary counts a refused PSYNC; Magpie asks PSYNC ? -1)
+    assert after["sync_partial_err"] == before["sync_partial_err"] + 1
+    assert_same_data(primary, replica)
+
+
+WRITABLE_REPLICA_FEEDS = pytest.mark.xfail(
+    not _magpie_has("replica-feeds-nothing"), strict=True,
+    reason="a writable Magpie replica (replica-read-only no) feeds its own clients' writes into the "
+           "stream it passes on: its sub-replicas get them and its offset runs ahead of its primary's "
+           "(Redis 4+ keeps them local); fixed on main by 1fbd64f",
+)  # fmt: skip
+
+
+@WRITABLE_REPLICA_FEEDS
+def test_a_writable_magpie_replicas_own_writes_stay_local(servers):
+    """redis -> Magpie (writable) -> redis: a write made on the middle stays there, and the
+    offsets along the chain stay the head's."""
+    head, middle, tail = servers("redis"), servers("magpie"), servers("redis")
+    try:
+        replicate(middle, head)
+        replicate(tail, middle)
+        head.client().set("from-head", 1)
+        wait_in_sync(head, middle, tail)
+        middle.client().config_set("replica-read-only", "no")
+        middle.client().set("local-only", "here")
+        head.client().set("from-head-2", 2)
+        wait_until(lambda: tail.client().get("from-head-2") == b"2", "the head's write at the tail")
+        assert middle.client().get("local-only") == b"here"
+        assert tail.client().get("local-only") is None
+        assert repl_info(middle)["master_repl_offset"] == repl_info(head)["master_repl_offset"]
+        assert_same_offsets(head, middle, tail)
+    finally:
+        head.kill()  # (redis-server's SIGTERM would wait for a replica whose ACK is not its offset)
+
+
+RESTARTED_REPLICA_DB = pytest.mark.xfail(
+    not _magpie_has("repl-stream-db"), strict=True,
+    reason="a Magpie replica's RDB records repl-stream-db 0 whatever database the stream is in, and a "
+           "restarted replica's master client starts in db 0: after the partial resync the primary "
+           "(which sends no SELECT) writes land in db 0; fixed on main by a7b4fad",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("kinds", [DIRECTIONS[0], pytest.param(DIRECTIONS[1], marks=RESTARTED_REPLICA_DB)],
+                         ids=DIRECTION_IDS)  # fmt: skip
+def test_a_restarted_replica_continues_with_a_partial_resync(servers, kinds):
+    """A replica stopped (SIGTERM saves its RDB, with its primary's repl-id, offset and stream
+    database) and started again on its directory, with replicaof, continues from the
+    primary's backlog, in the database the stream was in."""
+    primary = servers(kinds[0])
+    start_replica = start_magpie if kinds[1] == "magpie" else start_redis
+    replica = start_replica("--save", "3600 1")
+    servers.started.append(replica)
+    write_dataset(primary)
+    replicate(replica, primary)
+    wait_in_sync(primary, replica)
+    write_stream(primary)  # (so the replica's offset is past its sync's: see test_..._at_offset_0)
+    p3 = primary.client(protocol=2, db=3)
+    p3.set("in-db3", "before")
+    wait_in_sync(primary, replica)
+    replica.stop(keep_dir=True)
+    p3.set("while-down", "in db 3")  # the stream is still in db 3: no SELECT before it
+    p3.incr("counter")
+    before = stats(primary)
+    replica = start_replica("--save", "3600 1", "--replicaof", "127.0.0.1", str(primary.port), workdir=replica.workdir)
+    servers.started.append(replica)
+    wait_in_sync(primary, replica)
+    after = stats(primary)
+    assert after["sync_partial_ok"] == before["sync_partial_ok"] + 1
+    assert after["sync_full"] == before["sync_full"]
+    assert replica.client(db=3).mget("in-db3", "while-down", "counter") == [b"before", b"in db 3", b"1"]
+    assert_same_data(primary, replica)
+
+
+@pytest.mark.parametrize("kind", ["redis", pytest.param("magpie", marks=pytest.mark.xfail(strict=True, reason=(
+    "a Magpie replica whose offset is 0 (synced, nothing streamed since) asks PSYNC ? -1 once restarted on "
+    "its RDB, though the RDB has the primary's repl-id: replicate_from offers its history only if it has a "
+    "backlog or a non-zero offset; Redis asks PSYNC <repl-id> 1 and continues")))])  # fmt: skip
+def test_a_restarted_replica_at_offset_0_continues(servers, kind):
+    """The same restart right after a first sync, before any byte of stream."""
+    primary = servers("redis")
+    start_replica = start_magpie if kind == "magpie" else start_redis
+    replica = start_replica("--save", "3600 1")
+    servers.started.append(replica)
+    primary.client().set("k", "v")
+    replicate(replica, primary)
+    wait_in_sync(primary, replica)
+    if repl_info(replica)["slave_repl_offset"] != 0:
+        pytest.skip("the primary's PING went out already")
+    replica.stop(keep_dir=True)
+    primary.client().set("while-down", 1)
+    replica = start_replica("--save", "3600 1", "--replicaof", "127.0.0.1", str(primary.port), workdir=replica.workdir)
+    servers.started.append(replica)
+    wait_in_sync(primary, replica)
+    s = stats(primary)
+    assert (s["sync_full"], s["sync_partial_ok"]) == (1, 1)
+    assert replica.client().mget("k", "while-down") == [b"v", b"1"]
