@@ -15,6 +15,7 @@ Every wait polls with a deadline; nothing asserts how long something took.
 
 from __future__ import annotations
 
+import reprlib
 import threading
 import time
 
@@ -183,13 +184,18 @@ def assert_same_data(primary: ServerProcess, *replicas: ServerProcess) -> dict:
     assert expected
     for replica in replicas:
         got = contents(replica)
-        missing = sorted(set(expected) - set(got))[:10]
-        extra = sorted(set(got) - set(expected))[:10]
-        differ = sorted(k for k in set(expected) & set(got) if expected[k] != got[k])[:10]
-        assert got == expected, (
-            f"{replica.kind} replica differs from {primary.kind} primary: missing {missing}, extra {extra}, "
-            f"different {[(k, expected[k], got[k]) for k in differ]}"
-        )
+        if got != expected:
+            missing = sorted(set(expected) - set(got))[:10]
+            extra = sorted(set(got) - set(expected))[:10]
+            differ = sorted(k for k in set(expected) & set(got) if expected[k] != got[k])[:5]
+            shortener = reprlib.Repr()
+            shortener.maxstring = shortener.maxother = 60
+            shortener.maxlist = 6
+            short = shortener.repr
+            pytest.fail(
+                f"{replica.kind} replica differs from {primary.kind} primary: missing {missing}, extra {extra}, "
+                f"different {[(k, short(expected[k]), short(got[k])) for k in differ]}"
+            )
     return expected
 
 
