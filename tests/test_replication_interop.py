@@ -564,10 +564,14 @@ def sync_stream_and_resume(primary: ServerProcess, replica: ServerProcess) -> No
     assert (slave0["ip"], slave0["port"], slave0["state"]) == ("127.0.0.1", replica.port, "online")
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", [*MODES, "diskless-load"])
 def test_redis_replica_of_magpie(servers, mode):
-    primary = servers("magpie", mode)
-    replica = servers("redis", mode)
+    """diskless-load: the redis replica parses the diskless transfer straight from the socket
+    (repl-diskless-load swapdb) instead of saving it first."""
+    primary = servers("magpie", "disk" if mode == "disk" else "diskless")
+    replica = servers("redis", "disk" if mode == "disk" else "diskless")
+    if mode == "diskless-load":
+        replica.client().config_set("repl-diskless-load", "swapdb")
     # an FT index with a vector field: its magpie-ft-* aux fields ride in the snapshot, and
     # redis-server skips them as unknown aux fields
     pc = primary.client(protocol=2)
@@ -577,8 +581,10 @@ def test_redis_replica_of_magpie(servers, mode):
                        "v", "VECTOR", "HNSW", 6, "TYPE", "FLOAT32", "DIM", 4, "DISTANCE_METRIC", "L2")  # fmt: skip
     sync_stream_and_resume(primary, replica)
     assert replica.client().hget("doc:7", "v") == bytes([7]) * 16  # (the stream's FLUSHDB dropped idx)
-    target = "replicas sockets" if mode == "diskless" else "disk"
+    target = "disk" if mode == "disk" else "replicas sockets"
     assert f"Starting BGSAVE for SYNC with target: {target}" in primary.log()
+    if mode == "diskless-load":
+        assert "receiving streamed RDB from master with EOF to parser" in replica.log()
     assert set(repl_info(primary)) == PRIMARY_INFO_FIELDS
 
 
@@ -643,17 +649,26 @@ def test_chain(servers, kinds):
 
 
 def test_redis_follows_a_promoted_magpie_replica(servers):
-    """Magpie primary with a redis replica and a Magpie replica; the primary dies, the
-    Magpie replica is promoted, the redis replica follows it with a partial resync."""
-    primary = servers("magpie")
-    redis_replica = servers("redis")
-    magpie_replica = servers("magpie")
+    """Magpie primary with a redis replica and a Magpie replica (both in one diskless
+    transfer); the primary dies, the Magpie replica is promoted, the redis replica follows
+    it with a partial resync."""
+    primary = servers("magpie", "diskless")
+    redis_replica = servers("redis", "diskless")
+    magpie_replica = servers("magpie", "diskless")
     write_dataset(primary)
+    # one transfer for both: it starts when the second replica asks
+    primary.client().config_set("repl-diskless-sync-delay", 30)
+    primary.client().config_set("repl-diskless-sync-max-replicas", 2)
     replicate(redis_replica, primary)
     replicate(magpie_replica, primary)
+    wait_in_sync(primary, redis_replica)
+    wait_in_sync(primary, magpie_replica)
+    assert primary.log().count("Starting BGSAVE for SYNC with target: replicas sockets") == 1
+    assert stats(primary)["sync_full"] == 2
     write_stream(primary)
     wait_in_sync(primary, redis_replica)
     wait_in_sync(primary, magpie_replica)
+    assert_same_data(primary, redis_replica)
     old_replid = repl_info(primary)["master_replid"]
     primary.kill()
     magpie_replica.client().execute_command("REPLICAOF", "NO", "ONE")
