@@ -7,10 +7,16 @@ lists, hashes, sets with SPOP, zsets, bitmaps, keys: RENAME, COPY, MOVE, RESTORE
 blocking pops served later; SELECT changes, FLUSHDB, SWAPDB; lazily expired keys). The
 oracle is the other server: every key, type, value and PEXPIRETIME compare equal, and the
 replica's slave_repl_offset is the primary's master_repl_offset byte for byte. Then a
-replica link is killed and comes back with a partial resync; chains of both kinds; and a
-promoted replica of either kind that the other kind follows with a partial resync.
+replica link is killed and comes back with a partial resync (the stream still in db 5); WAIT,
+ROLE and INFO replication; chains of both kinds; a promoted replica of either kind that the
+other kind follows with a partial resync. Then the protocol's corners: PUBLISH to replicas'
+subscribers, replicas logging in as an ACL user, a backlog outrun (a full resync), restarted
+replicas continuing from their RDB, a writable replica's own writes, a PEXPIREAT that is past
+when the replica applies it.
 
-Every wait polls with a deadline; nothing asserts how long something took.
+The xfails name what Magpie gets wrong; those _magpie_has() conditions lift by themselves
+where main already has the fix. Every wait polls with a deadline; nothing asserts how long
+something took.
 """
 
 from __future__ import annotations
