@@ -14,9 +14,7 @@ subscribers, replicas logging in as an ACL user, a backlog outrun (a full resync
 replicas continuing from their RDB, a writable replica's own writes, a PEXPIREAT that is past
 when the replica applies it.
 
-The xfails name what Magpie gets wrong; those _magpie_has() conditions lift by themselves
-where main already has the fix. Every wait polls with a deadline; nothing asserts how long
-something took.
+Every wait polls with a deadline; nothing asserts how long something took.
 """
 
 from __future__ import annotations
