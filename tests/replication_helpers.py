@@ -31,6 +31,11 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10, what: str = "
         time.sleep(0.02)
 
 
+
+def wait_until(predicate: Callable[[], object], what: str, timeout: float = 30) -> object:
+    """``wait_for`` with the description first (the interop tests' order)."""
+    return wait_for(predicate, timeout, what)
+
 def _client(server: ServerProcess | redis.Redis) -> redis.Redis:
     if isinstance(server, ServerProcess):
         return server.client(protocol=2)

@@ -7,21 +7,11 @@ import time
 
 import pytest
 import redis
+from replication_helpers import wait_for as _wait
 from servers import start_magpie
 
 FAST = ("--repl-diskless-sync-delay", "0")
 
-
-def _wait(predicate, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except redis.RedisError:
-            pass
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

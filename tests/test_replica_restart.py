@@ -3,21 +3,8 @@ in the database the stream was in (the RDB's repl-stream-db), as Redis 4+ replic
 
 from __future__ import annotations
 
-import time
-
+from replication_helpers import wait_for as _wait
 from servers import start_magpie
-
-
-def _wait(predicate, timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception:  # noqa: BLE001 - a server starting or loading: not yet
-            pass
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_restarted_replica_continues_in_the_stream_database():

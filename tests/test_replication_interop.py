@@ -26,6 +26,7 @@ import time
 import pytest
 import redis
 from rdb_helpers import _score, build_dataset
+from replication_helpers import wait_until
 from servers import ServerProcess, redis_server_path, start_magpie, start_redis
 
 pytestmark = pytest.mark.skipif(redis_server_path() is None, reason="redis-server is not installed")
@@ -83,16 +84,6 @@ def raw(server: ServerProcess) -> redis.Redis:
 
 # -- waiting ------------------------------------------------------------------------------------
 
-
-def wait_until(predicate, what: str, timeout: float = 30):  # noqa: ANN001 - callable
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def admin(server: ServerProcess) -> redis.Redis:

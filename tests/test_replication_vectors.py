@@ -13,11 +13,11 @@ deadline.
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import pytest
 import redis
+from replication_helpers import wait_until
 from servers import ServerProcess, start_magpie
 
 DIM = 32
@@ -41,16 +41,6 @@ def pair(request):
     replica.stop()
     primary.stop()
 
-
-def wait_until(predicate, what: str, timeout: float = 60):  # noqa: ANN001 - callable
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def client(server: ServerProcess) -> redis.Redis:
