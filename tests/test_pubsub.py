@@ -473,7 +473,9 @@ class _Reader(threading.Thread):
 
 
 def test_slow_subscriber_is_disconnected_at_hard_limit():
-    server = start_magpie(config_text="client-output-buffer-limit pubsub 1mb 0 0\n")
+    # 8 MB: the reading subscriber (a thread of this busy process) may fall that far behind
+    # on a loaded machine without being taken for a stalled one (at 1 MB it once was)
+    server = start_magpie(config_text="client-output-buffer-limit pubsub 8mb 0 0\n")
     stalled = reader = None
     try:
         publisher = server.client()
