@@ -10,6 +10,7 @@ feeds nothing of its own, so its offsets are always its primary's.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -299,8 +300,6 @@ class Replication:
 
     def _backlog_ttl(self) -> None:
         """A primary frees its backlog after repl-backlog-ttl seconds without replicas."""
-        import time
-
         if self.backlog is None or self.primary.replicas or self.link is not None:
             self.backlog_idle_since = 0.0
             return

@@ -85,8 +85,7 @@ class PropagationLog:
             self._held.append((db_index, argv, False))
             return
         if db_index != self._db:
-            self._db = db_index
-            self._emit([b"SELECT", str(db_index).encode()])
+            self._select(db_index)
         if self.recent is not None:  # (_emit inlined: this runs for every write)
             self.recent.append(argv)
         for consumer in self.consumers:
@@ -100,10 +99,14 @@ class PropagationLog:
             self._held.append((db_index, argv, True))
             return
         if db_index != self._db:
-            self._db = db_index
-            self._emit([b"SELECT", str(db_index).encode()])
+            self._select(db_index)
         for consumer in self.replica_consumers:
             consumer(argv)
+
+    def _select(self, db_index: int) -> None:
+        """The stream moves to another database: every consumer gets the SELECT."""
+        self._db = db_index
+        self._emit([b"SELECT", str(db_index).encode()])
 
     def _emit(self, argv: list[bytes]) -> None:
         if self.recent is not None:
