@@ -492,12 +492,6 @@ def row_key(row) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-@pytest.mark.xfail(
-    reason="Magpie has no Lua scripting: update_by_filter writes each match with "
-    "EVAL \"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end redis.call('HSET', KEYS[1], "
-    "unpack(ARGV)) return 1\" 1 <key> genre satire, and Magpie answers -ERR unknown command 'EVAL'",
-    strict=True,
-)
 def test_update_by_filter_rewrites_matches_through_an_aggregate_cursor(r, make_index):
     index = make_index()
     result = index.update_by_filter(Tag("genre") == "comedy", {"genre": "satire"}, batch_size=16)

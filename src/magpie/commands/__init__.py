@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-FAMILIES = ("connection", "clients", "acl", "server", "info", "introspection", "strings", "keys", "expiry", "bits", "lcs", "pubsub", "lists", "hashes", "sets", "zsets", "zset_algebra", "transactions", "blocking_lists", "blocking_zsets", "search", "persistence", "replication")
+FAMILIES = ("connection", "clients", "acl", "server", "info", "introspection", "strings", "keys", "expiry", "bits", "lcs", "pubsub", "lists", "hashes", "sets", "zsets", "zset_algebra", "transactions", "blocking_lists", "blocking_zsets", "search", "persistence", "replication", "scripting", "functions")
 
 
 def load_all() -> None:

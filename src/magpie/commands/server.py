@@ -182,6 +182,8 @@ def shutdown(client, args):
         if len(options) > 1:
             raise CommandError(errors.SYNTAX)
         raise CommandError("ERR No shutdown in progress.")
+    if client.server.scripting.busy and b"nosave" not in options:
+        raise CommandError(client.server.scripting.busy_error())  # only NOSAVE ends a busy script
     log.warning("User requested shutdown...")
     save = True if b"save" in options else False if b"nosave" in options else None
     if not client.server.prepare_shutdown(save, force=b"force" in options):
@@ -204,43 +206,6 @@ def monitor(client, args):
         client.is_monitor = True
         client.server.monitors.append(client)
     return OK
-
-
-# -- FUNCTION / SCRIPT: accepted until scripting exists -------------------------------------
-
-container("scripting", "function", summary="A container for function commands.", since="7.0.0")
-container(
-    "scripting", "script", summary="A container for Lua scripts management commands.", since="2.6.0"
-)
-
-
-def _flush_stub(error: str):
-    def flush(client, args):
-        if len(args) > 3 or (len(args) == 3 and args[2].lower() not in (b"async", b"sync")):
-            raise CommandError(error)
-        return OK
-
-    return flush
-
-
-command(
-    "scripting",
-    "flush",
-    -2,
-    "write noscript",
-    since="7.0.0",
-    summary="Deletes all libraries and functions.",
-    parent="function",
-)(_flush_stub("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"))
-command(
-    "scripting",
-    "flush",
-    -2,
-    "noscript",
-    since="2.6.0",
-    summary="Removes all server-side Lua scripts from the script cache.",
-    parent="script",
-)(_flush_stub("ERR SCRIPT FLUSH only support SYNC|ASYNC option"))
 
 
 # -- DEBUG ------------------------------------------------------------------------------

@@ -65,6 +65,9 @@ class CommandSpec:
     channels: tuple[str, int, int] | None = None
     #: Propagated to replicas as sent, though it writes nothing and the AOF skips it (PUBLISH).
     replicas_only: bool = False
+    #: May run a script (EVAL, FCALL, EXEC): the connection runs it so that a busy script
+    #: can hand the event loop back.
+    runs_scripts: bool = False
     # statistics for INFO commandstats
     calls: int = 0
     ns: int = 0  # time spent in the handler, in nanoseconds (INFO shows microseconds)
@@ -143,6 +146,7 @@ def command(
     key_access: KeyAccess = "",
     channels: tuple[str, int, int] | None = None,
     replicas_only: bool = False,
+    runs_scripts: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Declare a command (or, with ``parent``, a subcommand) and register its handler.
 
@@ -176,6 +180,7 @@ def command(
             key_access=key_access,
             channels=channels,
             replicas_only=replicas_only,
+            runs_scripts=runs_scripts,
         )
         if parent:
             container = COMMANDS[parent.encode()]

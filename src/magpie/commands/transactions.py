@@ -33,7 +33,8 @@ def discard(client, args):
     return OK
 
 
-@cmd("exec", 1, "noscript loading stale skip_slowlog", since="1.2.0", summary="Executes all commands in a transaction.")
+@cmd("exec", 1, "noscript loading stale skip_slowlog", since="1.2.0", runs_scripts=True,
+     summary="Executes all commands in a transaction.")
 def exec_(client, args):
     if not client.in_multi:
         raise CommandError("ERR EXEC without MULTI")

@@ -8,11 +8,14 @@ from collections.abc import Callable
 from magpie.errors import CommandError
 from magpie.protocol.replies import (
     NULL_ARRAY,
+    BigNumber,
     NoReply,
+    Pairs,
     Push,
     RespSet,
     Sequence,
     Verbatim,
+    VerbatimText,
     _NullArray,
 )
 
@@ -97,6 +100,11 @@ def _make(resp3: bool) -> dict[type, Encoder]:
             encode(key, out)
             encode(item, out)
 
+    def pairs(value: Pairs, out: list) -> None:
+        out.append(b"%%%d\r\n" % (len(value) // 2) if resp3 else b"*%d\r\n" % len(value))
+        for item in value:
+            table[item.__class__](item, out)
+
     if resp3:
 
         def null(value: None, out: list) -> None:
@@ -114,6 +122,13 @@ def _make(resp3: bool) -> dict[type, Encoder]:
         def verbatim(value: Verbatim, out: list) -> None:
             body = b"txt:" + value.encode()
             out.append(b"=%d\r\n%b\r\n" % (len(body), body))
+
+        def verbatim_text(value: VerbatimText, out: list) -> None:
+            body = value.format + b":" + value.text
+            out.append(b"=%d\r\n%b\r\n" % (len(body), body))
+
+        def big_number(value: BigNumber, out: list) -> None:
+            out.append(b"(" + value + b"\r\n")
 
         def push(value: Push, out: list) -> None:
             array(value, out, b">")
@@ -138,6 +153,12 @@ def _make(resp3: bool) -> dict[type, Encoder]:
         def verbatim(value: Verbatim, out: list) -> None:
             _bulk(value.encode(), out)
 
+        def verbatim_text(value: VerbatimText, out: list) -> None:
+            _bulk(value.text, out)
+
+        def big_number(value: BigNumber, out: list) -> None:
+            _bulk(bytes(value), out)
+
         push = resp_set = array  # type: ignore[assignment]
 
     def sequence(value: Sequence, out: list) -> None:
@@ -159,6 +180,9 @@ def _make(resp3: bool) -> dict[type, Encoder]:
             RespSet: resp_set,
             Push: push,
             Verbatim: verbatim,
+            VerbatimText: verbatim_text,
+            BigNumber: big_number,
+            Pairs: pairs,
             _NullArray: null_array,
             CommandError: _error,
             NoReply: _nothing,

@@ -34,6 +34,29 @@ class Verbatim(str):
     __slots__ = ()
 
 
+class Pairs(list):
+    """A map given as its flat key, value sequence (keys need not be hashable: a script
+    may return any value as a key): ``%`` in RESP3, a flat array in RESP2."""
+
+    __slots__ = ()
+
+
+class BigNumber(bytes):
+    """A big number (``(`` in RESP3), a bulk string in RESP2 (scripts' ``{big_number=}``)."""
+
+    __slots__ = ()
+
+
+class VerbatimText:
+    """A verbatim string with its three-letter format (scripts' ``{verbatim_string=}``)."""
+
+    __slots__ = ("text", "format")
+
+    def __init__(self, text: bytes, format: bytes) -> None:  # noqa: A002 - RESP3's own word
+        self.text = text
+        self.format = format
+
+
 class _NullArray:
     """``*-1`` in RESP2 (timed-out blocking pops, aborted EXEC); ``_`` in RESP3."""
 
@@ -57,6 +80,8 @@ class NoReply:
 NO_REPLY = NoReply()
 #: Returned by ``Client.execute`` when CLIENT PAUSE holds the command back until the pause ends.
 POSTPONED = NoReply()
+#: Returned when a busy script handed the event loop back mid-run (the reply comes later).
+SUSPENDED = NoReply()
 #: Returned by a blocking command that must wait (the reply comes later, via ``unblocked``).
 BLOCKED = NoReply()
 

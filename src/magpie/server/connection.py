@@ -26,6 +26,7 @@ from magpie.protocol.replies import (
     REPLY_ON,
     REPLY_SKIP,
     REPLY_SKIP_NEXT,
+    SUSPENDED,
 )
 from magpie.security.access import exec_refusal_text, refusal_text
 from magpie.security.rules import ACL_OK, DENIED_AUTH, User, user_check
@@ -98,6 +99,7 @@ class Client(asyncio.Protocol):
         "watched",
         "dirty_cas",
         "blocked",
+        "suspended",
         "propagate_as",
         "postponed",
         "leftover",
@@ -153,6 +155,8 @@ class Client(asyncio.Protocol):
         self.watched: list[tuple[int, bytes]] = []
         self.dirty_cas = False  # a watched key changed: EXEC fails
         self.blocked: Blocked | None = None
+        #: Its script is busy and handed the loop back: nothing else of it runs meanwhile.
+        self.suspended = False
         #: Set by a write handler to propagate something other than its argv.
         self.propagate_as: list[list[bytes]] | None = None
         self.postponed: list[bytes] | None = None
@@ -246,7 +250,7 @@ class Client(asyncio.Protocol):
         deadline = started + TURN_NS
         self.last_interaction = CLOCK.ms = _time_ns() // 1_000_000
         try:
-            if self.postponed is not None or self.blocked is not None:
+            if self.postponed is not None or self.blocked is not None or self.suspended:
                 if data:
                     parser.feed(data)  # held until the client may run commands again
                 return
@@ -312,7 +316,12 @@ class Client(asyncio.Protocol):
                             break
                         continue
                     last = None
-                    reply = self.execute(argv)
+                    if spec is None:
+                        spec = COMMANDS.get(argv[0].lower())
+                    if spec is not None and spec.runs_scripts:
+                        reply = server.scripting.execute_yielding(self, argv)
+                    else:
+                        reply = self.execute(argv)
                     started = _perf_ns()
                     if reply is POSTPONED:
                         self.postponed = argv
@@ -322,6 +331,10 @@ class Client(asyncio.Protocol):
                         break
                     if reply is BLOCKED:
                         self.blocked.argv = argv  # type: ignore[union-attr]
+                        self.leftover = list(requests) or None
+                        break
+                    if reply is SUSPENDED:
+                        self.suspended = True
                         self.leftover = list(requests) or None
                         break
                     encoders = self.encoders
@@ -343,7 +356,7 @@ class Client(asyncio.Protocol):
                         break
                 if last is not None:
                     self.last_spec = last
-                if self.postponed is not None or self.blocked is not None or self.closing:
+                if self.postponed is not None or self.blocked is not None or self.suspended or self.closing:
                     break
                 if self.leftover is not None:  # the turn is over: the rest runs later
                     break
@@ -413,6 +426,21 @@ class Client(asyncio.Protocol):
             self.server.output_limits.enforce(self, pending_output(self))
         if self.server.loop is not None:
             self.server.loop.call_soon(self.data_received, b"")  # not nested in another client's turn
+
+    def suspended_done(self, reply: object) -> None:
+        """Its busy script ended (the greenlet it ran in finished): reply, then carry on."""
+        self.suspended = False
+        if self.closing:
+            return
+        encoders = self.encoders
+        if self.reply_mode == REPLY_ON:
+            encoders[reply.__class__](reply, self.out)
+        elif self.reply_mode == REPLY_SKIP:
+            self.reply_mode = REPLY_ON
+        if self.out:
+            self.flush()
+        if self.server.loop is not None:
+            self.server.loop.call_soon(self.data_received, b"")
 
     def _internal_error(self, spec: CommandSpec, exc: Exception) -> CommandError:
         """A handler raised something other than CommandError: a bug in Magpie, not the client."""
@@ -517,22 +545,26 @@ class Client(asyncio.Protocol):
             if result is not None:
                 return self._reject(spec, refusal_text(result, spec))
         server = self.server
-        if server.evictor.maxmemory and self._out_of_memory(spec):
+        # A script's shebang flags stand in for EVAL's own (Redis's evalGetCommandFlags).
+        checked = server.scripting.effective_spec(spec, argv) if spec.runs_scripts else spec
+        if server.evictor.maxmemory and self._out_of_memory(checked):
             return self._reject(spec, errors.OOM)
-        if server.writes_refused is not None and (spec.is_write or spec.name == "ping" or self._exec_writes(spec)):
+        if server.writes_refused is not None and (checked.is_write or spec.name == "ping" or self._exec_writes(spec)):
             return self._reject(spec, server.writes_refused)
         replication = server.replication
         if replication.restricts_commands and not self.is_master:
-            refusal = replication.refusal(spec, self._exec_writes(spec))
+            refusal = replication.refusal(checked, self._exec_writes(spec))
             if refusal is not None:
                 return self._reject(spec, refusal)
         if self.subscriptions and self.resp == 2 and argv[0].lower() not in _PUBSUB_CONTEXT_OK:
             return self._reject(spec, errors.NOT_ALLOWED_IN_PUBSUB.format(argv[0].decode(errors="replace").lower()))
-        if replication.link is not None and not self.is_master and replication.link_stale_refusal(spec, self._exec_denies_stale(spec)):
+        if replication.link is not None and not self.is_master and replication.link_stale_refusal(checked, self._exec_denies_stale(spec)):
             return self._reject(spec, errors.MASTERDOWN)
         if server.loading and "loading" not in spec.flags:
             return self._reject(spec, errors.LOADING)
-        if server.paused_until and not self.is_master and server.must_postpone(spec):
+        if server.scripting.busy and "allow_busy" not in spec.flags:
+            return self._reject(spec, server.scripting.busy_error())
+        if server.paused_until and not self.is_master and server.must_postpone(checked):
             return POSTPONED
         if self.in_multi and spec.name not in _RUN_IN_MULTI:
             self.multi_queue.append((spec, argv))

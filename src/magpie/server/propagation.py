@@ -13,6 +13,8 @@ from collections import deque
 from collections.abc import Callable
 
 Consumer = Callable[[list[bytes]], None]
+#: Propagation targets (Redis's PROPAGATE_AOF, PROPAGATE_REPL).
+TO_AOF, TO_REPLICAS, TO_ALL = 1, 2, 3
 
 
 class PropagationLog:
@@ -22,7 +24,10 @@ class PropagationLog:
         self.replica_consumers: list[Consumer] = []
         self.recent: deque[list[bytes]] | None = None  # DEBUG's record of the stream, for tests
         self._db = -1
-        self._held: list[tuple[int, list[bytes], bool]] | None = None
+        self._held: list[tuple[int, list[bytes], int]] | None = None
+        self._depth = 0  # nested transactions (a script inside EXEC) go out as one
+        #: Where fed entries go (a script's redis.set_repl): TO_AOF | TO_REPLICAS.
+        self.targets = TO_ALL
         #: True when anything reads the log; writes then take the dispatcher's full path.
         self.active = False
         self.on_change: Callable[[], None] = lambda: None
@@ -60,21 +65,29 @@ class PropagationLog:
         self._db = -1
 
     def begin_transaction(self) -> None:
-        """EXEC starts: hold what its commands propagate until ``end_transaction``."""
-        self._held = []
+        """EXEC or a script starts: hold what its commands propagate until
+        ``end_transaction``. Nested ones (a script in EXEC) are part of the outer one."""
+        self._depth += 1
+        if self._held is None:
+            self._held = []
 
     def end_transaction(self) -> None:
-        """EXEC ends: several effects go out wrapped in MULTI/EXEC, one goes out alone."""
+        """Several effects go out wrapped in MULTI/EXEC, one goes out alone."""
+        self._depth -= 1
+        if self._depth:
+            return
         held, self._held = self._held, None
         if not held:
             return
         if len(held) > 1:
             self.feed(held[0][0], [b"MULTI"])
-        for db_index, argv, replicas_only in held:
-            if replicas_only:
+        for db_index, argv, targets in held:
+            if targets == TO_ALL:
+                self.feed(db_index, argv)
+            elif targets == TO_REPLICAS:
                 self.feed_replicas(db_index, argv)
             else:
-                self.feed(db_index, argv)
+                self._feed_aof(db_index, argv)
         if len(held) > 1:
             self.feed(held[-1][0], [b"EXEC"])
 
@@ -82,7 +95,8 @@ class PropagationLog:
         if not self.active:
             return
         if self._held is not None:
-            self._held.append((db_index, argv, False))
+            if self.targets:
+                self._held.append((db_index, argv, self.targets))
             return
         if db_index != self._db:
             self._select(db_index)
@@ -96,12 +110,20 @@ class PropagationLog:
         if not self.replica_consumers:
             return
         if self._held is not None:
-            self._held.append((db_index, argv, True))
+            self._held.append((db_index, argv, TO_REPLICAS))
             return
         if db_index != self._db:
             self._select(db_index)
         for consumer in self.replica_consumers:
             consumer(argv)
+
+    def _feed_aof(self, db_index: int, argv: list[bytes]) -> None:
+        """An effect only the AOF gets (a script's redis.set_repl(redis.REPL_AOF))."""
+        if db_index != self._db:
+            self._select(db_index)
+        for consumer in self.consumers:
+            if consumer not in self.replica_consumers:
+                consumer(argv)
 
     def _select(self, db_index: int) -> None:
         """The stream moves to another database: every consumer gets the SELECT."""

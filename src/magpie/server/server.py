@@ -19,6 +19,7 @@ from magpie.persistence.rdb_format import RdbError
 from magpie.persistence.snapshots import MISCONF, Snapshots
 from magpie.protocol.quoting import repr_bytes
 from magpie.replication.manager import Replication
+from magpie.scripting.runner import Scripting
 from magpie.search.persist import index_aux_fields, restore_indexes
 from magpie.search.registry import SearchRegistry
 from magpie.security.access import AccessControl
@@ -57,6 +58,7 @@ class Server:
         self.output_limits = OutputLimits(config)
         self.client_peaks = RecentPeaks()
         self.stats = Stats()
+        self.scripting = Scripting(self)
         self.propagation = PropagationLog()
         self.propagation.on_change = self.refresh_slow_path
         self.keyspace.signals.propagate = self.propagation.feed
@@ -114,6 +116,7 @@ class Server:
             or bool(self.evictor.maxmemory)
             or self.output_limits.normal_limited
             or self.replication.restricts_commands
+            or self.scripting.busy
         )
 
     def configure_memory(self) -> None:
@@ -339,6 +342,8 @@ class Server:
         assert self.loop is not None
         self.loop.call_later(1.0 / hz, self._tick)
         now = CLOCK.update()
+        if self.scripting.busy:
+            return  # a busy script owns the dataset: only sockets are served meanwhile
         self.cron_loops += 1
         # (an AOF replay expires nothing; a replica's keys expire by its primary's DELs)
         if self.active_expire_enabled and not self.loading and not self.replication.is_replica:
@@ -370,10 +375,11 @@ class Server:
 
     # -- MONITOR -----------------------------------------------------------------------
 
-    def feed_monitors(self, client: Client, spec: CommandSpec, argv: list[bytes]) -> None:
+    def feed_monitors(self, client: Client, spec: CommandSpec, argv: list[bytes], forced: bool = False) -> None:
         """Show the command to MONITOR clients as Redis does: never admin commands (ACL
-        SETUSER, CONFIG...), and AUTH/HELLO with their credentials redacted."""
-        if "admin" in spec.flags or "skip_monitor" in spec.flags:
+        SETUSER, CONFIG...), and AUTH/HELLO with their credentials redacted. ``forced``:
+        a skip_monitor command that shows itself first (EVAL, before its script's commands)."""
+        if "admin" in spec.flags or ("skip_monitor" in spec.flags and not forced):
             return
         now = time.time()
         quoted = " ".join(repr_bytes(a) for a in _redact_credentials(argv))

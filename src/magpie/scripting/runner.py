@@ -1,0 +1,545 @@
+"""Running scripts: the run context, redis.call, and a busy script handing the loop back.
+
+A script runs atomically, on the event loop, like any command. Its commands go through
+``Client.call`` on one script client (Redis's fake Lua client) after Redis's checks for
+commands run from scripts; their effects reach the AOF and replicas wrapped in
+MULTI/EXEC, so nothing downstream ever runs Lua.
+
+A script that runs past ``busy-reply-threshold`` keeps running, but from then on the
+instruction hook hands the event loop back (the command runs in a greenlet, which the
+hook switches out of) so other clients are answered ``-BUSY`` and SCRIPT KILL, FUNCTION
+KILL and SHUTDOWN NOSAVE can be served: Redis's processEventsWhileBlocked.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from greenlet import greenlet
+
+from magpie.commands.args import parse_int
+from magpie.commands.table import COMMANDS, DISPATCH, CommandSpec
+from magpie.errors import MASTERDOWN, NOREPLICAS, OOM, READONLY, CommandError
+from magpie.protocol.replies import SUSPENDED
+from magpie.scripting.convert import ToLua, reply_from_lua
+from magpie.scripting.engine import LuaEngine, RaisedError, lua_type
+from magpie.scripting.scripts import (
+    ALLOW_OOM,
+    ALLOW_STALE,
+    NO_WRITES,
+    Script,
+    ScriptCache,
+    ScriptError,
+    parse_shebang,
+    sha1_of,
+)
+from magpie.security.rules import ACL_OK, DENIED_CHANNEL, DENIED_CMD, DENIED_KEY, user_check
+from magpie.server.connection import Client
+
+if TYPE_CHECKING:
+    from magpie.server.server import Server
+
+log = logging.getLogger("magpie")
+
+NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
+BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+BUSY_FUNCTION = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+NOTBUSY = "NOTBUSY No scripts in execution right now."
+UNKILLABLE_MASTER = (
+    "UNKILLABLE The busy script was sent by a master instance in the context of replication "
+    "and cannot be killed."
+)
+UNKILLABLE_WRITTEN = (
+    "UNKILLABLE Sorry the script already executed write commands against the dataset. You "
+    "can either wait the script termination or kill the server in a hard way using the "
+    "SHUTDOWN NOSAVE command."
+)
+_MISCONF_RDB = (
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist "
+    "to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts."
+)
+_MISCONF_AOF = (
+    "MISCONF Redis is configured to persist data to AOF, but it's currently unable to persist "
+    "to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts. AOF error: "
+)
+_ACL_REASONS = {
+    DENIED_CMD: "can't run this command or subcommand",
+    DENIED_KEY: "can't access at least one of the keys mentioned in the command arguments",
+    DENIED_CHANNEL: "can't publish to the channel mentioned in the command",
+}
+#: redis.set_repl's flags: where a script's writes are propagated.
+REPL_AOF, REPL_REPLICA, REPL_ALL = 1, 2, 3
+_LOG_LEVELS = (logging.DEBUG, logging.INFO, logging.INFO, logging.WARNING)
+
+
+class ScriptClient(Client):
+    """The client a script's commands run as (Redis's Lua client): no connection, never
+    blocks; each run takes the caller's database and user."""
+
+    __slots__ = ()
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(server)
+        self.in_exec = True  # blocking commands answer at once instead of blocking
+        self.addr = "lua"  # what MONITOR shows
+
+
+class CommandGreenlet(greenlet):
+    """A command run so that a script inside it can hand the loop back (see module doc)."""
+
+    def __init__(self, caller: Client) -> None:
+        super().__init__(caller.execute)
+        self.caller = caller
+
+
+class ScriptRun:
+    """One invocation's context (Redis's scriptRunCtx)."""
+
+    __slots__ = ("caller", "name", "eval_mode", "read_only", "allow_oom", "oom_at_start",
+                 "write_dirty", "killed", "timed_out", "started", "repl", "obeyed")  # fmt: skip
+
+    def __init__(self, caller: Client, name: str, eval_mode: bool, read_only: bool, allow_oom: bool) -> None:
+        self.caller = caller
+        self.name = name
+        self.eval_mode = eval_mode
+        self.read_only = read_only
+        self.allow_oom = allow_oom
+        self.oom_at_start = False
+        self.write_dirty = False  # a write command was run: SCRIPT KILL is refused
+        self.killed = False
+        self.timed_out = False
+        self.started = time.monotonic()
+        self.repl = REPL_ALL
+        self.obeyed = caller.is_master  # (Redis's mustObeyClient: its primary's stream)
+
+
+class Scripting:
+    """The server's scripting: the interpreter, EVAL's cache, the running script."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.cache = ScriptCache()
+        self.run: ScriptRun | None = None
+        #: True once the running script passed busy-reply-threshold: others get -BUSY.
+        self.busy = False
+        self._when_idle: list[Callable[[], None]] = []
+        self._client: ScriptClient | None = None
+        self._variants: dict[tuple[str, frozenset[str]], CommandSpec] = {}
+        self.engine = LuaEngine(self)
+        self.to_lua = ToLua(self.engine.table_from, self.engine.error_table)
+
+    @property
+    def client(self) -> ScriptClient:
+        if self._client is None:
+            self._client = ScriptClient(self.server)
+        return self._client
+
+    # -- EVAL ----------------------------------------------------------------------------------
+
+    def load(self, body: bytes) -> Script:
+        """SCRIPT LOAD and EVAL's first run of a body; ScriptError if it does not compile."""
+        return self.cache.add(sha1_of(body), body, self.engine.compile)
+
+    def flush(self) -> None:
+        """SCRIPT FLUSH: forget every script and start a new interpreter (math.random's
+        state carries over, as Redis's is outside Lua)."""
+        state = self.engine.rand_state()
+        self.cache.clear()
+        self.engine = LuaEngine(self)
+        self.engine.rand_state(state)
+        self.to_lua = ToLua(self.engine.table_from, self.engine.error_table)
+
+    def eval(self, caller: Client, argv: list[bytes], evalsha: bool, read_only: bool) -> object:
+        """EVAL, EVALSHA and their _RO forms."""
+        if evalsha and len(argv[1]) != 40:
+            return CommandError(NOSCRIPT)
+        numkeys = parse_int(argv[2])
+        if numkeys > len(argv) - 3:
+            return CommandError("ERR Number of keys can't be greater than number of args")
+        if numkeys < 0:
+            return CommandError("ERR Number of keys can't be negative")
+        if evalsha:
+            script = self.cache.get(argv[1].decode("latin-1").lower())
+            if script is None:
+                return CommandError(NOSCRIPT)
+        else:
+            try:
+                script = self.load(argv[1])
+            except ScriptError as exc:
+                return CommandError(exc.message)
+        refusal = self.start_refusal(caller, script.flags, read_only)
+        if refusal is not None:
+            return CommandError(refusal)
+        flags = script.flags or frozenset()
+        run = ScriptRun(
+            caller,
+            script.sha,
+            eval_mode=True,
+            read_only=read_only or (script.flags is not None and NO_WRITES in flags),
+            allow_oom=script.flags is not None and ALLOW_OOM in flags,
+        )
+        engine = self.engine
+        with_hook = int(self.server.config["busy-reply-threshold"]) > 0  # type: ignore[call-overload]
+        return self.execute(run, lambda: engine.run_eval(script.function, with_hook, numkeys, *argv[3:]))
+
+    def start_refusal(self, caller: Client, flags: frozenset[str] | None, read_only: bool) -> str | None:
+        """Redis's scriptPrepareForRun: what a script's declared flags forbid right now."""
+        server = self.server
+        replication = server.replication
+        link = replication.link
+        stale = link is not None and not link.connected and not server.config["replica-serve-stale-data"]
+        if flags is None:  # compatibility mode: each command is checked as it runs
+            return MASTERDOWN if stale else None
+        obeyed = caller.is_master
+        if stale and ALLOW_STALE not in flags:
+            return (
+                "MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' "
+                "and 'allow-stale' flag is not set on the script."
+            )
+        if NO_WRITES not in flags:
+            if link is not None and server.config["replica-read-only"] and not obeyed:
+                return "READONLY Can not run script with write flag on readonly replica"
+            if server.writes_refused is not None and not obeyed:
+                refused = server.writes_refused
+                if "AOF" in refused:
+                    return _MISCONF_AOF + refused.rsplit(": ", 1)[-1]
+                return _MISCONF_RDB
+            if read_only:
+                return "ERR Can not execute a script with write flag using *_ro command."
+            if replication.write_denial is not None:
+                return NOREPLICAS
+        evictor = server.evictor
+        if evictor.maxmemory and evictor.over_limit and not (flags & {ALLOW_OOM, NO_WRITES}):
+            return (
+                "OOM allow-oom flag is not set on the script, can not run it when used memory "
+                "> 'maxmemory'"
+            )
+        return None
+
+    def effective_spec(self, spec: CommandSpec, argv: list[bytes]) -> CommandSpec:
+        """The command as the dispatcher's checks should see it: for a script with a
+        shebang, its declared flags replace EVAL's (no-writes: not a write; else a write,
+        denied under OOM unless allow-oom; allow-stale: runs on a stale replica)."""
+        if spec.name == "exec" or len(argv) < 2:
+            return spec
+        flags = self.declared_flags(spec, argv[1])
+        if flags is None:
+            return spec
+        key = (spec.name, flags)
+        variant = self._variants.get(key)
+        if variant is None:
+            cmd_flags = set(spec.flags) - {"stale", "denyoom", "write", "may_replicate"}
+            if not flags & {ALLOW_OOM, NO_WRITES}:
+                cmd_flags.add("denyoom")
+            if NO_WRITES not in flags:
+                cmd_flags.add("write")
+            if ALLOW_STALE in flags:
+                cmd_flags.add("stale")
+            variant = self._variants[key] = replace(spec, flags=frozenset(cmd_flags))
+        return variant
+
+    def declared_flags(self, spec: CommandSpec, target: bytes) -> frozenset[str] | None:
+        """The flags the script EVAL names declares (None: none, or not known yet)."""
+        if spec.name.startswith("evalsha"):
+            script = self.cache.get(target.decode("latin-1").lower()) if len(target) == 40 else None
+            return script.flags if script is not None else None
+        if spec.name.startswith("eval"):
+            script = self.cache.get(sha1_of(target))
+            if script is not None:
+                return script.flags
+            try:
+                return parse_shebang(target)[0]
+            except ScriptError:
+                return None
+        return self.function_flags(target)
+
+    def function_flags(self, name: bytes) -> frozenset[str] | None:
+        """FCALL's function's declared flags (functions always declare theirs)."""
+        return None
+
+    # -- a run ---------------------------------------------------------------------------------
+
+    def execute(self, run: ScriptRun, invoke: Callable[[], tuple[bool, object]]) -> object:
+        """Run ``invoke`` (a call into the sandbox answering (ok, result)) as ``run``; the
+        reply for the caller."""
+        server = self.server
+        caller = run.caller
+        client = self.client
+        client.select(caller.db_index)
+        client.user = caller.user
+        client.set_protocol(2)  # scripts start in RESP2; redis.setresp changes it
+        evictor = server.evictor
+        run.oom_at_start = bool(evictor.maxmemory) and evictor.over_limit
+        propagation = server.propagation
+        fed = server.replication.fed
+        self.run = run
+        propagation.begin_transaction()
+        try:
+            ok, result = invoke()
+        finally:
+            propagation.end_transaction()
+            self.run = None
+            if run.timed_out:
+                self._busy_over()
+        if server.replication.fed != fed:
+            caller.woff = server.replication.fed  # what WAIT waits for: the script's effects
+        if ok:
+            return reply_from_lua(result, client.resp)
+        return self._error_reply(result, run.name)
+
+    def _error_reply(self, error: object, name: str) -> CommandError:
+        """``-<err> script: <name>, on <source>:<line>.`` from the error handler's table."""
+        if lua_type(error) != "table":
+            text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
+            return CommandError(f"ERR Error running script {name}, {text[:100]}")
+        message = error[b"err"]
+        text = message.decode("utf-8", "surrogateescape") if isinstance(message, bytes) else str(message)
+        source, line = error[b"source"], error[b"line"]
+        if source is not None and line is not None:
+            text += f" script: {name}, on {source.decode('utf-8', 'replace')}:{line}."
+        return CommandError(text)
+
+    # -- redis.call and the rest of the redis.* API ------------------------------------------
+
+    def call(self, *args: object) -> object:
+        """redis.call: the reply as Lua sees it; an error reply raises it in Lua."""
+        ok, value = self._call(args)
+        if ok:
+            return value
+        raise RaisedError(value)
+
+    def pcall(self, *args: object) -> object:
+        """redis.pcall: the reply as Lua sees it, errors as their table."""
+        return self._call(args)[1]
+
+    @staticmethod
+    def unwrap(error: object) -> object:
+        """The Lua value of an error a Python function raised (a Redis error table)."""
+        if isinstance(error, RaisedError):
+            return error.table
+        log.error("error in a function called from a script: %r", error)
+        return f"internal error: {type(error).__name__}".encode()
+
+    def _call(self, args: tuple[object, ...]) -> tuple[bool, object]:
+        run = self.run
+        if run is None:
+            return False, self._error("redis.call/pcall can only be called inside a script invocation")
+        argv = _argv(args)
+        if argv is None:
+            if not args:
+                return False, self._error("Please specify at least one argument for this redis lib call")
+            return False, self._error("Lua redis lib command arguments must be strings or integers")
+        spec = _lookup(argv)
+        refusal = self._call_refusal(run, spec, argv)
+        if refusal is not None:
+            message = _with_code(refusal)
+            self.server.count_error(message)
+            if spec is not None:
+                spec.rejected_calls += 1
+            return False, self.to_lua.error(message)
+        assert spec is not None
+        if spec.is_write:
+            run.write_dirty = True
+        client = self.client
+        propagation = self.server.propagation
+        propagation.targets = run.repl
+        try:
+            reply = client.call(spec, argv)
+        finally:
+            propagation.targets = REPL_ALL
+        if reply.__class__ is CommandError:
+            self.server.count_error(reply.message)  # type: ignore[attr-defined]
+            return False, self.to_lua.error(reply.message)  # type: ignore[attr-defined]
+        return True, self.to_lua.convert(reply, client.resp)
+
+    def _error(self, text: str) -> object:
+        return self.to_lua.error(_with_code(text))
+
+    def _call_refusal(self, run: ScriptRun, spec: CommandSpec | None, argv: list[bytes]) -> str | None:
+        """Redis's scriptCall checks, in its order."""
+        if spec is None:
+            return "Unknown Redis command called from script"
+        if not spec.arity_ok(len(argv)) or spec.handler is None:
+            return "Wrong number of args calling Redis command from script"
+        if "noscript" in spec.flags:
+            return "This Redis command is not allowed from script"
+        server = self.server
+        link = server.replication.link
+        if (
+            link is not None
+            and not link.connected
+            and not server.config["replica-serve-stale-data"]
+            and "stale" not in spec.flags
+        ):
+            return "Can not execute the command on a stale replica"
+        user = run.caller.user
+        if user.fast_check is not None:
+            result, index = user_check(user, spec, argv)
+            if result != ACL_OK:
+                server.acl.log_denied(run.caller, result, index, spec, argv, b"lua")
+                return "The user executing the script " + _ACL_REASONS.get(result, "lacking the permissions for the command")
+        writes = spec.is_write
+        if run.read_only and (writes or "may_replicate" in spec.flags):
+            return "Write commands are not allowed from read-only scripts."
+        if writes and not run.write_dirty:
+            if link is not None and server.config["replica-read-only"] and not run.obeyed:
+                return READONLY
+            if server.writes_refused is not None:
+                return server.writes_refused
+            if server.replication.write_denial is not None:
+                return server.replication.write_denial
+        if (
+            not run.allow_oom
+            and run.oom_at_start
+            and not run.obeyed
+            and not run.write_dirty
+            and "denyoom" in spec.flags
+        ):
+            return OOM
+        return None
+
+    def log(self, level: int, text: bytes) -> None:
+        log.log(_LOG_LEVELS[level], "%s", text.decode("utf-8", "replace"))
+
+    def setresp(self, resp: int) -> None:
+        self.client.set_protocol(int(resp))
+
+    def set_repl(self, flags: int) -> None:
+        if self.run is not None:
+            self.run.repl = int(flags)
+
+    def acl_check(self, *args: object) -> bool:
+        """redis.acl_check_cmd: may the caller's user run this command?"""
+        run = self.run
+        if run is None:
+            raise RaisedError(self._error("redis.acl_check_cmd can only be called inside a script invocation"))
+        argv = _argv(args)
+        if argv is None:
+            if not args:
+                raise RaisedError(self._error("Please specify at least one argument for this redis lib call"))
+            raise RaisedError(self._error("Lua redis lib command arguments must be strings or integers"))
+        spec = _lookup(argv)
+        if spec is None:
+            raise RaisedError(self._error("Invalid command passed to redis.acl_check_cmd()"))
+        user = run.caller.user
+        return user.fast_check is None or user_check(user, spec, argv)[0] == ACL_OK
+
+    # -- busy scripts ---------------------------------------------------------------------------
+
+    def hook(self) -> bytes | None:
+        """Every 100,000 instructions: past the threshold, hand the loop back; answer the
+        text that ends the script once it is killed."""
+        run = self.run
+        if run is None:
+            return None
+        if not run.timed_out and not run.killed:
+            elapsed = int((time.monotonic() - run.started) * 1000)
+            if elapsed < int(self.server.config["busy-reply-threshold"]):  # type: ignore[call-overload]
+                return None
+            log.warning(
+                "Slow script detected: still in execution after %d milliseconds. You can try "
+                "killing the script using the %s command. Script name is: %s.",
+                elapsed, "SCRIPT KILL" if run.eval_mode else "FUNCTION KILL", run.name,
+            )  # fmt: skip
+            run.timed_out = True
+            self.busy = True
+            self.server.refresh_slow_path()
+        if not run.killed:
+            self._hand_back_loop()
+        if run.killed:
+            log.warning("Lua script killed by user with %s.", "SCRIPT KILL" if run.eval_mode else "FUNCTION KILL")
+            return b"Script killed by user with SCRIPT KILL..." if run.eval_mode else b"Script killed by user with FUNCTION KILL..."
+        return None
+
+    def _hand_back_loop(self) -> None:
+        current = greenlet.getcurrent()
+        loop = self.server.loop
+        if not isinstance(current, CommandGreenlet) or loop is None:
+            return  # (a replica's stream, the AOF): nothing to serve meanwhile
+        loop.call_soon(self._resume, current)
+        current.parent.switch(SUSPENDED)
+
+    def _resume(self, running: CommandGreenlet) -> None:
+        reply = running.switch()
+        if running.dead:
+            running.caller.suspended_done(reply)
+
+    def execute_yielding(self, client: Client, argv: list[bytes]) -> object:
+        """Run a command that may run a script (EVAL*, FCALL*, EXEC) so that the script can
+        hand the loop back; SUSPENDED if it did (the reply comes by ``suspended_done``)."""
+        if self.busy:  # (refused with -BUSY anyway)
+            return client.execute(argv)
+        return CommandGreenlet(client).switch(argv)
+
+    def _busy_over(self) -> None:
+        self.busy = False
+        self.server.refresh_slow_path()
+        waiting, self._when_idle = self._when_idle, []
+        loop = self.server.loop
+        for callback in waiting:
+            if loop is not None:
+                loop.call_soon(callback)
+            else:
+                callback()
+
+    def when_idle(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once no script is busy (a replica's stream waits for it)."""
+        self._when_idle.append(callback)
+
+    def busy_error(self) -> str:
+        run = self.run
+        return BUSY_EVAL if run is None or run.eval_mode else BUSY_FUNCTION
+
+    def kill(self, eval_mode: bool) -> str | None:
+        """SCRIPT KILL / FUNCTION KILL: None if the script will stop, else the refusal."""
+        run = self.run
+        if run is None:
+            return NOTBUSY
+        if run.obeyed:
+            return UNKILLABLE_MASTER
+        if run.write_dirty:
+            return UNKILLABLE_WRITTEN
+        if eval_mode and not run.eval_mode:
+            return BUSY_FUNCTION
+        if not eval_mode and run.eval_mode:
+            return BUSY_EVAL
+        run.killed = True
+        return None
+
+    def memory(self) -> int:
+        return self.engine.memory()
+
+
+def _with_code(text: str) -> str:
+    """Redis's error texts without a code (most script-side ones) get ``ERR``."""
+    code = text.partition(" ")[0]
+    return text if code.isupper() else "ERR " + text
+
+
+def _argv(args: tuple[object, ...]) -> list[bytes] | None:
+    """redis.call's arguments as a command: strings as they are, numbers as ``%.17g``
+    (Lua's own formatting would lose precision); None if empty or anything else is given."""
+    if not args:
+        return None
+    argv: list[bytes] = []
+    for arg in args:
+        cls = arg.__class__
+        if cls is bytes:
+            argv.append(arg)  # type: ignore[arg-type]
+        elif cls is int or cls is float:
+            argv.append(b"%.17g" % arg)  # type: ignore[str-bytes-safe]
+        else:
+            return None
+    return argv
+
+
+def _lookup(argv: list[bytes]) -> CommandSpec | None:
+    """The command or subcommand ``argv`` names (Redis's lookupCommand)."""
+    spec = DISPATCH.get(argv[0]) or COMMANDS.get(argv[0].lower())
+    if spec is not None and spec.subcommands and len(argv) >= 2:
+        return spec.subcommands.get(argv[1].lower())
+    return spec

@@ -1,0 +1,349 @@
+-- Magpie's script environment: what Redis 7.0 offers a script, built on stock Lua 5.1.
+--
+-- Run once per interpreter (chunk name "=magpie", which error positions skip). Redis's
+-- Lua has read-only tables built in; stock Lua has not, so every table a script can
+-- reach (the globals, redis, string, math, ...) is a proxy whose writes fail with
+-- Redis's error text, in front of the real table the server keeps for itself.
+--
+-- Arguments: the Python callables behind redis.* (see engine.py) and the version.
+-- Returns the internals engine.py drives: compile, run_eval, run_function, ...
+--
+-- redis.call is the Python function itself, so that Lua sees a C function (no tail call
+-- hides the script's line): its errors arrive as userdata wrapping a Python exception,
+-- which py_unwrap turns back into Redis's error table.
+
+local py_call, py_pcall, py_unwrap, py_log, py_sha1hex, py_setresp, py_set_repl, py_acl_check,
+      py_hook, version, version_num = ...
+
+local G = _G
+local dbg = debug
+local error, type, tostring, tonumber, select, rawget, rawset, rawequal, next, pairs, ipairs =
+      error, type, tostring, tonumber, select, rawget, rawset, rawequal, next, pairs, ipairs
+local setmetatable, getmetatable, xpcall, pcall, loadstring, setfenv, getfenv, unpack =
+      setmetatable, getmetatable, xpcall, pcall, loadstring, setfenv, getfenv, unpack
+local floor = math.floor
+local os_clock = os.clock
+local string_byte, string_format = string.byte, string.format
+
+-- What Redis does not load, or removes once it is set up.
+for _, name in ipairs({'io', 'os', 'package', 'require', 'module', 'dofile', 'loadfile',
+                       'print', 'python', 'debug'}) do
+  rawset(G, name, nil)
+end
+
+local READONLY = 'Attempt to modify a readonly table'
+local real_of = setmetatable({}, {__mode = 'k'})  -- proxy -> the table behind it
+
+local function refuse_write()
+  error(READONLY, 2)
+end
+
+-- A read-only view of ``t``: reads go through to it, writes fail.
+local function protect(t)
+  local proxy = {}
+  real_of[proxy] = t
+  return setmetatable(proxy, {__index = t, __newindex = refuse_write})
+end
+
+local function unwrap(t)
+  return real_of[t] or t
+end
+
+-- Builtins that would let a script write through a proxy, or see past it.
+G.rawset = function(t, k, v)
+  if real_of[t] then error(READONLY, 0) end
+  return rawset(t, k, v)
+end
+G.setmetatable = function(t, mt)
+  if real_of[t] then error(READONLY, 0) end
+  return setmetatable(t, mt)
+end
+G.rawget = function(t, k) return rawget(unwrap(t), k) end
+G.next = function(t, k) return next(unwrap(t), k) end
+G.pairs = function(t) return next, unwrap(t), nil end
+G.ipairs = function(t) return ipairs(unwrap(t)) end
+G.unpack = function(t, i, j) return unpack(unwrap(t), i, j) end
+G.loadstring = function(s, name)
+  if type(s) == 'string' and string_byte(s, 1) == 27 then  -- Redis's Lua parses text only
+    return nil, string_format('[string "%s"]:1: unexpected symbol near \'<\\27>\'', name or '?')
+  end
+  return loadstring(s, name)
+end
+
+-- redis.pcall hands back Redis error tables; Lua's own pcall gives their text instead,
+-- as in Redis 7 (older scripts compare error strings).
+local function pcall_results(ok, ...)
+  if ok then return true, ... end
+  local e = ...
+  if type(e) == 'userdata' then e = py_unwrap(e) end
+  if type(e) == 'table' then
+    local text = rawget(e, 'err')
+    if type(text) == 'string' or type(text) == 'number' then return false, text end
+  end
+  return false, e
+end
+G.pcall = function(f, ...)
+  return pcall_results(pcall(f, ...))
+end
+
+-- Redis's math.random: its own lrand48 (48-bit linear congruential generator), so every
+-- build gives the same sequence; one state per server, never reseeded per script.
+local x0, x1, x2 = 0x330E, 0xABCD, 0x1234
+local function lrand48()
+  -- x = (0x5DEECE66D * x + 0xB) mod 2^48, in 16-bit limbs so doubles stay exact
+  local a0, a1, a2 = 0xE66D, 0xDEEC, 0x5
+  local p = a0 * x0 + 0xB
+  local n0 = p % 65536
+  local carry = (p - n0) / 65536
+  p = a0 * x1 + a1 * x0 + carry
+  local n1 = p % 65536
+  carry = (p - n1) / 65536
+  p = a0 * x2 + a1 * x1 + a2 * x0 + carry
+  local n2 = p % 65536
+  x0, x1, x2 = n0, n1, n2
+  return x2 * 32768 + floor(x1 / 2)
+end
+
+local LRAND48_MAX = 2147483647
+
+local function check_int(value, position)
+  local n = tonumber(value)
+  if n == nil then
+    local got = select('#', value) == 0 and 'no value' or type(value)
+    error(string_format("bad argument #%d to 'random' (number expected, got %s)", position, got), 3)
+  end
+  return n >= 0 and floor(n) or -floor(-n)
+end
+
+local function random(...)
+  local count = select('#', ...)
+  local r = (lrand48() % LRAND48_MAX) / LRAND48_MAX
+  if count == 0 then
+    return r
+  elseif count == 1 then
+    local u = check_int((...), 1)
+    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
+    return floor(r * u) + 1
+  elseif count == 2 then
+    local l, u = ...
+    l, u = check_int(l, 1), check_int(u, 2)
+    if l > u then error("bad argument #2 to 'random' (interval is empty)", 2) end
+    return floor(r * (u - l + 1)) + l
+  end
+  error('wrong number of arguments', 2)
+end
+
+local function randomseed(seed)
+  local n = tonumber(seed)
+  if n == nil then
+    local got = seed == nil and 'no value' or type(seed)
+    error(string_format("bad argument #1 to 'randomseed' (number expected, got %s)", got), 2)
+  end
+  n = n >= 0 and floor(n) or -floor(-n)
+  n = n % 4294967296  -- the seed as an unsigned 32-bit word: its low and high halves
+  x0, x1, x2 = 0x330E, n % 65536, floor(n / 65536)
+end
+
+G.math.random = random
+G.math.randomseed = randomseed
+G.os = {clock = os_clock}  -- Redis 7.2's one os function, harmless and often asked for
+
+local redis = {call = py_call, pcall = py_pcall}
+
+-- Redis's error table from an error text: "-CODE msg" keeps its code, anything else
+-- becomes "ERR text"; a trailing CR/LF is dropped.
+local function error_table(text)
+  local code, msg
+  if string_byte(text, 1) == 45 then  -- '-'
+    local space = text:find(' ', 1, true)
+    if space then
+      code, msg = text:sub(2, space - 1), text:sub(space + 1)
+    else
+      code, msg = 'ERR', text:sub(2)
+    end
+  else
+    code, msg = 'ERR', text
+  end
+  msg = msg:gsub('^[\r\n]+', ''):gsub('[\r\n]+$', '')
+  return {err = code .. ' ' .. msg}
+end
+
+function redis.error_reply(...)
+  local e = ...
+  if select('#', ...) ~= 1 or type(e) ~= 'string' then
+    return error_table('wrong number or type of arguments')
+  end
+  if string_byte(e, 1) ~= 45 then e = '-' .. e end
+  return error_table(e)
+end
+function redis.status_reply(...)
+  local s = ...
+  if select('#', ...) ~= 1 or type(s) ~= 'string' then
+    return error_table('wrong number or type of arguments')
+  end
+  return {ok = s}
+end
+function redis.sha1hex(...)
+  if select('#', ...) ~= 1 then error(error_table('wrong number of arguments'), 0) end
+  local s = ...
+  if type(s) == 'number' then s = tostring(s) elseif type(s) ~= 'string' then s = '' end
+  return py_sha1hex(s)
+end
+function redis.log(...)
+  local count = select('#', ...)
+  if count < 2 then error(error_table('redis.log() requires two arguments or more.'), 0) end
+  local level = ...
+  if tonumber(level) == nil then
+    error(error_table('First argument must be a number (log level).'), 0)
+  end
+  level = tonumber(level)
+  level = level >= 0 and floor(level) or -floor(-level)
+  if level < 0 or level > 3 then error(error_table('Invalid debug level.'), 0) end
+  local parts = {}
+  for i = 2, count do
+    local v = select(i, ...)
+    if type(v) == 'string' or type(v) == 'number' then parts[#parts + 1] = tostring(v) end
+  end
+  py_log(level, table.concat(parts, ' '))
+end
+function redis.setresp(...)
+  if select('#', ...) ~= 1 then error(error_table('redis.setresp() requires one argument.'), 0) end
+  local resp = tonumber((...)) or 0
+  if resp ~= 2 and resp ~= 3 then error(error_table('RESP version must be 2 or 3.'), 0) end
+  py_setresp(resp)
+end
+function redis.set_repl(...)
+  if select('#', ...) ~= 1 then error(error_table('redis.set_repl() requires two arguments.'), 0) end
+  local flags = tonumber((...)) or 0
+  flags = flags >= 0 and floor(flags) or -floor(-flags)
+  if flags < 0 or flags > 3 then
+    error(error_table('Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.'), 0)
+  end
+  py_set_repl(flags)
+end
+redis.acl_check_cmd = py_acl_check
+function redis.replicate_commands() return true end
+function redis.breakpoint() return false end
+function redis.debug() end
+redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = version, version_num
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+
+-- Where an error happened, as Redis's __redis__err__handler reports it: the frame that
+-- raised it, or its caller when that was a C function; Magpie's own frames are skipped.
+local function error_handler(err)
+  local level = 2
+  local info = dbg.getinfo(level, 'nSl')
+  if info and info.what == 'C' then
+    level = level + 1
+    info = dbg.getinfo(level, 'nSl')
+  end
+  while info and info.source == '=magpie' do
+    level = level + 1
+    info = dbg.getinfo(level, 'nSl')
+  end
+  if type(err) == 'userdata' then err = py_unwrap(err) end
+  if type(err) ~= 'table' then
+    err = {err = 'ERR ' .. tostring(err)}
+  end
+  if info then
+    err.source = info.source
+    err.line = info.currentline
+  end
+  return err
+end
+
+G.redis = redis
+G.__redis__err__handler = error_handler
+
+-- The library proxies, then the globals' own; _G names the proxy, not the real table.
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'os', 'redis',
+                       'cjson', 'cmsgpack', 'bit', 'struct'}) do
+  local lib = rawget(G, name)
+  if type(lib) == 'table' then
+    for key, value in next, lib do
+      if type(value) == 'table' and key ~= '__index' then rawset(lib, key, protect(value)) end
+    end
+    rawset(G, name, protect(lib))
+  end
+end
+-- The globals' proxy reads the real table raw: a missing name is an error, as in
+-- Redis (the real table itself stays plain, for lupa's own lookups).
+local globals_proxy = setmetatable({}, {
+  __index = function(_, name)
+    local value = rawget(G, name)
+    if value == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+    end
+    return value
+  end,
+  __newindex = refuse_write,
+})
+real_of[globals_proxy] = G
+rawset(G, '_G', globals_proxy)
+G.getfenv = function(f)
+  local env = getfenv(f == nil and 2 or (type(f) == 'number' and f > 0 and f + 1) or f)
+  if rawequal(env, G) then return globals_proxy end
+  return env
+end
+G.setfenv = function(f, env)
+  if rawequal(f, 0) then error(READONLY, 0) end
+  return setfenv(type(f) == 'number' and f > 0 and f + 1 or f, env)
+end
+
+-- The hook that lets the server look at a long script every 100,000 instructions.
+-- py_hook answers nil to go on, or the text of the error that ends the script.
+local function kill_hook()
+  local message = py_hook()
+  if message then
+    local where = dbg.getinfo(2, 'S')
+    if where and where.source == '=magpie' then return end  -- (our error handler, say)
+    dbg.sethook(kill_hook, 'l')  -- from now on at every line, so pcall cannot outlive it
+    error(error_table(message), 0)
+  end
+end
+
+local internals = {}
+
+-- Compile a script body under its chunk name; the function runs with the proxy as its
+-- globals. Returns the function, or nil and the compiler's message.
+function internals.compile(body, chunkname)
+  local f, message = loadstring(body, chunkname)
+  if f == nil then return nil, message end
+  setfenv(f, globals_proxy)
+  return f
+end
+
+-- Run an EVAL script: KEYS and ARGV are globals, one result comes back.
+function internals.run_eval(f, with_hook, nkeys, ...)
+  local args, keys, argv = {...}, {}, {}
+  for i = 1, nkeys do keys[i] = args[i] end
+  for i = nkeys + 1, select('#', ...) do argv[i - nkeys] = args[i] end
+  rawset(G, 'KEYS', keys)
+  rawset(G, 'ARGV', argv)
+  if with_hook then dbg.sethook(kill_hook, '', 100000) end
+  local ok, result = xpcall(f, error_handler)
+  if with_hook then dbg.sethook() end
+  return ok, result
+end
+
+-- Run a function library's callback with its keys and args tables.
+function internals.run_function(f, with_hook, keys, args)
+  if with_hook then dbg.sethook(kill_hook, '', 100000) end
+  local ok, result = xpcall(function() return f(keys, args) end, error_handler)
+  if with_hook then dbg.sethook() end
+  return ok, result
+end
+
+-- math.random's state, kept across SCRIPT FLUSH (a new interpreter), as Redis keeps it.
+function internals.rand_state(a, b, c)
+  local old0, old1, old2 = x0, x1, x2
+  if a then x0, x1, x2 = a, b, c end
+  return old0, old1, old2
+end
+
+internals.error_table = error_table
+internals.protect = protect
+internals.real_globals = G
+internals.globals = globals_proxy
+return internals
