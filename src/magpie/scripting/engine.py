@@ -65,7 +65,9 @@ def _install_libraries(lua: Any) -> None:
 class LuaEngine:
     """The runtime and the sandbox's internals (compile, run_eval, run_function...)."""
 
-    def __init__(self, host: ScriptHost) -> None:
+    def __init__(self, host: ScriptHost, for_functions: bool = False) -> None:
+        """``for_functions``: the interpreter of FUNCTION libraries, which Redis keeps apart
+        from EVAL's (no redis.replicate_commands/breakpoint/debug, a library-load API)."""
         self.lua = LuaRuntime(
             encoding=None, register_eval=False, register_builtins=False, unpack_returned_tuples=True
         )
@@ -77,11 +79,13 @@ class LuaEngine:
         internals = setup(
             host.call, host.pcall, host.unwrap, host.log, _sha1hex, host.setresp, host.set_repl,
             host.acl_check, host.hook, REDIS_VERSION.encode(), _version_num(REDIS_VERSION),
+            for_functions,
         )
         self.internals = internals
         self.compile_chunk = internals.compile
         self.run_eval = internals.run_eval
         self.run_function = internals.run_function
+        self.load_library = internals.load_library
         self.error_table = internals.error_table
         self.table_from = self.lua.table_from
 

@@ -13,7 +13,7 @@
 -- which py_unwrap turns back into Redis's error table.
 
 local py_call, py_pcall, py_unwrap, py_log, py_sha1hex, py_setresp, py_set_repl, py_acl_check,
-      py_hook, version, version_num = ...
+      py_hook, version, version_num, for_functions = ...
 
 local G = _G
 local dbg = debug
@@ -222,9 +222,11 @@ function redis.set_repl(...)
   py_set_repl(flags)
 end
 redis.acl_check_cmd = py_acl_check
-function redis.replicate_commands() return true end
-function redis.breakpoint() return false end
-function redis.debug() end
+if not for_functions then  -- EVAL's alone (Redis's scriptingInit adds them, not the functions engine)
+  function redis.replicate_commands() return true end
+  function redis.breakpoint() return false end
+  function redis.debug() end
+end
 redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = version, version_num
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
@@ -254,7 +256,7 @@ local function error_handler(err)
 end
 
 G.redis = redis
-G.__redis__err__handler = error_handler
+if not for_functions then G.__redis__err__handler = error_handler end
 
 -- The library proxies, then the globals' own; _G names the proxy, not the real table.
 for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'os', 'redis',
@@ -267,11 +269,15 @@ for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'os', 'redis',
     rawset(G, name, protect(lib))
   end
 end
+-- While a function library's code runs (FUNCTION LOAD), the globals it sees are this
+-- table instead of the real ones (Redis's __LIBRARY_API__); nil otherwise.
+local library_api = nil
+
 -- The globals' proxy reads the real table raw: a missing name is an error, as in
 -- Redis (the real table itself stays plain, for lupa's own lookups).
 local globals_proxy = setmetatable({}, {
   __index = function(_, name)
-    local value = rawget(G, name)
+    local value = rawget(library_api or G, name)
     if value == nil then
       error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
     end
@@ -328,11 +334,174 @@ function internals.run_eval(f, with_hook, nkeys, ...)
 end
 
 -- Run a function library's callback with its keys and args tables.
-function internals.run_function(f, with_hook, keys, args)
+function internals.run_function(f, with_hook, nkeys, ...)
+  local args, keys, argv = {...}, {}, {}
+  for i = 1, nkeys do keys[i] = args[i] end
+  for i = nkeys + 1, select('#', ...) do argv[i - nkeys] = args[i] end
   if with_hook then dbg.sethook(kill_hook, '', 100000) end
-  local ok, result = xpcall(function() return f(keys, args) end, error_handler)
+  local ok, result = xpcall(function() return f(keys, argv) end, error_handler)
   if with_hook then dbg.sethook() end
   return ok, result
+end
+
+-- FUNCTION LOAD: what a library's code may use while it runs (Redis 7.0's library API):
+-- only redis.register_function, redis.log, the versions and the log levels; anything
+-- else is a missing global. Its registrations are collected here.
+local registering = nil  -- {names = {[name] = true}, list = {{name, callback, flags, description}}}
+
+local function register_error(text)
+  error(error_table(text), 0)
+end
+
+local function as_string(value)  -- lua_isstring: numbers count, as their text
+  local kind = type(value)
+  if kind == 'string' then return value end
+  if kind == 'number' then return tostring(value) end
+  return nil
+end
+
+local FLAG_NAMES = {'no-writes', 'allow-oom', 'allow-stale', 'no-cluster', 'allow-cross-slot-keys'}
+
+local function read_flags(given)
+  local seen = {}
+  local i = 1
+  while true do
+    local value = given[i]
+    if value == nil then break end
+    local text = as_string(value)
+    if text == nil then register_error('unknown flag given') end
+    local known = false
+    for _, flag in ipairs(FLAG_NAMES) do
+      if flag == text:lower() then seen[flag] = true; known = true; break end
+    end
+    if not known then register_error('unknown flag given') end
+    i = i + 1
+  end
+  local flags = {}
+  for _, flag in ipairs(FLAG_NAMES) do
+    if seen[flag] then flags[#flags + 1] = flag end
+  end
+  return flags
+end
+
+local function named_arguments(spec)
+  if type(spec) ~= 'table' then
+    register_error('calling redis.register_function with a single argument is only applicable to '
+                   .. 'Lua table (representing named arguments).')
+  end
+  local name, description, callback, flags = nil, nil, nil, {}
+  for key, value in next, spec do
+    local text = as_string(key)
+    if text == nil then register_error('named argument key given to redis.register_function is not a string') end
+    text = text:lower()
+    if text == 'function_name' then
+      name = as_string(value)
+      if name == nil then
+        register_error('function_name argument given to redis.register_function must be a string')
+      end
+    elseif text == 'description' then
+      description = as_string(value)
+      if description == nil then
+        register_error('description argument given to redis.register_function must be a string')
+      end
+    elseif text == 'callback' then
+      if type(value) ~= 'function' then
+        register_error('callback argument given to redis.register_function must be a function')
+      end
+      callback = value
+    elseif text == 'flags' then
+      if type(value) ~= 'table' then
+        register_error('flags argument to redis.register_function must be a table representing function flags')
+      end
+      flags = read_flags(value)
+    else
+      register_error('unknown argument given to redis.register_function')
+    end
+  end
+  if name == nil then register_error('redis.register_function must get a function name argument') end
+  if callback == nil then register_error('redis.register_function must get a callback argument') end
+  return name, callback, flags, description
+end
+
+local function register_function(...)
+  if registering == nil then
+    register_error('redis.register_function can only be called on FUNCTION LOAD command')
+  end
+  local count = select('#', ...)
+  if count < 1 or count > 2 then register_error('wrong number of arguments to redis.register_function') end
+  local name, callback, flags, description
+  if count == 1 then
+    name, callback, flags, description = named_arguments((...))
+  else
+    local first, second = ...
+    name = as_string(first)
+    if name == nil then register_error('first argument to redis.register_function must be a string') end
+    if type(second) ~= 'function' then
+      register_error('second argument to redis.register_function must be a function')
+    end
+    callback, flags = second, {}
+  end
+  if name == '' or name:find('[^A-Za-z0-9_]') then  -- (Redis's text says library here too)
+    register_error('Library names can only contain letters, numbers, or underscores(_) and must be '
+                   .. 'at least one character long')
+  end
+  if registering.names[name] then register_error('Function already exists in the library') end
+  registering.names[name] = true
+  local list = registering.list
+  list[#list + 1] = {name, callback, flags, description}
+end
+
+local function library_table(fields)
+  return setmetatable({}, {__index = function(_, name)
+    local value = rawget(fields, name)
+    if value == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+    end
+    return value
+  end, __newindex = refuse_write})
+end
+
+local load_api = {redis = library_table({
+  register_function = register_function, log = rawget(redis, 'log'),
+  REDIS_VERSION = version, REDIS_VERSION_NUM = version_num,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+})}
+
+-- Run a library's code so that it registers its functions. Returns true and the
+-- registrations, or false, the stage that failed ('compile' or 'run') and the message.
+-- ``timeout`` (seconds, 0 for none) is checked every 100,000 instructions with ``clock``.
+function internals.load_library(body, timeout, clock)
+  local f, message = loadstring(body, '@user_function')
+  if f == nil then return false, 'compile', message end
+  setfenv(f, globals_proxy)
+  local deadline = timeout > 0 and clock() + timeout or nil
+  local function load_hook()
+    if deadline and clock() > deadline then
+      local where = dbg.getinfo(2, 'S')
+      if where and where.source == '=magpie' then return end  -- (past the pcall, here)
+      dbg.sethook(load_hook, 'l')  -- from now on at every line
+      error(error_table('FUNCTION LOAD timeout'), 0)
+    end
+  end
+  registering = {names = {}, list = {}}
+  library_api = load_api
+  dbg.sethook(load_hook, '', 100000)
+  local ok, err = pcall(f)
+  dbg.sethook()
+  library_api = nil
+  local list = registering.list
+  registering = nil
+  if ok then return true, list end
+  if type(err) == 'userdata' then err = py_unwrap(err) end
+  local text
+  if type(err) == 'string' or type(err) == 'number' then
+    text = 'ERR ' .. tostring(err)
+  elseif type(err) == 'table' and (type(rawget(err, 'err')) == 'string' or type(rawget(err, 'err')) == 'number') then
+    text = tostring(rawget(err, 'err'))
+  else
+    text = '(null)'
+  end
+  return false, 'run', text
 end
 
 -- math.random's state, kept across SCRIPT FLUSH (a new interpreter), as Redis keeps it.
