@@ -1,8 +1,9 @@
 """Reading RDB files (versions 1 to 10, every encoding Redis 7.0 and its ancestors wrote)
 and DUMP payloads into Magpie's values.
 
-Loading is all or nothing: the keys go into a staging keyspace that the caller installs
-only once the whole file, checksum included, has been read; any problem raises
+Loading is all or nothing: the keys go into a staging keyspace (and the function
+libraries' code into ``LoadStats.functions``) that the caller installs only once the
+whole file, checksum included, has been read; any problem raises
 ``RdbError`` naming the offset and, when known, the key. A stream or module value is
 refused by name rather than skipped, so a file is never half-loaded.
 
@@ -14,8 +15,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from magpie.persistence import rdb_encodings as enc
 from magpie.persistence.rdb_format import (
@@ -321,6 +323,28 @@ def _counted(reader: ValueReader) -> range:
     return range(min(n, reader.end - reader.pos + 1))
 
 
+def read_function_record(reader: ValueReader, kind: int) -> bytes:
+    """A function library's code after its opcode (Redis's rdbFunctionLoad): FUNCTION2 is
+    the code itself; the 7.0 release candidates' FUNCTION wrote the name, engine and an
+    optional description apart, and the code gets the shebang they stand for. ValueError
+    with Redis's texts."""
+
+    def read_field(what: str, read: Callable[[], Any]) -> Any:
+        try:
+            return read()
+        except (_Short, ValueError):
+            raise ValueError(f"Failed loading {what}") from None
+
+    if kind == OP_FUNCTION2:
+        return read_field("library payload", reader.string)  # type: ignore[no-any-return]
+    name = read_field("library name", reader.string)
+    engine = read_field("engine name", reader.string)
+    if read_field("library description indicator", reader.length):
+        read_field("library description", reader.string)
+    blob = read_field("library blob", reader.string)
+    return b"#!%s name=%s\n%s" % (engine, name, blob)
+
+
 def is_empty(value: object) -> bool:
     return value.__class__ is not bytes and not value  # type: ignore[truthy-function]
 
@@ -333,6 +357,8 @@ class LoadStats:
     empty_skipped: int = 0
     #: Every aux field in file order (``magpie-`` ones carry the search indexes).
     aux: list[tuple[bytes, bytes]] = field(default_factory=list)
+    #: The code of each function library, in file order (the loader's caller loads them).
+    functions: list[bytes] = field(default_factory=list)
 
 
 class RdbLoad:
@@ -455,7 +481,7 @@ class RdbLoad:
             elif kind == OP_FREQ:
                 r.byte()
             elif kind in (OP_FUNCTION2, OP_FUNCTION_PRE_GA):
-                raise ValueError("the file holds Redis functions (FUNCTION libraries), which Magpie cannot load yet")
+                stats.functions.append(read_function_record(r, kind))
             else:  # OP_MODULE_AUX, the last opcode
                 raise ValueError("the file holds module data, which Magpie cannot load")
         stats.keys_loaded = loaded
