@@ -27,6 +27,7 @@ from magpie.errors import MASTERDOWN, NOREPLICAS, OOM, READONLY, CommandError
 from magpie.protocol.replies import SUSPENDED
 from magpie.scripting.convert import ToLua, reply_from_lua
 from magpie.scripting.engine import LuaEngine, RaisedError, lua_type
+from magpie.scripting.functions import Functions
 from magpie.scripting.scripts import (
     ALLOW_OOM,
     ALLOW_STALE,
@@ -131,6 +132,8 @@ class Scripting:
         self._variants: dict[tuple[str, frozenset[str]], CommandSpec] = {}
         self.engine = LuaEngine(self)
         self.to_lua = ToLua(self.engine.table_from, self.engine.error_table)
+        #: FUNCTION libraries, in their own interpreter (as Redis keeps them).
+        self.functions = Functions(self)
 
     @property
     def client(self) -> ScriptClient:
@@ -259,7 +262,7 @@ class Scripting:
 
     def function_flags(self, name: bytes) -> frozenset[str] | None:
         """FCALL's function's declared flags (functions always declare theirs)."""
-        return None
+        return self.functions.flags_of(name)
 
     # -- a run ---------------------------------------------------------------------------------
 
@@ -334,13 +337,14 @@ class Scripting:
                 return False, self._error("Please specify at least one argument for this redis lib call")
             return False, self._error("Lua redis lib command arguments must be strings or integers")
         spec = _lookup(argv)
+        to_lua = self.to_lua if run.eval_mode else self.functions.to_lua  # the run's interpreter
         refusal = self._call_refusal(run, spec, argv)
         if refusal is not None:
             message = _with_code(refusal)
             self.server.count_error(message)
             if spec is not None:
                 spec.rejected_calls += 1
-            return False, self.to_lua.error(message)
+            return False, to_lua.error(message)
         assert spec is not None
         if spec.is_write:
             run.write_dirty = True
@@ -353,11 +357,13 @@ class Scripting:
             propagation.targets = REPL_ALL
         if reply.__class__ is CommandError:
             self.server.count_error(reply.message)  # type: ignore[attr-defined]
-            return False, self.to_lua.error(reply.message)  # type: ignore[attr-defined]
-        return True, self.to_lua.convert(reply, client.resp)
+            return False, to_lua.error(reply.message)  # type: ignore[attr-defined]
+        return True, to_lua.convert(reply, client.resp)
 
     def _error(self, text: str) -> object:
-        return self.to_lua.error(_with_code(text))
+        run = self.run
+        to_lua = self.to_lua if run is None or run.eval_mode else self.functions.to_lua
+        return to_lua.error(_with_code(text))
 
     def _call_refusal(self, run: ScriptRun, spec: CommandSpec | None, argv: list[bytes]) -> str | None:
         """Redis's scriptCall checks, in its order."""
