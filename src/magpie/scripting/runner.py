@@ -457,8 +457,9 @@ class Scripting:
         if not run.killed:
             self._hand_back_loop()
         if run.killed:
-            log.warning("Lua script killed by user with %s.", "SCRIPT KILL" if run.eval_mode else "FUNCTION KILL")
-            return b"Script killed by user with SCRIPT KILL..." if run.eval_mode else b"Script killed by user with FUNCTION KILL..."
+            # (Redis 7.0's Lua hook says SCRIPT KILL whichever command killed it, functions too)
+            log.warning("Lua script killed by user with SCRIPT KILL.")
+            return b"Script killed by user with SCRIPT KILL..."
         return None
 
     def _hand_back_loop(self) -> None:
