@@ -158,6 +158,7 @@ class AppendOnly:
             checksum=bool(config["rdbchecksum"]),
             incremental_fsync=bool(config["aof-rewrite-incremental-fsync"]),
             timestamp=bool(config["aof-timestamp-enabled"]),
+            functions=self.server.scripting.functions.libraries.codes(),
         )
 
     # -- turning AOF on and off at runtime ----------------------------------------------------------

@@ -270,7 +270,11 @@ class AofLoad:
     def _replay(self, parts: list[_Part], staging: Keyspace | None) -> Iterator[None]:
         server = self.server
         snapshots = server.snapshots
-        snapshots.install(staging if staging is not None else Keyspace(len(server.keyspace)))
+        functions = self.base_stats.functions if staging is not None and self.base_stats is not None else []
+        try:
+            snapshots.install(staging if staging is not None else Keyspace(len(server.keyspace)), functions)
+        except RdbError as exc:
+            raise AofLoadError("Error reading the RDB base of the AOF, AOF loading aborted", exc.describe()) from None
         if staging is not None and self.base_stats is not None:
             extra = [(k, v) for k, v in self.base_stats.aux if k.startswith(b"magpie-")]
             snapshots.restore_extra(extra)

@@ -63,17 +63,22 @@ def write_base(
     checksum: bool = True,
     incremental_fsync: bool = True,
     timestamp: bool = False,
+    functions: Iterable[bytes] = (),
 ) -> None:
-    """Write the dataset to ``path`` (fsynced); OSError leaves no file behind."""
+    """Write the dataset to ``path`` (fsynced); OSError leaves no file behind.
+    ``functions`` (each library's code) go in the RDB image, or as FUNCTION LOAD commands
+    ahead of the keys, as Redis's rewriteFunctions writes them."""
     try:
         with open(path, "wb") as raw:
             out: BinaryIO = _SyncingFile(raw) if incremental_fsync else raw  # type: ignore[assignment]
             if preamble:
                 base_aux = [(k, b"1" if k == b"aof-base" else v) for k, v in aux]
-                write_rdb(out, keyspace, base_aux, compress=compress, checksum=checksum)
+                write_rdb(out, keyspace, base_aux, compress=compress, checksum=checksum, functions=functions)
             else:
                 if timestamp:
                     out.write(b"#TS:%d\r\n" % int(time.time()))
+                for code in functions:
+                    out.write(encode_command([b"FUNCTION", b"LOAD", code]))
                 write_commands(out, keyspace)
             raw.flush()
             os.fsync(raw.fileno())

@@ -26,6 +26,7 @@ from magpie.persistence.children import fork_child, fsync_directory, poll_child
 from magpie.persistence.rdb_format import RdbError
 from magpie.persistence.rdb_reader import LoadStats, RdbLoad
 from magpie.persistence.rdb_writer import write_rdb
+from magpie.scripting.functions import FunctionError
 from magpie.store.clock import CLOCK
 from magpie.store.keyspace import Keyspace
 
@@ -211,6 +212,7 @@ class Snapshots:
             compress=bool(config["rdbcompression"]),
             checksum=bool(config["rdbchecksum"]),
             progress=(lambda _: debug_delay(delay)) if delay else None,
+            functions=self.server.scripting.functions.libraries.codes(),
         )
 
     def _child_started(self, pid: int, kind: str, for_replication: bool) -> None:
@@ -359,7 +361,7 @@ class Snapshots:
                 self.loading_done = position
                 debug_delay(delay)
                 yield
-            self.install(staging)
+            self.install(staging, load.stats.functions)
             self.restore_extra([(k, v) for k, v in load.stats.aux if k.startswith(b"magpie-")])
             self.last_load = load.stats
         finally:
@@ -369,8 +371,15 @@ class Snapshots:
                 gc.enable()
         gc.freeze()  # the loaded dataset is long-lived: keep it out of the collector's scans
 
-    def install(self, staging: Keyspace) -> None:
-        """Replace the server's databases with the loaded ones."""
+    def install(self, staging: Keyspace, functions: Iterable[bytes] = ()) -> None:
+        """Replace the server's databases and function libraries with the loaded ones
+        (``functions``: each library's code). The libraries are loaded first: one that
+        fails raises RdbError with nothing replaced."""
+        try:
+            libraries = self.server.scripting.functions.load_all(functions)
+        except FunctionError as exc:
+            raise RdbError(f"Failed loading library, {exc.message.removeprefix('ERR ')}") from None
+        self.server.scripting.functions.install(libraries)
         keyspace = self.server.keyspace
         dirty = keyspace.signals.dirty
         keyspace.flush_all()  # WATCHed keys are touched and the search indexes dropped
