@@ -111,6 +111,10 @@ def _memory(server) -> dict[str, object]:
     system = total_memory()
     # Under maxmemory, used_memory is the dataset estimate that the limit is checked against.
     used = server.evictor.memory.used if server.evictor.memory.active else rss
+    scripting = server.scripting
+    functions = scripting.functions
+    vm_eval, vm_functions = scripting.memory(), functions.memory()
+    eval_caches, function_caches = scripting.cache.body_bytes, functions.libraries.memory()
     return {
         "used_memory": used,
         "used_memory_human": human_bytes(used),
@@ -128,19 +132,19 @@ def _memory(server) -> dict[str, object]:
         "allocator_resident": rss,
         "total_system_memory": system,
         "total_system_memory_human": human_bytes(system),
-        "used_memory_lua": 31744,
-        "used_memory_vm_eval": 31744,
-        "used_memory_lua_human": "31.00K",
-        "used_memory_scripts_eval": 0,
-        "number_of_cached_scripts": 0,
-        "number_of_functions": 0,
-        "number_of_libraries": 0,
-        "used_memory_vm_functions": 32768,
-        "used_memory_vm_total": 64512,
-        "used_memory_vm_total_human": "63.00K",
-        "used_memory_functions": 0,
-        "used_memory_scripts": 0,
-        "used_memory_scripts_human": "0B",
+        "used_memory_lua": vm_eval,
+        "used_memory_vm_eval": vm_eval,
+        "used_memory_lua_human": human_bytes(vm_eval),
+        "used_memory_scripts_eval": eval_caches,
+        "number_of_cached_scripts": len(scripting.cache),
+        "number_of_functions": len(functions.libraries.functions),
+        "number_of_libraries": len(functions.libraries),
+        "used_memory_vm_functions": vm_functions,
+        "used_memory_vm_total": vm_eval + vm_functions,
+        "used_memory_vm_total_human": human_bytes(vm_eval + vm_functions),
+        "used_memory_functions": function_caches,
+        "used_memory_scripts": eval_caches + function_caches,
+        "used_memory_scripts_human": human_bytes(eval_caches + function_caches),
         "maxmemory": maxmemory,
         "maxmemory_human": human_bytes(maxmemory),
         "maxmemory_policy": server.config["maxmemory-policy"],
