@@ -144,5 +144,7 @@ def command_getkeys(client, args):
         raise CommandError("ERR The command has no key arguments")
     positions = spec.key_positions(target)
     if not positions:
+        if "no_mandatory_keys" in spec.flags:  # EVAL, FCALL... with numkeys 0
+            return []
         raise CommandError("ERR Invalid arguments specified for command")
     return [target[i] for i in positions]
