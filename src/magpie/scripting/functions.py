@@ -342,7 +342,7 @@ def _payload_libraries(payload: bytes) -> Iterator[bytes]:
     from magpie.persistence.rdb_reader import ValueReader, read_function_record
 
     end = len(payload) - 10
-    reader = ValueReader(payload, 0, end)
+    reader = ValueReader(payload)  # (a record may run into the trailer, as in Redis's reader)
     while reader.pos < end:
         kind = reader.byte()
         if kind not in (OP_FUNCTION2, OP_FUNCTION_PRE_GA):
