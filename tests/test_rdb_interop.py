@@ -4,8 +4,9 @@ redis-server loads Magpie's dump.rdb and shows every key, type, value, TTL and t
 encoding it gives them; Magpie loads redis-server's dump.rdb (small and large values of
 every type, so listpack, quicklist with packed, plain and LZF-compressed nodes, intsets of
 each width, hashtable and skiplist all appear in the file) and the old-format fixtures under
-tests/assets; DUMP from each RESTOREs in the other; a stream or a function library in
-Redis's file is refused by name. The oracle is always the other server's own view.
+tests/assets; DUMP from each RESTOREs in the other; a stream in Redis's file is refused by
+name. The oracle is always the other server's own view. (Function libraries in RDB files:
+tests/test_functions_persistence.py.)
 """
 
 from __future__ import annotations
@@ -212,18 +213,6 @@ def test_a_stream_in_redis_servers_file_is_refused_by_name():
                 magpie.client().restore("events", 0, start_payload)
             finally:
                 magpie.stop()
-    finally:
-        real.stop()
-
-
-def test_function_libraries_in_redis_servers_file_are_refused():
-    real = start_redis()
-    try:
-        c = real.client(protocol=2)
-        c.set("k", "v")
-        c.function_load("#!lua name=mylib\nredis.register_function('f', function() return 1 end)")
-        line = refusal_line(real)
-        assert "functions" in line and "at offset" in line
     finally:
         real.stop()
 
