@@ -10,7 +10,13 @@ import random
 from dataclasses import dataclass
 
 from fuzz_grammar import ArgumentMaker, Target, Values, Vocabulary, vector_blob
-from fuzz_payloads import restore_payload_for
+from fuzz_payloads import (
+    FUNCTION_NAMES,
+    LIBRARY_NAMES,
+    function_code_for,
+    function_payload_for,
+    restore_payload_for,
+)
 from fuzz_wire import Argv
 
 BATCH_CALLS = 120
@@ -126,6 +132,15 @@ class Tamer:
             if self.rng.random() < 0.5:
                 return [argv[0], b"no", b"one"]
             return [argv[0], b"127.0.0.1", self.rng.choice([b"-1", b"65536", b"x", b"", b"1e3"])]
+        if name == b"FUNCTION LOAD" and len(argv) > 2:
+            return [*argv[:-1], function_code_for(self.rng, argv[-1])]
+        if name == b"FUNCTION RESTORE" and len(argv) > 2:
+            return [*argv[:2], function_payload_for(self.rng), *argv[3:]]
+        if name == b"FUNCTION DELETE" and len(argv) > 2 and self.rng.random() < 0.8:
+            return [*argv[:2], self.rng.choice(LIBRARY_NAMES), *argv[3:]]
+        if first in (b"FCALL", b"FCALL_RO") and len(argv) > 1 and self.rng.random() < 0.9:
+            # mostly a function the fuzz libraries have (none of them runs long)
+            return [argv[0], self.rng.choice(FUNCTION_NAMES), *argv[2:]]
         if first == b"RESTORE" and len(argv) > 3:
             # a random string almost never passes the checksum: mostly real payloads, damaged
             # behind a good one, so the value loader is what gets fuzzed

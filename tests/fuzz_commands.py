@@ -226,7 +226,8 @@ class Fuzzer:
 
     def _prepare(self, seeds: list[Argv], rng: random.Random, differential: bool) -> None:
         """Fresh data and settings on Magpie: FLUSHALL, the allowlisted configs back, the seeds."""
-        setup = [[b"FLUSHALL"], [b"DEBUG", b"SET-ACTIVE-EXPIRE", b"1"], [b"DEBUG", b"RECORD-PROPAGATION", b"off"]]
+        setup = [[b"FLUSHALL"], [b"FUNCTION", b"FLUSH"], [b"DEBUG", b"SET-ACTIVE-EXPIRE", b"1"],
+                 [b"DEBUG", b"RECORD-PROPAGATION", b"off"]]  # fmt: skip
         config = dict(CONFIG_ALLOWED)
         if not differential:  # sometimes under memory accounting, sometimes evicting
             roll = rng.random()

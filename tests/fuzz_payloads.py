@@ -45,10 +45,10 @@ def _payloads() -> list[bytes]:
 PAYLOADS = _payloads()
 
 
-def restore_payload_for(rng: random.Random) -> bytes:
+def restore_payload_for(rng: random.Random, payloads: list[bytes] | None = None) -> bytes:
     """A payload for RESTORE: as DUMP made it (30%), damaged behind a good checksum (55%),
     with a damaged checksum (10%), or claiming RDB version 11 (5%)."""
-    payload = rng.choice(PAYLOADS)
+    payload = rng.choice(payloads or PAYLOADS)
     roll = rng.random()
     if roll < 0.3:
         return payload
@@ -68,3 +68,65 @@ def restore_payload_for(rng: random.Random) -> bytes:
         damaged[-1 - rng.randrange(8)] ^= 1 << rng.randrange(8)
         return bytes(damaged)
     return _sealed(bytes(body), version=11)
+
+
+# -- function libraries (FUNCTION LOAD, FUNCTION RESTORE, FCALL) --------------------------------------
+
+#: Libraries whose functions do a bounded amount of work: no loop, no function that names
+#: another, so neither a load nor an FCALL can run long, even with a byte of a RESTORE
+#: payload damaged (FUNCTION RESTORE runs library code without a timeout, as in Redis).
+FUNCTION_LIBRARIES = [
+    b"#!lua name=fuzzlib\n"
+    b"redis.register_function{function_name='fz_get', callback=function(keys, args)\n"
+    b"  return redis.pcall('get', keys[1] or 'str:plain') end, flags={'no-writes'}}\n"
+    b"redis.register_function('fz_set', function(keys, args)\n"
+    b"  return redis.pcall('set', keys[1] or 'new:1', args[1] or 'v') end)\n"
+    b"redis.register_function('fz_incr', function(keys, args) return redis.pcall('incr', keys[1] or 'new:2') end)\n"
+    b"redis.register_function('fz_echo', function(keys, args) return {keys, args, 1.5, true, false} end)\n",
+    b"#!lua name=fuzzlib2\n"
+    b"redis.register_function{function_name='fz_error', callback=function() return redis.error_reply('FUZZ oops') end,"
+    b" flags={'allow-oom', 'allow-stale'}, description='an error reply'}\n"
+    b"redis.register_function('fz_raise', function(keys, args) error('raised ' .. tostring(args[1])) end)\n"
+    b"redis.register_function('fz_resp3', function(keys, args) redis.setresp(3)\n"
+    b"  return redis.pcall('hgetall', keys[1] or 'hash:small') end)\n",
+]
+#: Libraries FUNCTION LOAD refuses, each for another reason.
+BROKEN_LIBRARIES = [
+    b"#!lua name=fuzzbad\nredis.register_function('x', function() return 1 end",  # syntax
+    b"redis.register_function('x', function() end)",  # no shebang
+    b"#!lua name=fuzz-bad\nredis.register_function('x', function() end)",
+    b"#!lua name=fuzzbad\nlocal a = 1",  # registers nothing
+    b"#!lua name=fuzzbad\nredis.register_function('x', function() end)\nredis.register_function('x', function() end)",
+    b"#!lua name=fuzzbad\nredis.register_function{function_name='x', callback=function() end, flags={'nope'}}",
+    b"#!lua name=fuzzbad\nredis.call('set', 'k', 'v')",
+    b"#!js name=fuzzbad\nfunction() {}",
+]
+FUNCTION_NAMES = [b"fz_get", b"fz_set", b"fz_incr", b"fz_echo", b"fz_error", b"fz_raise", b"fz_resp3",
+                  b"FZ_GET", b"missing_fn"]  # fmt: skip
+LIBRARY_NAMES = [b"fuzzlib", b"fuzzlib2", b"FUZZLIB", b"nolib"]
+
+
+def _function_payloads() -> list[bytes]:
+    from magpie.persistence.rdb_format import OP_FUNCTION2, encode_string
+
+    records = [bytes((OP_FUNCTION2,)) + encode_string(code) for code in FUNCTION_LIBRARIES]
+    return [_sealed(records[0]), _sealed(records[1]), _sealed(b"".join(records)), _sealed(b"")]
+
+
+FUNCTION_PAYLOADS = _function_payloads()
+
+
+def function_code_for(rng: random.Random, generated: bytes) -> bytes:
+    """FUNCTION LOAD's code: a good library (40%), a broken one (40%), or what the grammar
+    made (random text: almost always not even a shebang)."""
+    roll = rng.random()
+    if roll < 0.4:
+        return rng.choice(FUNCTION_LIBRARIES)
+    if roll < 0.8:
+        return rng.choice(BROKEN_LIBRARIES)
+    return generated
+
+
+def function_payload_for(rng: random.Random) -> bytes:
+    """FUNCTION RESTORE's payload: a real one, often damaged behind a good checksum."""
+    return restore_payload_for(rng, FUNCTION_PAYLOADS)
