@@ -411,3 +411,34 @@ def test_a_diskless_full_sync_carries_the_libraries():
     finally:
         replica.stop()
         primary.stop()
+
+
+def test_allow_stale_functions_run_on_a_stale_replica():
+    """replica-serve-stale-data no and the primary gone: only allow-stale functions run,
+    with the same refusals from either kind of replica."""
+    seen = []
+    for kind in ("magpie", "redis"):
+        primary = start_magpie()
+        replica = start(kind, "--replica-serve-stale-data", "no")
+        try:
+            load_libraries(primary)
+            replica.client().replicaof("127.0.0.1", primary.port)
+            wait_link_up(replica)
+            same_everywhere(primary, replica)
+            primary.stop()
+            rc = raw(replica)
+            info = replica.client()
+            wait_for(lambda: info.info("replication")["master_link_status"] == "down", 15, "the link down")  # noqa: B023
+            outcomes = []
+            for argv in (["FCALL_RO", "shout", 0, "stale"], ["FCALL_RO", "peek", 1, "hits"], ["FCALL", "peek", 1, "hits"],
+                         ["FUNCTION", "LIST", "LIBRARYNAME", "nomatch"], ["GET", "hits"]):  # fmt: skip
+                try:
+                    outcomes.append(rc.execute_command(*argv))
+                except redis.ResponseError as exc:
+                    outcomes.append(f"{type(exc).__name__}: {exc}")
+            seen.append(outcomes)
+        finally:
+            replica.stop()
+            primary.stop()
+    assert seen[0] == seen[1]
+    assert seen[0][0] == b"STALE"
