@@ -220,7 +220,7 @@ class Functions:
             clash = libraries.collision(library)
             if clash is not None:
                 raise _error(f"Function {_text(clash)} already exists")
-        except FunctionError:
+        except BaseException:  # (a FunctionError, or anything unforeseen: the old one stays)
             if old is not None:
                 libraries.link(old)
             raise
@@ -306,7 +306,7 @@ class Functions:
         refusal = scripting.start_refusal(caller, fn.flags, read_only)
         if refusal is not None:
             return CommandError(refusal)
-        from magpie.scripting.runner import ScriptRun
+        from magpie.scripting.runner import ScriptRun  # (runner imports this module)
 
         run = ScriptRun(
             caller,
