@@ -488,7 +488,8 @@ class Scripting:
 
     def when_idle(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once no script is busy (a replica's stream waits for it)."""
-        self._when_idle.append(callback)
+        if callback not in self._when_idle:
+            self._when_idle.append(callback)
 
     def busy_error(self) -> str:
         run = self.run
