@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 from greenlet import greenlet
@@ -89,18 +90,27 @@ class ScriptClient(Client):
 
 
 class CommandGreenlet(greenlet):
-    """A command run so that a script inside it can hand the loop back (see module doc)."""
+    """A worker that runs commands so that a script inside one can hand the loop back
+    (see module doc). Workers are kept and reused: creating a greenlet costs far more
+    than switching to one."""
 
-    def __init__(self, caller: Client) -> None:
-        super().__init__(caller.execute)
-        self.caller = caller
+    def __init__(self) -> None:
+        super().__init__(self._work)
+        self.caller: Client | None = None
+
+    def _work(self, client: Client, run: Callable[[list[bytes]], object], argv: list[bytes]) -> None:
+        while True:
+            self.caller = client
+            reply = run(argv)
+            self.caller = None
+            client, run, argv = self.parent.switch(reply)
 
 
 class ScriptRun:
     """One invocation's context (Redis's scriptRunCtx)."""
 
     __slots__ = ("caller", "name", "eval_mode", "read_only", "allow_oom", "oom_at_start",
-                 "write_dirty", "killed", "timed_out", "started", "repl", "obeyed")  # fmt: skip
+                 "write_dirty", "killed", "timed_out", "started", "repl", "obeyed", "plain")  # fmt: skip
 
     def __init__(self, caller: Client, name: str, eval_mode: bool, read_only: bool, allow_oom: bool) -> None:
         self.caller = caller
@@ -115,6 +125,8 @@ class ScriptRun:
         self.started = time.monotonic()
         self.repl = REPL_ALL
         self.obeyed = caller.is_master  # (Redis's mustObeyClient: its primary's stream)
+        #: Nothing but arity and noscript can refuse this run's commands (set by execute).
+        self.plain = False
 
 
 class Scripting:
@@ -129,6 +141,7 @@ class Scripting:
         self._when_idle: list[Callable[[], None]] = []
         self._client: ScriptClient | None = None
         self._variants: dict[tuple[str, frozenset[str]], CommandSpec] = {}
+        self._workers: list[CommandGreenlet] = []  # idle ones
         self.engine = LuaEngine(self)
         self.to_lua = ToLua(self.engine.table_from, self.engine.error_table)
 
@@ -155,36 +168,39 @@ class Scripting:
 
     def eval(self, caller: Client, argv: list[bytes], evalsha: bool, read_only: bool) -> object:
         """EVAL, EVALSHA and their _RO forms."""
-        if evalsha and len(argv[1]) != 40:
+        target = argv[1]
+        if evalsha and len(target) != 40:
             return CommandError(NOSCRIPT)
-        numkeys = parse_int(argv[2])
+        raw = argv[2]
+        numkeys = int(raw) if raw.isdigit() and len(raw) < 10 else parse_int(raw)
         if numkeys > len(argv) - 3:
             return CommandError("ERR Number of keys can't be greater than number of args")
         if numkeys < 0:
             return CommandError("ERR Number of keys can't be negative")
         if evalsha:
-            script = self.cache.get(argv[1].decode("latin-1").lower())
+            script = self.cache.get(target)
             if script is None:
                 return CommandError(NOSCRIPT)
         else:
             try:
-                script = self.load(argv[1])
+                script = self.load(target)
             except ScriptError as exc:
                 return CommandError(exc.message)
-        refusal = self.start_refusal(caller, script.flags, read_only)
-        if refusal is not None:
-            return CommandError(refusal)
-        flags = script.flags or frozenset()
-        run = ScriptRun(
-            caller,
-            script.sha,
-            eval_mode=True,
-            read_only=read_only or (script.flags is not None and NO_WRITES in flags),
-            allow_oom=script.flags is not None and ALLOW_OOM in flags,
-        )
-        engine = self.engine
-        with_hook = int(self.server.config["busy-reply-threshold"]) > 0  # type: ignore[call-overload]
-        return self.execute(run, lambda: engine.run_eval(script.function, with_hook, numkeys, *argv[3:]))
+        flags = script.flags
+        if flags is None:
+            if self.server.replication.link is not None:  # (only a stale replica refuses)
+                refusal = self.start_refusal(caller, flags, read_only)
+                if refusal is not None:
+                    return CommandError(refusal)
+            run = ScriptRun(caller, script.sha, True, read_only, False)
+        else:
+            refusal = self.start_refusal(caller, flags, read_only)
+            if refusal is not None:
+                return CommandError(refusal)
+            run = ScriptRun(caller, script.sha, True, read_only or NO_WRITES in flags, ALLOW_OOM in flags)
+        run_eval = self.engine.run_eval
+        function = script.function
+        return self.execute(run, lambda: run_eval(function, numkeys, *argv[3:]))
 
     def start_refusal(self, caller: Client, flags: frozenset[str] | None, read_only: bool) -> str | None:
         """Redis's scriptPrepareForRun: what a script's declared flags forbid right now."""
@@ -245,10 +261,10 @@ class Scripting:
     def declared_flags(self, spec: CommandSpec, target: bytes) -> frozenset[str] | None:
         """The flags the script EVAL names declares (None: none, or not known yet)."""
         if spec.name.startswith("evalsha"):
-            script = self.cache.get(target.decode("latin-1").lower()) if len(target) == 40 else None
+            script = self.cache.get(target) if len(target) == 40 else None
             return script.flags if script is not None else None
         if spec.name.startswith("eval"):
-            script = self.cache.get(sha1_of(target))
+            script = self.cache.get(sha1_of(target).encode())
             if script is not None:
                 return script.flags
             try:
@@ -269,13 +285,19 @@ class Scripting:
         server = self.server
         caller = run.caller
         client = self.client
-        client.select(caller.db_index)
+        if client.db is not caller.db:
+            client.select(caller.db_index)
         client.user = caller.user
-        client.set_protocol(2)  # scripts start in RESP2; redis.setresp changes it
+        if client.resp != 2:
+            client.set_protocol(2)  # scripts start in RESP2; redis.setresp changes it
         evictor = server.evictor
-        run.oom_at_start = bool(evictor.maxmemory) and evictor.over_limit
+        if evictor.maxmemory:
+            run.oom_at_start = evictor.over_limit
+        # (slow_path: a replica link, min-replicas, -MISCONF, maxmemory, a pause...)
+        run.plain = not server.slow_path and caller.user.fast_check is None
         propagation = server.propagation
-        fed = server.replication.fed
+        replication = server.replication
+        fed = replication.fed
         self.run = run
         propagation.begin_transaction()
         try:
@@ -285,9 +307,14 @@ class Scripting:
             self.run = None
             if run.timed_out:
                 self._busy_over()
-        if server.replication.fed != fed:
-            caller.woff = server.replication.fed  # what WAIT waits for: the script's effects
+            if run.killed:
+                self.engine.internals.reset_hook()
+        if replication.fed != fed:
+            caller.woff = replication.fed  # what WAIT waits for: the script's effects
         if ok:
+            cls = result.__class__
+            if cls is int or cls is bytes:
+                return result
             return reply_from_lua(result, client.resp)
         return self._error_reply(result, run.name)
 
@@ -333,8 +360,20 @@ class Scripting:
             if not args:
                 return False, self._error("Please specify at least one argument for this redis lib call")
             return False, self._error("Lua redis lib command arguments must be strings or integers")
-        spec = _lookup(argv)
-        refusal = self._call_refusal(run, spec, argv)
+        spec = DISPATCH.get(argv[0])
+        if spec is None or spec.subcommands:
+            spec = _lookup(argv)
+        if (
+            run.plain
+            and spec is not None
+            and spec.handler is not None
+            and spec.min_args <= len(argv) <= spec.max_args
+            and spec.script_ok
+            and not run.read_only
+        ):
+            refusal = None  # (the common case: nothing else can refuse it)
+        else:
+            refusal = self._call_refusal(run, spec, argv)
         if refusal is not None:
             message = _with_code(refusal)
             self.server.count_error(message)
@@ -345,13 +384,19 @@ class Scripting:
         if spec.is_write:
             run.write_dirty = True
         client = self.client
-        propagation = self.server.propagation
-        propagation.targets = run.repl
-        try:
+        if run.repl != REPL_ALL:
+            propagation = self.server.propagation
+            propagation.targets = run.repl
+            try:
+                reply = client.call(spec, argv)
+            finally:
+                propagation.targets = REPL_ALL
+        else:
             reply = client.call(spec, argv)
-        finally:
-            propagation.targets = REPL_ALL
-        if reply.__class__ is CommandError:
+        cls = reply.__class__
+        if cls is bytes or cls is int:
+            return True, reply
+        if cls is CommandError:
             self.server.count_error(reply.message)  # type: ignore[attr-defined]
             return False, self.to_lua.error(reply.message)  # type: ignore[attr-defined]
         return True, self.to_lua.convert(reply, client.resp)
@@ -438,7 +483,8 @@ class Scripting:
             return None
         if not run.timed_out and not run.killed:
             elapsed = int((time.monotonic() - run.started) * 1000)
-            if elapsed < int(self.server.config["busy-reply-threshold"]):  # type: ignore[call-overload]
+            threshold = int(self.server.config["busy-reply-threshold"])  # type: ignore[call-overload]
+            if threshold <= 0 or elapsed < threshold:
                 return None
             log.warning(
                 "Slow script detected: still in execution after %d milliseconds. You can try "
@@ -463,17 +509,31 @@ class Scripting:
         loop.call_soon(self._resume, current)
         current.parent.switch(SUSPENDED)
 
-    def _resume(self, running: CommandGreenlet) -> None:
-        reply = running.switch()
-        if running.dead:
-            running.caller.suspended_done(reply)
+    def _resume(self, worker: CommandGreenlet) -> None:
+        caller = worker.caller
+        reply = worker.switch()
+        if reply is not SUSPENDED:  # the command ended: its worker is free again
+            self._workers.append(worker)
+            assert caller is not None
+            caller.suspended_done(reply)
 
-    def execute_yielding(self, client: Client, argv: list[bytes]) -> object:
+    def execute_yielding(self, client: Client, argv: list[bytes], spec: CommandSpec | None = None) -> object:
         """Run a command that may run a script (EVAL*, FCALL*, EXEC) so that the script can
-        hand the loop back; SUSPENDED if it did (the reply comes by ``suspended_done``)."""
+        hand the loop back; SUSPENDED if it did (the reply comes by ``suspended_done``).
+        With ``spec``, the dispatcher's fast path vouches that no generic check applies."""
         if self.busy:  # (refused with -BUSY anyway)
             return client.execute(argv)
-        return CommandGreenlet(client).switch(argv)
+        workers = self._workers
+        worker = workers.pop() if workers else CommandGreenlet()
+        if spec is None:
+            reply = worker.switch(client, client.execute, argv)
+        else:
+            reply = worker.switch(client, partial(client.call, spec), argv)
+            if reply.__class__ is CommandError:
+                self.server.count_error(reply.message)  # type: ignore[attr-defined]
+        if reply is not SUSPENDED:
+            workers.append(worker)
+        return reply
 
     def _busy_over(self) -> None:
         self.busy = False

@@ -314,25 +314,32 @@ function internals.compile(body, chunkname)
   return f
 end
 
+-- The instruction hook stays set (Redis sets it per script; a count hook costs nothing
+-- between firings, and py_hook ignores firings outside a script). After a kill it runs
+-- at every line until reset_hook.
+function internals.reset_hook()
+  dbg.sethook(kill_hook, '', 100000)
+end
+internals.reset_hook()
+
 -- Run an EVAL script: KEYS and ARGV are globals, one result comes back.
-function internals.run_eval(f, with_hook, nkeys, ...)
-  local args, keys, argv = {...}, {}, {}
-  for i = 1, nkeys do keys[i] = args[i] end
-  for i = nkeys + 1, select('#', ...) do argv[i - nkeys] = args[i] end
+function internals.run_eval(f, nkeys, ...)
+  local keys, argv = {}, {...}
+  if nkeys > 0 then
+    local count = #argv
+    for i = 1, nkeys do keys[i] = argv[i] end
+    for i = nkeys + 1, count do argv[i - nkeys] = argv[i] end
+    for i = count - nkeys + 1, count do argv[i] = nil end
+  end
   rawset(G, 'KEYS', keys)
   rawset(G, 'ARGV', argv)
-  if with_hook then dbg.sethook(kill_hook, '', 100000) end
   local ok, result = xpcall(f, error_handler)
-  if with_hook then dbg.sethook() end
   return ok, result
 end
 
 -- Run a function library's callback with its keys and args tables.
-function internals.run_function(f, with_hook, keys, args)
-  if with_hook then dbg.sethook(kill_hook, '', 100000) end
-  local ok, result = xpcall(function() return f(keys, args) end, error_handler)
-  if with_hook then dbg.sethook() end
-  return ok, result
+function internals.run_function(f, keys, args)
+  return xpcall(function() return f(keys, args) end, error_handler)
 end
 
 -- math.random's state, kept across SCRIPT FLUSH (a new interpreter), as Redis keeps it.

@@ -319,7 +319,9 @@ class Client(asyncio.Protocol):
                     if spec is None:
                         spec = COMMANDS.get(argv[0].lower())
                     if spec is not None and spec.runs_scripts:
-                        reply = server.scripting.execute_yielding(self, argv)
+                        # (on the fast path no generic check applies: straight to its handler)
+                        direct = fast and verdicts is None and spec.min_args <= len(argv) <= spec.max_args
+                        reply = server.scripting.execute_yielding(self, argv, spec if direct else None)
                     else:
                         reply = self.execute(argv)
                     started = _perf_ns()
