@@ -227,3 +227,29 @@ def _busy(client) -> bool:
     except redis.exceptions.ResponseError as exc:
         return str(exc).startswith("BUSY")
     return False
+
+
+def test_a_script_held_by_client_pause_can_still_be_killed():
+    """EVAL sent during CLIENT PAUSE runs when the pause ends; busy, it is killable."""
+    server = start_magpie()
+    try:
+        admin = server.client()
+        admin.config_set("busy-reply-threshold", 50)
+        admin.client_pause(300, all=True)
+        result: dict = {}
+
+        def looping() -> None:
+            try:
+                server.client().eval("while true do end", 0)
+            except redis.exceptions.ResponseError as exc:
+                result["error"] = str(exc)
+
+        thread = threading.Thread(target=looping)
+        thread.start()
+        wait_for(lambda: _busy(admin), what="the paused script to run and be busy")
+        assert admin.script_kill()
+        thread.join(10)
+        assert result["error"].startswith("Script killed by user with SCRIPT KILL...")
+        assert admin.ping()
+    finally:
+        server.stop()

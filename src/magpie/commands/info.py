@@ -111,6 +111,8 @@ def _memory(server) -> dict[str, object]:
     system = total_memory()
     # Under maxmemory, used_memory is the dataset estimate that the limit is checked against.
     used = server.evictor.memory.used if server.evictor.memory.active else rss
+    scripts = server.scripting
+    lua_memory = scripts.memory()
     return {
         "used_memory": used,
         "used_memory_human": human_bytes(used),
@@ -128,19 +130,19 @@ def _memory(server) -> dict[str, object]:
         "allocator_resident": rss,
         "total_system_memory": system,
         "total_system_memory_human": human_bytes(system),
-        "used_memory_lua": 31744,
-        "used_memory_vm_eval": 31744,
-        "used_memory_lua_human": "31.00K",
-        "used_memory_scripts_eval": 0,
-        "number_of_cached_scripts": 0,
+        "used_memory_lua": lua_memory,
+        "used_memory_vm_eval": lua_memory,
+        "used_memory_lua_human": human_bytes(lua_memory),
+        "used_memory_scripts_eval": scripts.cache.body_bytes,
+        "number_of_cached_scripts": len(scripts.cache),
         "number_of_functions": 0,
         "number_of_libraries": 0,
         "used_memory_vm_functions": 32768,
-        "used_memory_vm_total": 64512,
-        "used_memory_vm_total_human": "63.00K",
+        "used_memory_vm_total": lua_memory + 32768,
+        "used_memory_vm_total_human": human_bytes(lua_memory + 32768),
         "used_memory_functions": 0,
-        "used_memory_scripts": 0,
-        "used_memory_scripts_human": "0B",
+        "used_memory_scripts": scripts.cache.body_bytes,
+        "used_memory_scripts_human": human_bytes(scripts.cache.body_bytes),
         "maxmemory": maxmemory,
         "maxmemory_human": human_bytes(maxmemory),
         "maxmemory_policy": server.config["maxmemory-policy"],

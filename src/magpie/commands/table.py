@@ -223,7 +223,7 @@ def _categories(group: str, flags: frozenset[str], extra: str) -> tuple[str, ...
     cats: list[str] = []
     if "write" in flags:
         cats.append("@write")
-    if "readonly" in flags:
+    if "readonly" in flags and group != "scripting":  # (Redis: EVAL_RO is not @read)
         cats.append("@read")
     if "admin" in flags:
         cats += ["@admin", "@dangerous"]
