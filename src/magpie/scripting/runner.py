@@ -17,7 +17,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from typing import TYPE_CHECKING
 
 from greenlet import greenlet
@@ -98,12 +97,13 @@ class CommandGreenlet(greenlet):
         super().__init__(self._work)
         self.caller: Client | None = None
 
-    def _work(self, client: Client, run: Callable[[list[bytes]], object], argv: list[bytes]) -> None:
+    def _work(self, client: Client, spec: CommandSpec | None, argv: list[bytes]) -> None:
+        """Run ``client``'s command (its spec: straight to ``call``; None: every check)."""
         while True:
             self.caller = client
-            reply = run(argv)
+            reply = client.execute(argv) if spec is None else client.call(spec, argv)
             self.caller = None
-            client, run, argv = self.parent.switch(reply)
+            client, spec, argv = self.parent.switch(reply)
 
 
 class ScriptRun:
@@ -198,9 +198,7 @@ class Scripting:
             if refusal is not None:
                 return CommandError(refusal)
             run = ScriptRun(caller, script.sha, True, read_only or NO_WRITES in flags, ALLOW_OOM in flags)
-        run_eval = self.engine.run_eval
-        function = script.function
-        return self.execute(run, lambda: run_eval(function, numkeys, *argv[3:]))
+        return self.execute(run, self.engine.run_eval, script.function, numkeys, *argv[3:])
 
     def start_refusal(self, caller: Client, flags: frozenset[str] | None, read_only: bool) -> str | None:
         """Redis's scriptPrepareForRun: what a script's declared flags forbid right now."""
@@ -279,9 +277,9 @@ class Scripting:
 
     # -- a run ---------------------------------------------------------------------------------
 
-    def execute(self, run: ScriptRun, invoke: Callable[[], tuple[bool, object]]) -> object:
-        """Run ``invoke`` (a call into the sandbox answering (ok, result)) as ``run``; the
-        reply for the caller."""
+    def execute(self, run: ScriptRun, invoke: Callable[..., tuple[bool, object]], *args: object) -> object:
+        """Run ``invoke(*args)`` (a call into the sandbox answering (ok, result)) as ``run``;
+        the reply for the caller."""
         server = self.server
         caller = run.caller
         client = self.client
@@ -301,7 +299,7 @@ class Scripting:
         self.run = run
         propagation.begin_transaction()
         try:
-            ok, result = invoke()
+            ok, result = invoke(*args)
         finally:
             propagation.end_transaction()
             self.run = None
@@ -525,12 +523,9 @@ class Scripting:
             return client.execute(argv)
         workers = self._workers
         worker = workers.pop() if workers else CommandGreenlet()
-        if spec is None:
-            reply = worker.switch(client, client.execute, argv)
-        else:
-            reply = worker.switch(client, partial(client.call, spec), argv)
-            if reply.__class__ is CommandError:
-                self.server.count_error(reply.message)  # type: ignore[attr-defined]
+        reply = worker.switch(client, spec, argv)
+        if spec is not None and reply.__class__ is CommandError:
+            self.server.count_error(reply.message)  # type: ignore[attr-defined]
         if reply is not SUSPENDED:
             workers.append(worker)
         return reply
