@@ -43,6 +43,12 @@ class ScriptHost(Protocol):
     def hook(self) -> bytes | None: ...
 
 
+def _no_attributes(obj: object, name: object, is_setting: bool) -> object:
+    """No script may reach into a Python object (the callables behind redis.*, errors):
+    ``redis.call.__self__`` would otherwise lead to the whole server."""
+    raise AttributeError("access to Python objects is not allowed from scripts")
+
+
 def _version_num(version: str) -> int:
     """REDIS_VERSION_NUM: 0x00MMmmpp."""
     major, minor, patch = (int(part) for part in version.split(".")[:3])
@@ -67,7 +73,11 @@ class LuaEngine:
 
     def __init__(self, host: ScriptHost) -> None:
         self.lua = LuaRuntime(
-            encoding=None, register_eval=False, register_builtins=False, unpack_returned_tuples=True
+            encoding=None,
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            attribute_filter=_no_attributes,
         )
         _install_libraries(self.lua)
         source = importlib.resources.files("magpie.scripting").joinpath("sandbox.lua").read_bytes()
