@@ -1,0 +1,633 @@
+-- Lua CJSON 2.1.0 as Redis builds it: numbers printed with "%.14g", "/" escaped, empty
+-- tables encoded as objects, JSON null decoded to the unique value cjson.null, and the
+-- configuration functions (encode_sparse_array, encode_max_depth, ...) kept per instance
+-- so that cjson.new() gives an independent copy.
+--
+-- The decoder follows the C tokenizer step for step, because its error messages name the
+-- token it found ("Expected value but found invalid token at character 1") and the
+-- 1-based byte position where that token starts. Like the C code it reads the input as a
+-- NUL-terminated string: a NUL byte ends the document.
+
+local rt = ...
+local byte, char, sub, find, format, gsub, lower =
+  string.byte, string.char, string.sub, string.find, string.format, string.gsub, string.lower
+local floor, huge = math.floor, math.huge
+local next, type, rawget, rawset, select, tonumber, tostring, setmetatable =
+  next, type, rawget, rawset, select, tonumber, tostring, setmetatable
+local concat = table.concat
+local MAXCSTACK = rt.MAXCSTACK
+
+-- Redis's cjson.null is a NULL lightuserdata, which Lua code cannot create. A userdata
+-- proxy stands in: type() "userdata", tostring() "userdata: (nil)", shared by every
+-- instance made with cjson.new() as NULL is, and with a locked metatable so one script
+-- cannot change it under the next.
+local null = newproxy(true)
+do
+  local mt = getmetatable(null)
+  mt.__tostring = function()
+    return "userdata: (nil)"
+  end
+  mt.__metatable = false
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Encoding
+
+local ESCAPES = {}
+for i = 0, 31 do
+  ESCAPES[char(i)] = format("\\u%04x", i)
+end
+ESCAPES["\b"] = "\\b"
+ESCAPES["\t"] = "\\t"
+ESCAPES["\n"] = "\\n"
+ESCAPES["\f"] = "\\f"
+ESCAPES["\r"] = "\\r"
+ESCAPES['"'] = '\\"'
+ESCAPES["\\"] = "\\\\"
+ESCAPES["/"] = "\\/"
+ESCAPES["\127"] = "\\u007f"
+
+local function encode_string(s)
+  return '"' .. gsub(s, '[%z\1-\31"/\\\127]', ESCAPES) .. '"'
+end
+
+local function encode_number(cfg, n)
+  local mode = cfg.encode_invalid_numbers
+  if mode == 0 then
+    if n ~= n or n == huge or n == -huge then
+      rt.error("Cannot serialise number: must not be NaN or Inf")
+    end
+  elseif mode == 1 then
+    if n ~= n then
+      return "nan"
+    end
+  elseif n ~= n or n == huge or n == -huge then
+    return "null"
+  end
+  return format(cfg.number_format, n)
+end
+
+-- items * ratio as C's int multiplication computes it (wrapping on overflow).
+local function int_multiply(a, b)
+  local high, low = floor(a / 65536), a % 65536
+  return rt.toint32(((high * b) % 4294967296) * 65536 + low * b)
+end
+
+-- lua_array_length(): the array size, or -1 for a table to encode as an object.
+local function array_length(cfg, t)
+  local max, items = 0, 0
+  for k in next, t do
+    if type(k) == "number" and k >= 1 and floor(k) == k then
+      if k > max then
+        -- `max` is a C int: larger keys convert to INT_MIN
+        max = k >= 2147483648 and -2147483648 or k
+      end
+      items = items + 1
+    else
+      return -1
+    end
+  end
+  if cfg.sparse_ratio > 0 and max > int_multiply(items, cfg.sparse_ratio)
+    and max > cfg.sparse_safe then
+    if cfg.sparse_convert == 0 then
+      rt.error("Cannot serialise table: excessively sparse array")
+    end
+    return -1
+  end
+  return max
+end
+
+-- `top` mirrors the C function's stack height, which lua_checkstack bounds.
+local function encode_value(cfg, value, depth, top, out)
+  local kind = type(value)
+  if kind == "string" then
+    out[#out + 1] = encode_string(value)
+  elseif kind == "number" then
+    out[#out + 1] = encode_number(cfg, value)
+  elseif kind == "boolean" then
+    out[#out + 1] = value and "true" or "false"
+  elseif kind == "table" then
+    depth = depth + 1
+    if depth > cfg.encode_max_depth or top + 3 > MAXCSTACK then
+      rt.error("Cannot serialise, excessive nesting (" .. depth .. ")")
+    end
+    local length = array_length(cfg, value)
+    if length > 0 then
+      out[#out + 1] = "["
+      for i = 1, length do
+        if i > 1 then
+          out[#out + 1] = ","
+        end
+        encode_value(cfg, rawget(value, i), depth, top + 1, out)
+      end
+      out[#out + 1] = "]"
+    else
+      out[#out + 1] = "{"
+      local comma = false
+      for k, v in next, value do
+        if comma then
+          out[#out + 1] = ","
+        else
+          comma = true
+        end
+        local key_kind = type(k)
+        if key_kind == "number" then
+          out[#out + 1] = '"' .. encode_number(cfg, k) .. '":'
+        elseif key_kind == "string" then
+          out[#out + 1] = encode_string(k) .. ":"
+        else
+          rt.error("Cannot serialise " .. key_kind .. ": table key must be a number or string")
+        end
+        encode_value(cfg, v, depth, top + 2, out)
+      end
+      out[#out + 1] = "}"
+    end
+  elseif value == nil or value == null then
+    out[#out + 1] = "null"
+  else
+    rt.error("Cannot serialise " .. kind .. ": type not supported")
+  end
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Decoding
+
+local T_OBJ_BEGIN, T_OBJ_END, T_ARR_BEGIN, T_ARR_END = "T_OBJ_BEGIN", "T_OBJ_END",
+  "T_ARR_BEGIN", "T_ARR_END"
+local T_STRING, T_NUMBER, T_BOOLEAN, T_NULL = "T_STRING", "T_NUMBER", "T_BOOLEAN", "T_NULL"
+local T_COLON, T_COMMA, T_END, T_ERROR = "T_COLON", "T_COMMA", "T_END", "T_ERROR"
+
+local SINGLE = {
+  [123] = T_OBJ_BEGIN, [125] = T_OBJ_END, [91] = T_ARR_BEGIN, [93] = T_ARR_END,
+  [58] = T_COLON, [44] = T_COMMA,
+}
+
+local ESCAPE_CHAR = {
+  [34] = '"', [92] = "\\", [47] = "/", [98] = "\b", [116] = "\t", [110] = "\n",
+  [102] = "\f", [114] = "\r",
+}
+
+local function utf8(cp)
+  if cp <= 0x7F then
+    return char(cp)
+  elseif cp <= 0x7FF then
+    return char(0xC0 + floor(cp / 64), 0x80 + cp % 64)
+  elseif cp <= 0xFFFF then
+    return char(0xE0 + floor(cp / 4096), 0x80 + floor(cp / 64) % 64, 0x80 + cp % 64)
+  end
+  return char(0xF0 + floor(cp / 262144), 0x80 + floor(cp / 4096) % 64,
+    0x80 + floor(cp / 64) % 64, 0x80 + cp % 64)
+end
+
+local function hex4(s, pos)
+  if find(s, "^%x%x%x%x", pos) then
+    return tonumber(sub(s, pos, pos + 3), 16)
+  end
+  return nil
+end
+
+-- \uXXXX (or a surrogate pair) at s[pos]; returns the UTF-8 bytes and the escape length.
+local function unicode_escape(s, pos)
+  local cp = hex4(s, pos + 2)
+  if cp == nil then
+    return nil
+  end
+  local length = 6
+  if cp >= 0xD800 and cp <= 0xDFFF then
+    if cp >= 0xDC00 then
+      return nil -- a low surrogate cannot come first
+    end
+    if sub(s, pos + 6, pos + 7) ~= "\\u" then
+      return nil
+    end
+    local low = hex4(s, pos + 8)
+    if low == nil or low < 0xDC00 or low > 0xDFFF then
+      return nil
+    end
+    cp = (cp - 0xD800) * 1024 + (low - 0xDC00) + 0x10000
+    length = 12
+  end
+  return utf8(cp), length
+end
+
+-- The token starting at st.pos: sets st.type, st.value, st.index (0-based start) and
+-- advances st.pos past it. Error tokens carry the error text as their value and the
+-- position the tokenizer stopped at.
+local function set_error(st, pos, text)
+  st.type, st.value, st.index = T_ERROR, text, pos - 1
+end
+
+local function string_token(st)
+  local s = st.s
+  local pos = st.pos + 1
+  local parts, n = {}, 0
+  while true do
+    local at = find(s, '["\\]', pos)
+    if at == nil then
+      set_error(st, #s + 1, "unexpected end of string")
+      return
+    end
+    if at > pos then
+      n = n + 1
+      parts[n] = sub(s, pos, at - 1)
+    end
+    if byte(s, at) == 34 then
+      pos = at + 1
+      break
+    end
+    local e = byte(s, at + 1)
+    if e == 117 then -- \u
+      local bytes, length = unicode_escape(s, at)
+      if bytes == nil then
+        set_error(st, at, "invalid unicode escape code")
+        return
+      end
+      n = n + 1
+      parts[n] = bytes
+      pos = at + length
+    else
+      local c = ESCAPE_CHAR[e]
+      if c == nil then
+        set_error(st, at, "invalid escape code")
+        return
+      end
+      n = n + 1
+      parts[n] = c
+      pos = at + 2
+    end
+  end
+  st.type, st.value, st.pos = T_STRING, concat(parts, "", 1, n), pos
+end
+
+-- glibc strtod(): the longest prefix of s[pos..] that is a number, and where it ends;
+-- nil when there is none.
+local function strtod(s, pos)
+  local i = pos
+  local c = byte(s, i)
+  if c == 43 or c == 45 then
+    i = i + 1
+  end
+  local c1, c2 = byte(s, i, i + 1)
+  if c1 == 48 and (c2 == 120 or c2 == 88) then
+    local _, e = find(s, "^%x*", i + 2)
+    local digits = e - (i + 2) + 1
+    local k = e + 1
+    if byte(s, k) == 46 then
+      local _, e2 = find(s, "^%x*", k + 1)
+      if digits + (e2 - k) > 0 then
+        digits = digits + (e2 - k)
+        k = e2 + 1
+      end
+    end
+    if digits > 0 then
+      local _, e3 = find(s, "^[pP][-+]?%d+", k)
+      if e3 then
+        k = e3 + 1
+      end
+      return tonumber(sub(s, pos, k - 1)), k
+    end
+  end
+  local word = lower(sub(s, i, i + 2))
+  if word == "inf" then
+    local k = i + 3
+    if lower(sub(s, k, k + 4)) == "inity" then
+      k = k + 5
+    end
+    return tonumber(sub(s, pos, k - 1)), k
+  elseif word == "nan" then
+    local k = i + 3
+    if byte(s, k) == 40 then
+      local _, e = find(s, "^[%w_]*%)", k + 1)
+      if e then
+        k = e + 1
+      end
+    end
+    return tonumber(sub(s, pos, k - 1)), k
+  end
+  local _, e = find(s, "^%d*", i)
+  local digits = e - i + 1
+  local k = e + 1
+  if byte(s, k) == 46 then
+    local _, e2 = find(s, "^%d*", k + 1)
+    if digits + (e2 - k) > 0 then
+      digits = digits + (e2 - k)
+      k = e2 + 1
+    end
+  end
+  if digits == 0 then
+    return nil
+  end
+  local _, e3 = find(s, "^[eE][-+]?%d+", k)
+  if e3 then
+    k = e3 + 1
+  end
+  return tonumber(sub(s, pos, k - 1)), k
+end
+
+-- json_is_invalid_number(): what strtod accepts but strict JSON does not.
+local function is_invalid_number(s, pos)
+  local c = byte(s, pos)
+  if c == 43 then
+    return true
+  end
+  if c == 45 then
+    pos = pos + 1
+    c = byte(s, pos)
+  end
+  if c == 48 then
+    local c2 = byte(s, pos + 1)
+    return c2 == 120 or c2 == 88 or (c2 ~= nil and c2 >= 48 and c2 <= 57)
+  elseif c == nil or c <= 57 then
+    return false
+  end
+  local word = lower(sub(s, pos, pos + 2))
+  return word == "inf" or word == "nan"
+end
+
+local function number_token(st)
+  local value, stop = strtod(st.s, st.pos)
+  if value == nil then
+    set_error(st, st.pos, "invalid number")
+    return
+  end
+  st.type, st.value, st.pos = T_NUMBER, value, stop
+end
+
+local function next_token(st)
+  local s = st.s
+  local pos = find(s, "[^ \t\n\r]", st.pos) or (#s + 1)
+  st.pos = pos
+  st.index = pos - 1
+  local c = byte(s, pos)
+  if c == nil then
+    st.type = T_END
+    return
+  end
+  local single = SINGLE[c]
+  if single then
+    st.type = single
+    st.pos = pos + 1
+    return
+  end
+  if c == 34 then
+    string_token(st)
+  elseif c == 45 or (c >= 48 and c <= 57) then
+    if st.cfg.decode_invalid_numbers == 0 and is_invalid_number(s, pos) then
+      set_error(st, pos, "invalid number")
+    else
+      number_token(st)
+    end
+  elseif c == 116 and sub(s, pos, pos + 3) == "true" then
+    st.type, st.value, st.pos = T_BOOLEAN, true, pos + 4
+  elseif c == 102 and sub(s, pos, pos + 4) == "false" then
+    st.type, st.value, st.pos = T_BOOLEAN, false, pos + 5
+  elseif c == 110 and sub(s, pos, pos + 3) == "null" then
+    st.type, st.value, st.pos = T_NULL, null, pos + 4
+  elseif (c == 43 or c == 105 or c == 73 or c == 110 or c == 78)
+    and st.cfg.decode_invalid_numbers ~= 0 and is_invalid_number(s, pos) then
+    number_token(st)
+  else
+    set_error(st, pos, "invalid token")
+  end
+end
+
+local function parse_error(st, expected)
+  local found = st.type
+  if found == T_ERROR then
+    found = st.value
+  end
+  rt.error("Expected " .. expected .. " but found " .. found .. " at character " .. (st.index + 1))
+end
+
+local parse_value
+
+local function descend(st, top, slots)
+  st.depth = st.depth + 1
+  if st.depth > st.cfg.decode_max_depth or top + slots > MAXCSTACK then
+    rt.error("Found too many nested data structures (" .. st.depth .. ") at character "
+      .. (st.pos - 1))
+  end
+end
+
+local function parse_object(st, top)
+  descend(st, top, 3)
+  local t = {}
+  next_token(st)
+  if st.type == T_OBJ_END then
+    st.depth = st.depth - 1
+    return t
+  end
+  while true do
+    if st.type ~= T_STRING then
+      parse_error(st, "object key string")
+    end
+    local key = st.value
+    next_token(st)
+    if st.type ~= T_COLON then
+      parse_error(st, "colon")
+    end
+    next_token(st)
+    rawset(t, key, parse_value(st, top + 2))
+    next_token(st)
+    if st.type == T_OBJ_END then
+      st.depth = st.depth - 1
+      return t
+    end
+    if st.type ~= T_COMMA then
+      parse_error(st, "comma or object end")
+    end
+    next_token(st)
+  end
+end
+
+local function parse_array(st, top)
+  descend(st, top, 2)
+  local t = {}
+  next_token(st)
+  if st.type == T_ARR_END then
+    st.depth = st.depth - 1
+    return t
+  end
+  local i = 1
+  while true do
+    rawset(t, i, parse_value(st, top + 1))
+    next_token(st)
+    if st.type == T_ARR_END then
+      st.depth = st.depth - 1
+      return t
+    end
+    if st.type ~= T_COMMA then
+      parse_error(st, "comma or array end")
+    end
+    next_token(st)
+    i = i + 1
+  end
+end
+
+-- json_process_value(): the value whose first token is the current one.
+function parse_value(st, top)
+  local kind = st.type
+  if kind == T_STRING or kind == T_NUMBER or kind == T_BOOLEAN or kind == T_NULL then
+    return st.value
+  elseif kind == T_OBJ_BEGIN then
+    return parse_object(st, top)
+  elseif kind == T_ARR_BEGIN then
+    return parse_array(st, top)
+  end
+  parse_error(st, "value")
+end
+
+-- ---------------------------------------------------------------------------------------
+-- Configuration
+
+local function check_arg_count(nargs, max)
+  if nargs > max then
+    rt.argerror(max + 1, "found too many arguments")
+  end
+end
+
+local function integer_option(value, narg, current, min, max)
+  if value == nil then
+    return current
+  end
+  -- luaL_checkinteger's result lands in a C int
+  local v = rt.toint32(rt.checkinteger(narg, value, true))
+  if v < min or v > max then
+    rt.argerror(1, "expected integer between " .. min .. " and " .. max)
+  end
+  return v
+end
+
+local BOOL_OPTIONS = { "off", "on" }
+
+-- json_enum_option(): returns the new setting (an index into `options`, from 0).
+local function enum_option(value, narg, current, options)
+  if value == nil then
+    return current
+  end
+  if type(value) == "boolean" then
+    return value and 1 or 0
+  end
+  local name = rt.checkstring(narg, value, true)
+  local nul = find(name, "\0", 1, true)
+  if nul then
+    name = sub(name, 1, nul - 1)
+  end
+  for i = 1, #options do
+    if options[i] == name then
+      return i - 1
+    end
+  end
+  rt.argerror(narg, "invalid option '" .. name .. "'")
+end
+
+local function enum_result(setting, options)
+  if setting == 0 or setting == 1 then
+    return setting == 1
+  end
+  return options[setting + 1]
+end
+
+local INVALID_NUMBER_OPTIONS = { "off", "on", "null" }
+
+local function new_module()
+  local cfg = {
+    sparse_convert = 0,
+    sparse_ratio = 2,
+    sparse_safe = 10,
+    encode_max_depth = 1000,
+    decode_max_depth = 1000,
+    encode_invalid_numbers = 0,
+    decode_invalid_numbers = 1,
+    encode_keep_buffer = 1,
+    number_precision = 14,
+    number_format = "%.14g",
+  }
+  local M = {}
+
+  M.encode = rt.export("encode", function(...)
+    if select("#", ...) ~= 1 then
+      rt.argerror(1, "expected 1 argument")
+    end
+    local out = {}
+    encode_value(cfg, (...), 0, 1, out)
+    return concat(out)
+  end)
+
+  M.decode = rt.export("decode", function(...)
+    if select("#", ...) ~= 1 then
+      rt.argerror(1, "expected 1 argument")
+    end
+    local s = rt.checkstring(1, (...), true)
+    if #s >= 2 and (byte(s, 1) == 0 or byte(s, 2) == 0) then
+      rt.error("JSON parser does not support UTF-16 or UTF-32")
+    end
+    local nul = find(s, "\0", 1, true)
+    if nul then
+      s = sub(s, 1, nul - 1)
+    end
+    local st = { s = s, pos = 1, depth = 0, cfg = cfg }
+    next_token(st)
+    local value = parse_value(st, 1)
+    next_token(st)
+    if st.type ~= T_END then
+      parse_error(st, "the end")
+    end
+    return value
+  end)
+
+  M.encode_sparse_array = rt.export("encode_sparse_array", function(...)
+    check_arg_count(select("#", ...), 3)
+    local convert, ratio, safe = ...
+    cfg.sparse_convert = enum_option(convert, 1, cfg.sparse_convert, BOOL_OPTIONS)
+    cfg.sparse_ratio = integer_option(ratio, 2, cfg.sparse_ratio, 0, 2147483647)
+    cfg.sparse_safe = integer_option(safe, 3, cfg.sparse_safe, 0, 2147483647)
+    return cfg.sparse_convert == 1, cfg.sparse_ratio, cfg.sparse_safe
+  end)
+
+  M.encode_max_depth = rt.export("encode_max_depth", function(...)
+    check_arg_count(select("#", ...), 1)
+    cfg.encode_max_depth = integer_option((...), 1, cfg.encode_max_depth, 1, 2147483647)
+    return cfg.encode_max_depth
+  end)
+
+  M.decode_max_depth = rt.export("decode_max_depth", function(...)
+    check_arg_count(select("#", ...), 1)
+    cfg.decode_max_depth = integer_option((...), 1, cfg.decode_max_depth, 1, 2147483647)
+    return cfg.decode_max_depth
+  end)
+
+  M.encode_number_precision = rt.export("encode_number_precision", function(...)
+    check_arg_count(select("#", ...), 1)
+    cfg.number_precision = integer_option((...), 1, cfg.number_precision, 1, 14)
+    cfg.number_format = "%." .. cfg.number_precision .. "g"
+    return cfg.number_precision
+  end)
+
+  M.encode_keep_buffer = rt.export("encode_keep_buffer", function(...)
+    check_arg_count(select("#", ...), 1)
+    cfg.encode_keep_buffer = enum_option((...), 1, cfg.encode_keep_buffer, BOOL_OPTIONS)
+    return enum_result(cfg.encode_keep_buffer, BOOL_OPTIONS)
+  end)
+
+  M.encode_invalid_numbers = rt.export("encode_invalid_numbers", function(...)
+    check_arg_count(select("#", ...), 1)
+    cfg.encode_invalid_numbers =
+      enum_option((...), 1, cfg.encode_invalid_numbers, INVALID_NUMBER_OPTIONS)
+    return enum_result(cfg.encode_invalid_numbers, INVALID_NUMBER_OPTIONS)
+  end)
+
+  M.decode_invalid_numbers = rt.export("decode_invalid_numbers", function(...)
+    check_arg_count(select("#", ...), 1)
+    cfg.decode_invalid_numbers = enum_option((...), 1, cfg.decode_invalid_numbers, BOOL_OPTIONS)
+    return enum_result(cfg.decode_invalid_numbers, BOOL_OPTIONS)
+  end)
+
+  M.new = rt.export("new", new_module)
+  M.null = null
+  M._NAME = "cjson"
+  M._VERSION = "2.1.0"
+  return M
+end
+
+return new_module()
