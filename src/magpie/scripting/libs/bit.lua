@@ -187,6 +187,6 @@ end
 
 local lib = {}
 for name, impl in pairs(M) do
-  lib[name] = rt.export(name, impl)
+  lib[name] = rt.register(name, impl)
 end
 return lib

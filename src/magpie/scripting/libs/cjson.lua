@@ -8,7 +8,7 @@
 -- 1-based byte position where that token starts. Like the C code it reads the input as a
 -- NUL-terminated string: a NUL byte ends the document.
 
-local rt = ...
+local rt, make_fast_decoder = ...
 local byte, char, sub, find, format, gsub, lower =
   string.byte, string.char, string.sub, string.find, string.format, string.gsub, string.lower
 local floor, huge = math.floor, math.huge
@@ -97,15 +97,19 @@ local function array_length(cfg, t)
   return max
 end
 
--- `top` mirrors the C function's stack height, which lua_checkstack bounds.
-local function encode_value(cfg, value, depth, top, out)
+-- Appends `value` to out[n + 1 ...] and returns the new n. `top` mirrors the C function's
+-- stack height, which lua_checkstack bounds.
+local function encode_value(cfg, value, depth, top, out, n)
   local kind = type(value)
   if kind == "string" then
-    out[#out + 1] = encode_string(value)
+    n = n + 1
+    out[n] = encode_string(value)
   elseif kind == "number" then
-    out[#out + 1] = encode_number(cfg, value)
+    n = n + 1
+    out[n] = encode_number(cfg, value)
   elseif kind == "boolean" then
-    out[#out + 1] = value and "true" or "false"
+    n = n + 1
+    out[n] = value and "true" or "false"
   elseif kind == "table" then
     depth = depth + 1
     if depth > cfg.encode_max_depth or top + 3 > MAXCSTACK then
@@ -113,40 +117,49 @@ local function encode_value(cfg, value, depth, top, out)
     end
     local length = array_length(cfg, value)
     if length > 0 then
-      out[#out + 1] = "["
+      n = n + 1
+      out[n] = "["
       for i = 1, length do
         if i > 1 then
-          out[#out + 1] = ","
+          n = n + 1
+          out[n] = ","
         end
-        encode_value(cfg, rawget(value, i), depth, top + 1, out)
+        n = encode_value(cfg, rawget(value, i), depth, top + 1, out, n)
       end
-      out[#out + 1] = "]"
+      n = n + 1
+      out[n] = "]"
     else
-      out[#out + 1] = "{"
+      n = n + 1
+      out[n] = "{"
       local comma = false
       for k, v in next, value do
+        n = n + 1
         if comma then
-          out[#out + 1] = ","
+          out[n] = ","
+          n = n + 1
         else
           comma = true
         end
         local key_kind = type(k)
         if key_kind == "number" then
-          out[#out + 1] = '"' .. encode_number(cfg, k) .. '":'
+          out[n] = '"' .. encode_number(cfg, k) .. '":'
         elseif key_kind == "string" then
-          out[#out + 1] = encode_string(k) .. ":"
+          out[n] = encode_string(k) .. ":"
         else
           rt.error("Cannot serialise " .. key_kind .. ": table key must be a number or string")
         end
-        encode_value(cfg, v, depth, top + 2, out)
+        n = encode_value(cfg, v, depth, top + 2, out, n)
       end
-      out[#out + 1] = "}"
+      n = n + 1
+      out[n] = "}"
     end
   elseif value == nil or value == null then
-    out[#out + 1] = "null"
+    n = n + 1
+    out[n] = "null"
   else
     rt.error("Cannot serialise " .. kind .. ": type not supported")
   end
+  return n
 end
 
 -- ---------------------------------------------------------------------------------------
@@ -209,6 +222,8 @@ local function unicode_escape(s, pos)
   end
   return utf8(cp), length
 end
+
+local fast_decode = make_fast_decoder(null, unicode_escape, ESCAPE_CHAR, MAXCSTACK)
 
 -- The token starting at st.pos: sets st.type, st.value, st.index (0-based start) and
 -- advances st.pos past it. Error tokens carry the error text as their value and the
@@ -550,8 +565,8 @@ local function new_module()
       rt.argerror(1, "expected 1 argument")
     end
     local out = {}
-    encode_value(cfg, (...), 0, 1, out)
-    return concat(out)
+    local n = encode_value(cfg, (...), 0, 1, out, 0)
+    return concat(out, "", 1, n)
   end)
 
   M.decode = rt.export("decode", function(...)
@@ -565,6 +580,10 @@ local function new_module()
     local nul = find(s, "\0", 1, true)
     if nul then
       s = sub(s, 1, nul - 1)
+    end
+    local ok, decoded = fast_decode(s, cfg.decode_max_depth)
+    if ok then
+      return decoded
     end
     local st = { s = s, pos = 1, depth = 0, cfg = cfg }
     next_token(st)

@@ -41,6 +41,13 @@ function rt.export(name, impl)
   return entry
 end
 
+-- Register `func` itself as a public library function: cheaper than export(), for
+-- functions that never raise an error from a tail call (which would drop their frame).
+function rt.register(name, func)
+  public[func] = name
+  return func
+end
+
 -- Find the public function on the stack, as a level relative to the caller of `locate`.
 local function locate()
   local level = 3

@@ -9,7 +9,7 @@
 local rt = ...
 local byte, char, sub, find = string.byte, string.char, string.sub, string.find
 local floor, select, tonumber = math.floor, select, tonumber
-local concat, rep, lua_unpack = table.concat, string.rep, unpack
+local concat, rep, reverse = table.concat, string.rep, string.reverse
 
 local MAXINTSIZE = 32
 local MAXALIGN = 8
@@ -171,20 +171,18 @@ end
 
 local function putinteger(n, size, little)
   local hi, lo = integer_words(n)
-  local bytes = {}
-  local v = { lo % 256, floor(lo / 256) % 256, floor(lo / 65536) % 256, floor(lo / 16777216),
-    hi % 256, floor(hi / 256) % 256, floor(hi / 65536) % 256, floor(hi / 16777216) }
-  for k = 1, size do
-    bytes[k] = v[k] or 0
+  local bytes = char(lo % 256, floor(lo / 256) % 256, floor(lo / 65536) % 256,
+    floor(lo / 16777216), hi % 256, floor(hi / 256) % 256, floor(hi / 65536) % 256,
+    floor(hi / 16777216))
+  if size <= 8 then
+    bytes = sub(bytes, 1, size)
+  else
+    bytes = bytes .. rep("\0", size - 8)
   end
   if little then
-    return char(lua_unpack(bytes, 1, size))
+    return bytes
   end
-  local rev = {}
-  for k = 1, size do
-    rev[k] = bytes[size + 1 - k]
-  end
-  return char(lua_unpack(rev, 1, size))
+  return reverse(bytes)
 end
 
 local function pack(...)
@@ -259,20 +257,15 @@ end
 -- getinteger(): the integer at data[pos+1 ..] of `size` bytes; only the 8 least
 -- significant bytes survive the 64-bit accumulator.
 local function getinteger(data, pos, little, issigned, size)
-  local b = {} -- b[1] least significant
-  local used = size < 8 and size or 8
-  for k = 1, used do
-    if little then
-      b[k] = byte(data, pos + k)
-    else
-      b[k] = byte(data, pos + size + 1 - k)
-    end
+  local b1, b2, b3, b4, b5, b6, b7, b8 -- least significant first
+  if little then
+    b1, b2, b3, b4, b5, b6, b7, b8 = byte(data, pos + 1, pos + (size < 8 and size or 8))
+  else
+    local first = size > 8 and pos + size - 7 or pos + 1
+    b1, b2, b3, b4, b5, b6, b7, b8 = byte(reverse(sub(data, first, pos + size)), 1, 8)
   end
-  for k = used + 1, 8 do
-    b[k] = 0
-  end
-  local lo = ((b[4] * 256 + b[3]) * 256 + b[2]) * 256 + b[1]
-  local hi = ((b[8] * 256 + b[7]) * 256 + b[6]) * 256 + b[5]
+  local lo = (((b4 or 0) * 256 + (b3 or 0)) * 256 + (b2 or 0)) * 256 + (b1 or 0)
+  local hi = (((b8 or 0) * 256 + (b7 or 0)) * 256 + (b6 or 0)) * 256 + (b5 or 0)
   if not issigned then
     return hi * TWO32 + lo
   end
