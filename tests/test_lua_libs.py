@@ -796,3 +796,77 @@ def test_generated_struct_formats_match_redis(order, items, lua_runner, redis_cl
     )
     ours, theirs = both_replies(snippet, lua_runner, redis_client)
     assert ours == theirs
+
+
+def test_libraries_use_no_globals_once_installed():
+    """A sandbox may empty or lock the globals table after install(): every library call,
+    error paths included, must run on what the libraries captured when they were loaded."""
+    lua = new_runtime()
+    outcome = lua.execute(
+        rb"""
+        local G, pcall, next, setmetatable, rawset, tostring, error, concat, find =
+          _G, pcall, next, setmetatable, rawset, tostring, error, table.concat, string.find
+        local cjson, cmsgpack, bit, struct = cjson, cmsgpack, bit, struct
+        local saved = {}
+        for k, v in next, G do saved[k] = v end
+        for k in next, saved do rawset(G, k, nil) end
+        local function refuse(_, k) error("global " .. tostring(k) .. " used", 2) end
+        setmetatable(G, {__index = refuse, __newindex = refuse})
+
+        local results = {}
+        local function try(f, ...)
+          local ok, e = pcall(f, ...)
+          results[#results + 1] = ok and "ok" or tostring(e)
+        end
+        local packed = cmsgpack.pack(1, -300, 2.5, 0.1, 2^40, "s", {1, {a = 1}}, true, false)
+        try(cjson.encode, {1, 2, {a = 1}, 0.5, "x\n/", cjson.null, true})
+        try(cjson.decode, '[1, "a\\u00e9\\ud83d\\ude00", {"b": null}, 1e5, true]')
+        try(cjson.decode, '[0x10, +1, nan, 1.]')
+        try(cjson.decode, '[1,')
+        try(cjson.decode, '"\\ud800"')
+        try(cjson.encode, {[1] = 1, [30] = 2})
+        try(cjson.encode, function() end)
+        try(cjson.encode, 0/0)
+        try(cjson.new)
+        try(cjson.encode_sparse_array, true, 2, 10)
+        try(cjson.encode_sparse_array, "maybe")
+        try(cjson.encode_max_depth, 1000)
+        try(cjson.decode_max_depth, 1000)
+        try(cjson.encode_number_precision, 20)
+        try(cjson.encode_keep_buffer, true)
+        try(cjson.encode_invalid_numbers, "off")
+        try(cjson.decode_invalid_numbers, true)
+        try(cmsgpack.pack, 1, 2.5, 0.1, 0/0, 1/0, "s", {1, {a = 1}}, true, nil)
+        try(cmsgpack.pack)
+        try(cmsgpack.unpack, packed)
+        try(cmsgpack.unpack_one, packed, 1)
+        try(cmsgpack.unpack_limit, packed, 2, 1)
+        try(cmsgpack.unpack, "\193")
+        try(cmsgpack.unpack, "\205")
+        try(cmsgpack.unpack, "\129\192\1")
+        try(struct.pack, ">i3fdc2s!4hi12", 1, 1.5, 0.1, "ab", "xyz", 5, -1)
+        try(struct.unpack, "<i3fdc2s", struct.pack("<i3fdc2s", -1, 1.5, 0.1, "ab", "xyz"))
+        try(struct.unpack, "bc0", "\2ab")
+        try(struct.size, "!4bi")
+        try(struct.pack, "z")
+        try(struct.pack, "i", {})
+        try(struct.unpack, "i", "a")
+        for _, name in next, {"tobit", "bnot", "bswap", "tohex"} do try(bit[name], -3.5) end
+        for _, name in next, {"band", "bor", "bxor", "lshift", "rshift", "arshift", "rol", "ror"} do
+          try(bit[name], 2^40 + 3, 7)
+        end
+        try(bit.tohex, 255, -4)
+        try(bit.band, {})
+
+        setmetatable(G, nil)
+        for k, v in next, saved do rawset(G, k, v) end
+        local failures = {}
+        for i = 1, #results do
+          if find(results[i], "global ", 1, true) then failures[#failures + 1] = results[i] end
+        end
+        return concat(failures, "; ") .. "|" .. #results
+        """
+    )
+    failures, _, count = outcome.partition(b"|")
+    assert failures == b""
+    assert int(count) == 46  # every call above ran

@@ -8,7 +8,7 @@
 
 local rt = ...
 local floor, frexp, tonumber, select, pairs = math.floor, math.frexp, tonumber, select, pairs
-local concat = table.concat
+local concat, sub = table.concat, string.sub
 local huge = math.huge
 
 local TWO32 = 4294967296
@@ -179,7 +179,7 @@ function M.tohex(...)
   local out = {}
   for i = n, 1, -1 do
     local d = b % 16
-    out[i] = digits:sub(d + 1, d + 1)
+    out[i] = sub(digits, d + 1, d + 1)
     b = (b - d) / 16
   end
   return concat(out, "", 1, n)

@@ -17,6 +17,7 @@ local error, select, type, tostring, tonumber = error, select, type, tostring, t
 local floor, ceil, frexp, ldexp = math.floor, math.ceil, math.frexp, math.ldexp
 local huge = math.huge
 local unpack = unpack
+local byte = string.byte
 local setmetatable = setmetatable
 
 local rt = {}
@@ -195,7 +196,7 @@ rt.ret = ret
 local nan_a = 0 / 0
 local nan_b = -nan_a
 local nan_negative, nan_positive
-if tostring(nan_a):sub(1, 1) == "-" then
+if byte(tostring(nan_a)) == 45 then
   nan_negative, nan_positive = nan_a, nan_b
 else
   nan_negative, nan_positive = nan_b, nan_a
@@ -204,7 +205,7 @@ rt.nan_negative = nan_negative
 rt.nan_positive = nan_positive
 
 local function nan_is_negative(x)
-  return tostring(x):sub(1, 1) == "-"
+  return byte(tostring(x)) == 45 -- "-nan"
 end
 
 local function is_negative(x)
