@@ -28,7 +28,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from magpie.scripting.libs import _source, install
+from magpie.scripting.libs import CHUNK_NAMES, _source, install
 
 INT64_MIN = -(2**63)
 
@@ -597,6 +597,25 @@ def test_library_functions_reach_no_python_object():
     assert kinds == b""
 
 
+def test_library_functions_come_from_the_named_chunks():
+    """An error handler finds the script's own frame by skipping the libraries' frames."""
+    lua = new_runtime()
+    sources = lua.execute(
+        """
+        local out = {}
+        for _, lib in ipairs({cjson, cjson.new(), cmsgpack, bit, struct}) do
+          for _, f in pairs(lib) do
+            if type(f) == 'function' then out[#out + 1] = debug.getinfo(f, 'S').source end
+          end
+        end
+        return table.concat(out, ' ')
+        """
+    )
+    names = {name.decode() for name in sources.split()}
+    assert len(sources.split()) == 10 + 10 + 4 + 12 + 3
+    assert names <= CHUNK_NAMES
+
+
 def test_settings_of_one_runtime_do_not_leak_into_another():
     first, second = new_runtime(), new_runtime()
     first.execute("cjson.encode_number_precision(2)")
@@ -736,7 +755,8 @@ def decoder_pair():
     lua = new_runtime()
     runtime = lua.execute(_source("runtime"), name="=runtime")
     no_fast_path = lua.eval("function() return function() return false end end")
-    exact = lua.execute(_source("cjson"), runtime, no_fast_path, name="=cjson")
+    decoder = lua.execute(_source("cjson_decode"), runtime, no_fast_path, name="=cjson_decode")
+    exact = lua.execute(_source("cjson"), runtime, decoder, name="=cjson")
     lua.execute(DUMP.encode() + b" function compare_decoders(exact, doc) "
                 b"local a_ok, a = pcall(cjson.decode, doc) "
                 b"local b_ok, b = pcall(exact.decode, doc) "

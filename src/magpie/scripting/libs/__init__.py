@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 #: Chunk names of the library code, as ``debug.getinfo(f).source`` reports them; an error
 #: handler looking for the script's own frame skips frames from these chunks.
-CHUNK_NAMES = frozenset({"=runtime", "=bit", "=struct", "=cjson", "=cjson_fast", "=cmsgpack"})
+CHUNK_NAMES = frozenset(
+    {"=runtime", "=bit", "=struct", "=cjson", "=cjson_decode", "=cjson_fast", "=cmsgpack"}
+)
 
 # the global each library is installed as, in loading order
 _LIBRARIES = ("bit", "struct", "cjson", "cmsgpack")
@@ -37,8 +39,10 @@ def _source(name: str) -> bytes:
 def install(lua: lupa.lua51.LuaRuntime) -> None:
     """Set the globals cjson, cmsgpack, bit, struct in lua.globals()."""
     runtime = lua.execute(_source("runtime"), name="=runtime")
-    # extra chunk arguments: cjson's decoder fast path is a separate file
-    extras = {"cjson": [lua.execute(_source("cjson_fast"), name="=cjson_fast")]}
+    # cjson comes in three files: the module and encoder, its decoder, the decoder's fast path
+    fast_path = lua.execute(_source("cjson_fast"), name="=cjson_fast")
+    decoder = lua.execute(_source("cjson_decode"), runtime, fast_path, name="=cjson_decode")
+    extras = {"cjson": [decoder]}
     globals_ = lua.globals()
     for name in _LIBRARIES:
         module = lua.execute(_source(name), runtime, *extras.get(name, []), name=f"={name}")

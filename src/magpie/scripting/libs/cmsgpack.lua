@@ -12,7 +12,7 @@
 -- mirrors that stack to fail at the same point.
 
 local rt = ...
-local byte, char, sub, format = string.byte, string.char, string.sub, string.format
+local byte, char, sub = string.byte, string.char, string.sub
 local floor, huge = math.floor, math.huge
 local next, type, select = next, type, select
 local concat = table.concat

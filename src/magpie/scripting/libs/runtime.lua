@@ -13,7 +13,7 @@
 -- sandbox that later hides `debug` or replaces globals does not change their behaviour.
 
 local getinfo = debug.getinfo
-local error, select, type, tostring, tonumber = error, select, type, tostring, tonumber
+local error, type, tostring, tonumber = error, type, tostring, tonumber
 local floor, ceil, frexp, ldexp = math.floor, math.ceil, math.frexp, math.ldexp
 local huge = math.huge
 local unpack = unpack
