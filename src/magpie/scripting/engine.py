@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import lupa.lua51 as lua51
 
 from magpie import REDIS_VERSION
+from magpie.scripting import libs
 
 LuaRuntime = lua51.LuaRuntime
 lua_type = lua51.lua_type
@@ -59,13 +60,11 @@ def _sha1hex(data: bytes) -> bytes:
     return hashlib.sha1(data).hexdigest().encode()
 
 
-def _install_libraries(lua: Any) -> None:
-    """cjson, cmsgpack, bit and struct, which Redis adds to Lua's own libraries."""
-    try:
-        from magpie.scripting import libs
-    except ImportError:  # pragma: no cover - the libraries are part of the package
-        return
+def _install_libraries(lua: Any) -> Any:
+    """cjson, cmsgpack, bit and struct, which Redis adds to Lua's own libraries; returns
+    the chunk names of their code (a Lua set), which error positions skip."""
     libs.install(lua)
+    return lua.table_from({name.encode(): True for name in libs.CHUNK_NAMES})
 
 
 class LuaEngine:
@@ -79,7 +78,7 @@ class LuaEngine:
             unpack_returned_tuples=True,
             attribute_filter=_no_attributes,
         )
-        _install_libraries(self.lua)
+        library_sources = _install_libraries(self.lua)
         source = importlib.resources.files("magpie.scripting").joinpath("sandbox.lua").read_bytes()
         setup = self.lua.globals().loadstring(source, b"=magpie")
         if isinstance(setup, tuple):  # pragma: no cover - (nil, message): sandbox.lua is ours
@@ -87,6 +86,7 @@ class LuaEngine:
         internals = setup(
             host.call, host.pcall, host.unwrap, host.log, _sha1hex, host.setresp, host.set_repl,
             host.acl_check, host.hook, REDIS_VERSION.encode(), _version_num(REDIS_VERSION),
+            library_sources,
         )
         self.internals = internals
         self.compile_chunk = internals.compile

@@ -13,7 +13,12 @@
 -- which py_unwrap turns back into Redis's error table.
 
 local py_call, py_pcall, py_unwrap, py_log, py_sha1hex, py_setresp, py_set_repl, py_acl_check,
-      py_hook, version, version_num = ...
+      py_hook, version, version_num, library_sources = ...
+
+-- Frames of Magpie's own Lua (this chunk, the cjson/cmsgpack/bit/struct libraries): error
+-- positions skip them, as Redis's skip its C functions.
+local internal = {['=magpie'] = true}
+for source in pairs(library_sources or {}) do internal[source] = true end
 
 local G = _G
 local dbg = debug
@@ -84,6 +89,30 @@ local function pcall_results(ok, ...)
 end
 G.pcall = function(f, ...)
   return pcall_results(pcall(f, ...))
+end
+-- A script's own error handler, and coroutine.resume, see error tables, never the
+-- userdata a Python function's error travels in.
+G.xpcall = function(f, handler)
+  return xpcall(f, function(e)
+    if type(e) == 'userdata' then e = py_unwrap(e) end
+    return handler(e)
+  end)
+end
+local resume = coroutine.resume
+local function resume_results(ok, ...)
+  if ok then return true, ... end
+  local e = ...
+  if type(e) == 'userdata' then e = py_unwrap(e) end
+  return false, e
+end
+G.coroutine.resume = function(co, ...)
+  return resume_results(resume(co, ...))
+end
+-- Userdata metatables are lupa's (and cjson.null's): not for scripts, as in Redis, whose
+-- userdata are light and have none.
+G.getmetatable = function(t)
+  if type(t) == 'userdata' then return nil end
+  return getmetatable(t)
 end
 
 -- Redis's math.random: its own lrand48 (48-bit linear congruential generator), so every
@@ -238,7 +267,7 @@ local function error_handler(err)
     level = level + 1
     info = dbg.getinfo(level, 'nSl')
   end
-  while info and info.source == '=magpie' do
+  while info and internal[info.source] do
     level = level + 1
     info = dbg.getinfo(level, 'nSl')
   end
@@ -297,7 +326,7 @@ local function kill_hook()
   local message = py_hook()
   if message then
     local where = dbg.getinfo(2, 'S')
-    if where and where.source == '=magpie' then return end  -- (our error handler, say)
+    if where and internal[where.source] then return end  -- (our error handler, say)
     dbg.sethook(kill_hook, 'l')  -- from now on at every line, so pcall cannot outlive it
     error(error_table(message), 0)
   end
