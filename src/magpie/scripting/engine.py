@@ -8,7 +8,6 @@ behind ``redis.*``.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
 from typing import Any, Protocol
 
@@ -37,9 +36,10 @@ class ScriptHost(Protocol):
     def call(self, *args: object) -> object: ...
     def pcall(self, *args: object) -> object: ...
     def unwrap(self, error: object) -> object: ...
-    def log(self, level: int, text: bytes) -> None: ...
-    def setresp(self, resp: int) -> None: ...
-    def set_repl(self, flags: int) -> None: ...
+    def log(self, *args: object) -> None: ...
+    def sha1hex(self, *args: object) -> bytes: ...
+    def setresp(self, *args: object) -> None: ...
+    def set_repl(self, *args: object) -> None: ...
     def acl_check(self, *args: object) -> object: ...
     def hook(self) -> bytes | None: ...
 
@@ -54,10 +54,6 @@ def _version_num(version: str) -> int:
     """REDIS_VERSION_NUM: 0x00MMmmpp."""
     major, minor, patch = (int(part) for part in version.split(".")[:3])
     return (major << 16) | (minor << 8) | patch
-
-
-def _sha1hex(data: bytes) -> bytes:
-    return hashlib.sha1(data).hexdigest().encode()
 
 
 def _install_libraries(lua: Any) -> Any:
@@ -84,7 +80,7 @@ class LuaEngine:
         if isinstance(setup, tuple):  # pragma: no cover - (nil, message): sandbox.lua is ours
             raise RuntimeError(f"sandbox.lua does not compile: {setup[1]!r}")
         internals = setup(
-            host.call, host.pcall, host.unwrap, host.log, _sha1hex, host.setresp, host.set_repl,
+            host.call, host.pcall, host.unwrap, host.log, host.sha1hex, host.setresp, host.set_repl,
             host.acl_check, host.hook, REDIS_VERSION.encode(), _version_num(REDIS_VERSION),
             library_sources,
         )

@@ -13,6 +13,7 @@ KILL and SHUTDOWN NOSAVE can be served: Redis's processEventsWhileBlocked.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -445,15 +446,45 @@ class Scripting:
             return OOM
         return None
 
-    def log(self, level: int, text: bytes) -> None:
+    def log(self, *args: object) -> None:
+        """redis.log(level, ...): the arguments that are strings or numbers, joined."""
+        if len(args) < 2:
+            raise RaisedError(self._error("redis.log() requires two arguments or more."))
+        level = _lua_number(args[0])
+        if level is None:
+            raise RaisedError(self._error("First argument must be a number (log level)."))
+        level = int(level)
+        if not 0 <= level <= 3:
+            raise RaisedError(self._error("Invalid debug level."))
+        parts = [_lua_string(arg) for arg in args[1:]]
+        text = b" ".join(part for part in parts if part is not None)
         log.log(_LOG_LEVELS[level], "%s", text.decode("utf-8", "replace"))
 
-    def setresp(self, resp: int) -> None:
-        self.client.set_protocol(int(resp))
+    def sha1hex(self, *args: object) -> bytes:
+        if len(args) != 1:
+            raise RaisedError(self._error("wrong number of arguments"))
+        return hashlib.sha1(_lua_string(args[0]) or b"").hexdigest().encode()
 
-    def set_repl(self, flags: int) -> None:
-        if self.run is not None:
-            self.run.repl = int(flags)
+    def setresp(self, *args: object) -> None:
+        if self.run is None:
+            raise RaisedError(self._error("redis.setresp can only be called inside a script invocation"))
+        if len(args) != 1:
+            raise RaisedError(self._error("redis.setresp() requires one argument."))
+        resp = int(_lua_number(args[0]) or 0)
+        if resp not in (2, 3):
+            raise RaisedError(self._error("RESP version must be 2 or 3."))
+        self.client.set_protocol(resp)
+
+    def set_repl(self, *args: object) -> None:
+        run = self.run
+        if run is None:
+            raise RaisedError(self._error("redis.set_repl can only be called inside a script invocation"))
+        if len(args) != 1:
+            raise RaisedError(self._error("redis.set_repl() requires two arguments."))
+        flags = int(_lua_number(args[0]) or 0)
+        if flags & ~REPL_ALL:
+            raise RaisedError(self._error("Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."))
+        run.repl = flags
 
     def acl_check(self, *args: object) -> bool:
         """redis.acl_check_cmd: may the caller's user run this command?"""
@@ -568,6 +599,30 @@ class Scripting:
 
     def memory(self) -> int:
         return self.engine.memory()
+
+
+def _lua_number(value: object) -> float | None:
+    """Lua's tonumber of a value (numeric strings count), or None."""
+    cls = value.__class__
+    if cls is int or cls is float:
+        return value  # type: ignore[return-value]
+    if cls is bytes:
+        text = value.strip()  # type: ignore[attr-defined]
+        try:
+            return int(text, 16) if text[:2].lower() in (b"0x",) else float(text)
+        except ValueError:
+            return None
+    return None
+
+
+def _lua_string(value: object) -> bytes | None:
+    """Lua's tostring for strings and numbers (numbers as ``%.14g``); None otherwise."""
+    cls = value.__class__
+    if cls is bytes:
+        return value  # type: ignore[return-value]
+    if cls is int or cls is float:
+        return b"%.14g" % value  # type: ignore[str-bytes-safe]
+    return None
 
 
 def _with_code(text: str) -> str:

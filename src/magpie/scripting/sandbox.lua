@@ -212,44 +212,12 @@ function redis.status_reply(...)
   end
   return {ok = s}
 end
-function redis.sha1hex(...)
-  if select('#', ...) ~= 1 then error(error_table('wrong number of arguments'), 0) end
-  local s = ...
-  if type(s) == 'number' then s = tostring(s) elseif type(s) ~= 'string' then s = '' end
-  return py_sha1hex(s)
-end
-function redis.log(...)
-  local count = select('#', ...)
-  if count < 2 then error(error_table('redis.log() requires two arguments or more.'), 0) end
-  local level = ...
-  if tonumber(level) == nil then
-    error(error_table('First argument must be a number (log level).'), 0)
-  end
-  level = tonumber(level)
-  level = level >= 0 and floor(level) or -floor(-level)
-  if level < 0 or level > 3 then error(error_table('Invalid debug level.'), 0) end
-  local parts = {}
-  for i = 2, count do
-    local v = select(i, ...)
-    if type(v) == 'string' or type(v) == 'number' then parts[#parts + 1] = tostring(v) end
-  end
-  py_log(level, table.concat(parts, ' '))
-end
-function redis.setresp(...)
-  if select('#', ...) ~= 1 then error(error_table('redis.setresp() requires one argument.'), 0) end
-  local resp = tonumber((...)) or 0
-  if resp ~= 2 and resp ~= 3 then error(error_table('RESP version must be 2 or 3.'), 0) end
-  py_setresp(resp)
-end
-function redis.set_repl(...)
-  if select('#', ...) ~= 1 then error(error_table('redis.set_repl() requires two arguments.'), 0) end
-  local flags = tonumber((...)) or 0
-  flags = flags >= 0 and floor(flags) or -floor(-flags)
-  if flags < 0 or flags > 3 then
-    error(error_table('Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.'), 0)
-  end
-  py_set_repl(flags)
-end
+-- (the ones that can raise are Python functions, C functions to Lua: a tail call of a Lua
+-- function would lose the script's line from the error)
+redis.sha1hex = py_sha1hex
+redis.log = py_log
+redis.setresp = py_setresp
+redis.set_repl = py_set_repl
 redis.acl_check_cmd = py_acl_check
 function redis.replicate_commands() return true end
 function redis.breakpoint() return false end
@@ -267,10 +235,12 @@ local function error_handler(err)
     level = level + 1
     info = dbg.getinfo(level, 'nSl')
   end
-  while info and internal[info.source] do
+  -- (a Lua function called in tail position leaves a "(tail call)" frame: skipped too)
+  while info and (internal[info.source] or info.what == 'tail') do
     level = level + 1
     info = dbg.getinfo(level, 'nSl')
   end
+  if info and info.what == 'C' then info = nil end  -- (reached the call into the script)
   if type(err) == 'userdata' then err = py_unwrap(err) end
   if type(err) ~= 'table' then
     err = {err = 'ERR ' .. tostring(err)}
