@@ -111,7 +111,8 @@ class ScriptRun:
     """One invocation's context (Redis's scriptRunCtx)."""
 
     __slots__ = ("caller", "name", "eval_mode", "read_only", "allow_oom", "oom_at_start",
-                 "write_dirty", "killed", "timed_out", "started", "repl", "obeyed", "plain")  # fmt: skip
+                 "write_dirty", "killed", "kill_logged", "timed_out", "started", "repl", "obeyed",
+                 "plain")  # fmt: skip
 
     def __init__(self, caller: Client, name: str, eval_mode: bool, read_only: bool, allow_oom: bool) -> None:
         self.caller = caller
@@ -122,6 +123,7 @@ class ScriptRun:
         self.oom_at_start = False
         self.write_dirty = False  # a write command was run: SCRIPT KILL is refused
         self.killed = False
+        self.kill_logged = False
         self.timed_out = False
         self.started = time.monotonic()
         self.repl = REPL_ALL
@@ -526,7 +528,9 @@ class Scripting:
         if not run.killed:
             self._hand_back_loop()
         if run.killed:
-            log.warning("Lua script killed by user with %s.", "SCRIPT KILL" if run.eval_mode else "FUNCTION KILL")
+            if not run.kill_logged:
+                run.kill_logged = True
+                log.warning("Lua script killed by user with %s.", "SCRIPT KILL" if run.eval_mode else "FUNCTION KILL")
             return b"Script killed by user with SCRIPT KILL..." if run.eval_mode else b"Script killed by user with FUNCTION KILL..."
         return None
 
