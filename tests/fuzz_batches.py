@@ -6,6 +6,7 @@ Every choice comes from the batch's ``random.Random``, never from a reply.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass
 
@@ -313,6 +314,36 @@ NOT_DIFFERENTIAL = {b"SPOP", b"SRANDMEMBER", b"HRANDFIELD", b"ZRANDMEMBER", b"RA
                     b"DEBUG", b"MEMORY", b"LCS", b"ZRANK", b"ZREVRANK"}  # fmt: skip
 
 
+#: Commands that run a Lua script named by their first argument.
+SCRIPT_CALLERS = {b"EVAL", b"EVALSHA", b"EVAL_RO", b"EVALSHA_RO"}
+FUNCTION_CALLERS = {b"FCALL", b"FCALL_RO"}
+#: What fuzzed scripts do: mostly run ARGV as a command (another fuzzed call), in both
+#: RESP versions and both error modes; never a loop (nothing here can run for long).
+SCRIPT_BODIES = [
+    b"return redis.pcall(unpack(ARGV))",
+    b"return redis.call(unpack(ARGV))",
+    b"redis.setresp(3) return redis.pcall(unpack(ARGV))",
+    b"#!lua flags=no-writes\nreturn redis.pcall(unpack(ARGV))",
+    b"#!lua flags=allow-oom,allow-stale\nreturn redis.pcall(unpack(ARGV))",
+    b"local r = redis.pcall(unpack(ARGV)) return {type(r), r}",
+    b"redis.setresp(3) local r = redis.pcall(unpack(ARGV)) return {type(r), r}",
+    b"redis.pcall(unpack(ARGV)) return redis.pcall(unpack(ARGV))",
+    b"redis.set_repl(redis.REPL_NONE) return redis.pcall(unpack(ARGV))",
+    b"return {#KEYS, #ARGV, KEYS[1], ARGV[1]}",
+    b"return redis.error_reply(ARGV[1] or 'x')",
+    b"return redis.status_reply(ARGV[1] or 'x')",
+    b"return {tonumber(ARGV[2]), 2.5, true, false, nil, 'x'}",
+    b"return {double = tonumber(ARGV[2]) or 0.5}",
+    b"return {map = {a = 1, b = {1, 2}}, set = {x = true}}",
+    b"error(ARGV[1])",
+    b"return redis.sha1hex(ARGV[1] or '')",
+    b"return math.random(100)",
+    b"return pcall(redis.call, unpack(ARGV))",
+    b"return redis.call(",
+    b"local t = {} for i = 1, #ARGV do t[i] = ARGV[#ARGV - i + 1] end return t",
+]  # fmt: skip
+
+
 class BatchMaker:
     """The steps of one batch, all from the batch's own ``random.Random``."""
 
@@ -324,10 +355,32 @@ class BatchMaker:
         self.maker = ArgumentMaker(rng, Values(rng, vocab))
         self.flags = {t.words: t.flags for t in targets}
 
-    def _call(self) -> tuple[Argv, frozenset[str]] | None:
+    def _call(self, depth: int = 0) -> tuple[Argv, frozenset[str]] | None:
         target = self.rng.choices(self.targets, self.weights)[0]
         argv = self.tamer.tame(self.maker.make(target))
-        return (argv, target.flags) if argv is not None else None
+        if argv is None:
+            return None
+        if argv[0].upper() in SCRIPT_CALLERS and depth == 0 and self.rng.random() < 0.8:
+            argv = self._script_call(argv)
+        elif argv[0].upper() in FUNCTION_CALLERS and depth == 0 and self.rng.random() < 0.5:
+            # fz_run (the batch starts with its library loaded) runs another fuzzed call
+            inner = self._call(depth=1)
+            argv = [argv[0], b"fz_run", b"0", *(inner[0] if inner is not None else [])]
+        return argv, target.flags
+
+    def _script_call(self, argv: Argv) -> Argv:
+        """EVAL and friends run another fuzzed command from inside a script (so every command
+        meets the script path: its checks, its reply conversion, noscript refusals), or a
+        body that exercises the redis.* API; the numkeys argument stays fuzzed at times."""
+        rng = self.rng
+        body = rng.choice(SCRIPT_BODIES)
+        inner = self._call(depth=1)
+        args = list(inner[0]) if inner is not None else []
+        numkeys = b"0" if rng.random() < 0.8 else argv[2] if len(argv) > 2 else b"0"
+        first = argv[0].upper()
+        if first.startswith(b"EVALSHA"):
+            return [argv[0], hashlib.sha1(body).hexdigest().encode(), numkeys, *args]
+        return [argv[0], body, numkeys, *args]
 
     def steps(self, calls: int) -> list[Step]:
         out: list[Step] = []

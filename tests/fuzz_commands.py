@@ -54,6 +54,7 @@ from fuzz_batches import (
     seed_commands,
     vocabulary,
 )
+from fuzz_payloads import FUNCTION_LIBRARIES
 from fuzz_wire import (
     REPLY_TIMEOUT,
     Argv,
@@ -226,8 +227,8 @@ class Fuzzer:
 
     def _prepare(self, seeds: list[Argv], rng: random.Random, differential: bool) -> None:
         """Fresh data and settings on Magpie: FLUSHALL, the allowlisted configs back, the seeds."""
-        setup = [[b"FLUSHALL"], [b"FUNCTION", b"FLUSH"], [b"DEBUG", b"SET-ACTIVE-EXPIRE", b"1"],
-                 [b"DEBUG", b"RECORD-PROPAGATION", b"off"]]  # fmt: skip
+        setup = [[b"FLUSHALL"], [b"FUNCTION", b"FLUSH"], [b"FUNCTION", b"LOAD", FUNCTION_LIBRARIES[0]],
+                 [b"DEBUG", b"SET-ACTIVE-EXPIRE", b"1"], [b"DEBUG", b"RECORD-PROPAGATION", b"off"]]  # fmt: skip
         config = dict(CONFIG_ALLOWED)
         if not differential:  # sometimes under memory accounting, sometimes evicting
             roll = rng.random()

@@ -82,7 +82,8 @@ FUNCTION_LIBRARIES = [
     b"redis.register_function('fz_set', function(keys, args)\n"
     b"  return redis.pcall('set', keys[1] or 'new:1', args[1] or 'v') end)\n"
     b"redis.register_function('fz_incr', function(keys, args) return redis.pcall('incr', keys[1] or 'new:2') end)\n"
-    b"redis.register_function('fz_echo', function(keys, args) return {keys, args, 1.5, true, false} end)\n",
+    b"redis.register_function('fz_echo', function(keys, args) return {keys, args, 1.5, true, false} end)\n"
+    b"redis.register_function('fz_run', function(keys, args) return redis.pcall(unpack(args)) end)\n",
     b"#!lua name=fuzzlib2\n"
     b"redis.register_function{function_name='fz_error', callback=function() return redis.error_reply('FUZZ oops') end,"
     b" flags={'allow-oom', 'allow-stale'}, description='an error reply'}\n"
@@ -101,8 +102,8 @@ BROKEN_LIBRARIES = [
     b"#!lua name=fuzzbad\nredis.call('set', 'k', 'v')",
     b"#!js name=fuzzbad\nfunction() {}",
 ]
-FUNCTION_NAMES = [b"fz_get", b"fz_set", b"fz_incr", b"fz_echo", b"fz_error", b"fz_raise", b"fz_resp3",
-                  b"FZ_GET", b"missing_fn"]  # fmt: skip
+FUNCTION_NAMES = [b"fz_get", b"fz_set", b"fz_incr", b"fz_echo", b"fz_run", b"fz_error", b"fz_raise",
+                  b"fz_resp3", b"FZ_GET", b"missing_fn"]  # fmt: skip
 LIBRARY_NAMES = [b"fuzzlib", b"fuzzlib2", b"FUZZLIB", b"nolib"]
 
 

@@ -193,7 +193,7 @@ def test_a_function_sees_the_full_api_when_called(diff):
     code = "\n".join([
         "#!lua name=api",
         "redis.register_function('kinds', function(keys, args)",
-        "  return {type(string), type(math), type(redis.log), type(redis.setresp), type(table),",
+        "  return {type(string), type(math), type(redis.error_reply), type(redis.status_reply), type(cjson),",
         "          type(redis.register_function), type(redis.replicate_commands), type(redis.breakpoint),",
         "          type(rawget(_G, '__redis__err__handler')), type(_G), type(pcall)}",
         "end)",

@@ -55,7 +55,7 @@ def script_load(client, args):
      summary="Determines whether server-side Lua scripts exist in the script cache.")  # fmt: skip
 def script_exists(client, args):
     cache = client.server.scripting.cache
-    return [int(cache.get(sha.decode("latin-1").lower()) is not None) for sha in args[2:]]
+    return [int(cache.get(sha) is not None) for sha in args[2:]]
 
 
 @cmd("flush", -2, "noscript", parent="script", since="2.6.0",

@@ -83,6 +83,8 @@ class CommandSpec:
         self.is_write = "write" in self.flags
         self.no_auth = "no_auth" in self.flags
         self.no_multi = "no_multi" in self.flags
+        #: A script may run it without further checks (not noscript; see scripting.runner).
+        self.script_ok = "noscript" not in self.flags
         #: False when the command names no keys an ACL must check (Redis's NOT_KEY specs).
         self.acl_keys = self.key_access != "not-key" and (self.first_key > 0 or self.keys_finder is not None)
         if not self.key_access or self.key_access == "not-key":
@@ -221,7 +223,7 @@ def _categories(group: str, flags: frozenset[str], extra: str) -> tuple[str, ...
     cats: list[str] = []
     if "write" in flags:
         cats.append("@write")
-    if "readonly" in flags:
+    if "readonly" in flags and group != "scripting":  # (Redis: EVAL_RO is not @read)
         cats.append("@read")
     if "admin" in flags:
         cats += ["@admin", "@dangerous"]

@@ -503,11 +503,22 @@ class MasterLink(asyncio.Protocol):
 
     # -- the stream ------------------------------------------------------------------------------
 
+    def _apply_held(self) -> None:
+        """What arrived while a script was busy runs once it ends."""
+        if self.state == CONNECTED and self.loading is None:
+            try:
+                self._apply()
+            except LinkError as exc:
+                self.fail(str(exc))
+
     def _apply(self) -> None:
         """Run every whole command received, then pass on the bytes of those run (up to the
         last one outside a transaction: a MULTI counts at its EXEC), so this server's offset
         is always at a command boundary the primary also had."""
         if not self.buffer:
+            return
+        if self.server.scripting.busy:  # a busy script owns the dataset: wait for its end
+            self.server.scripting.when_idle(self._apply_held)
             return
         data = bytes(self.buffer)
         replication = self.replication

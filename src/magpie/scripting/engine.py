@@ -8,13 +8,13 @@ behind ``redis.*``.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
 from typing import Any, Protocol
 
 import lupa.lua51 as lua51
 
 from magpie import REDIS_VERSION
+from magpie.scripting import libs
 
 LuaRuntime = lua51.LuaRuntime
 lua_type = lua51.lua_type
@@ -36,11 +36,18 @@ class ScriptHost(Protocol):
     def call(self, *args: object) -> object: ...
     def pcall(self, *args: object) -> object: ...
     def unwrap(self, error: object) -> object: ...
-    def log(self, level: int, text: bytes) -> None: ...
-    def setresp(self, resp: int) -> None: ...
-    def set_repl(self, flags: int) -> None: ...
+    def log(self, *args: object) -> None: ...
+    def sha1hex(self, *args: object) -> bytes: ...
+    def setresp(self, *args: object) -> None: ...
+    def set_repl(self, *args: object) -> None: ...
     def acl_check(self, *args: object) -> object: ...
     def hook(self) -> bytes | None: ...
+
+
+def _no_attributes(obj: object, name: object, is_setting: bool) -> object:
+    """No script may reach into a Python object (the callables behind redis.*, errors):
+    ``redis.call.__self__`` would otherwise lead to the whole server."""
+    raise AttributeError("access to Python objects is not allowed from scripts")
 
 
 def _version_num(version: str) -> int:
@@ -49,17 +56,11 @@ def _version_num(version: str) -> int:
     return (major << 16) | (minor << 8) | patch
 
 
-def _sha1hex(data: bytes) -> bytes:
-    return hashlib.sha1(data).hexdigest().encode()
-
-
-def _install_libraries(lua: Any) -> None:
-    """cjson, cmsgpack, bit and struct, which Redis adds to Lua's own libraries."""
-    try:
-        from magpie.scripting import libs
-    except ImportError:  # pragma: no cover - the libraries are part of the package
-        return
+def _install_libraries(lua: Any) -> Any:
+    """cjson, cmsgpack, bit and struct, which Redis adds to Lua's own libraries; returns
+    the chunk names of their code (a Lua set), which error positions skip."""
     libs.install(lua)
+    return lua.table_from({name.encode(): True for name in libs.CHUNK_NAMES})
 
 
 class LuaEngine:
@@ -69,17 +70,21 @@ class LuaEngine:
         """``for_functions``: the interpreter of FUNCTION libraries, which Redis keeps apart
         from EVAL's (no redis.replicate_commands/breakpoint/debug, a library-load API)."""
         self.lua = LuaRuntime(
-            encoding=None, register_eval=False, register_builtins=False, unpack_returned_tuples=True
+            encoding=None,
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            attribute_filter=_no_attributes,
         )
-        _install_libraries(self.lua)
+        library_sources = _install_libraries(self.lua)
         source = importlib.resources.files("magpie.scripting").joinpath("sandbox.lua").read_bytes()
         setup = self.lua.globals().loadstring(source, b"=magpie")
         if isinstance(setup, tuple):  # pragma: no cover - (nil, message): sandbox.lua is ours
             raise RuntimeError(f"sandbox.lua does not compile: {setup[1]!r}")
         internals = setup(
-            host.call, host.pcall, host.unwrap, host.log, _sha1hex, host.setresp, host.set_repl,
+            host.call, host.pcall, host.unwrap, host.log, host.sha1hex, host.setresp, host.set_repl,
             host.acl_check, host.hook, REDIS_VERSION.encode(), _version_num(REDIS_VERSION),
-            for_functions,
+            library_sources, for_functions,
         )
         self.internals = internals
         self.compile_chunk = internals.compile

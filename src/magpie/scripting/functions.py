@@ -197,6 +197,9 @@ class Functions:
         self.libraries = LibrarySet()
         #: The FCALL running now (FUNCTION STATS shows its arguments).
         self.running: list[bytes] | None = None
+        #: A library's code is running (FUNCTION LOAD): redis.log's errors are this
+        #: interpreter's values.
+        self.loading = False
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -228,7 +231,11 @@ class Functions:
         return name
 
     def _run_library(self, name: bytes, code: bytes, body: bytes, timeout: float) -> Library:
-        result = self.engine.load_library(body, timeout, time.monotonic)
+        self.loading = True
+        try:
+            result = self.engine.load_library(body, timeout, time.monotonic)
+        finally:
+            self.loading = False
         if not result[0]:
             stage, message = result[1], result[2]
             text = _text(message) if isinstance(message, bytes) else str(message)
@@ -316,13 +323,12 @@ class Functions:
             allow_oom=ALLOW_OOM in fn.flags,
         )
         engine = self.engine
-        with_hook = int(scripting.server.config["busy-reply-threshold"]) > 0  # type: ignore[call-overload]
 
         def invoke() -> tuple[bool, object]:
             # math.random's generator is one for the server, shared with EVAL's interpreter
             engine.rand_state(scripting.engine.rand_state())
             try:
-                return engine.run_function(fn.callback, with_hook, numkeys, *argv[3:])
+                return engine.run_function(fn.callback, numkeys, *argv[3:])
             finally:
                 scripting.engine.rand_state(engine.rand_state())
 

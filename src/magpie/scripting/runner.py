@@ -13,6 +13,7 @@ KILL and SHUTDOWN NOSAVE can be served: Redis's processEventsWhileBlocked.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -90,18 +91,29 @@ class ScriptClient(Client):
 
 
 class CommandGreenlet(greenlet):
-    """A command run so that a script inside it can hand the loop back (see module doc)."""
+    """A worker that runs commands so that a script inside one can hand the loop back
+    (see module doc). Workers are kept and reused: creating a greenlet costs far more
+    than switching to one."""
 
-    def __init__(self, caller: Client) -> None:
-        super().__init__(caller.execute)
-        self.caller = caller
+    def __init__(self) -> None:
+        super().__init__(self._work)
+        self.caller: Client | None = None
+
+    def _work(self, client: Client, spec: CommandSpec | None, argv: list[bytes]) -> None:
+        """Run ``client``'s command (its spec: straight to ``call``; None: every check)."""
+        while True:
+            self.caller = client
+            reply = client.execute(argv) if spec is None else client.call(spec, argv)
+            self.caller = None
+            client, spec, argv = self.parent.switch(reply)
 
 
 class ScriptRun:
     """One invocation's context (Redis's scriptRunCtx)."""
 
     __slots__ = ("caller", "name", "eval_mode", "read_only", "allow_oom", "oom_at_start",
-                 "write_dirty", "killed", "timed_out", "started", "repl", "obeyed")  # fmt: skip
+                 "write_dirty", "killed", "kill_logged", "timed_out", "started", "repl", "obeyed",
+                 "plain")  # fmt: skip
 
     def __init__(self, caller: Client, name: str, eval_mode: bool, read_only: bool, allow_oom: bool) -> None:
         self.caller = caller
@@ -112,10 +124,13 @@ class ScriptRun:
         self.oom_at_start = False
         self.write_dirty = False  # a write command was run: SCRIPT KILL is refused
         self.killed = False
+        self.kill_logged = False
         self.timed_out = False
         self.started = time.monotonic()
         self.repl = REPL_ALL
         self.obeyed = caller.is_master  # (Redis's mustObeyClient: its primary's stream)
+        #: Nothing but arity and noscript can refuse this run's commands (set by execute).
+        self.plain = False
 
 
 class Scripting:
@@ -130,6 +145,7 @@ class Scripting:
         self._when_idle: list[Callable[[], None]] = []
         self._client: ScriptClient | None = None
         self._variants: dict[tuple[str, frozenset[str]], CommandSpec] = {}
+        self._workers: list[CommandGreenlet] = []  # idle ones
         self.engine = LuaEngine(self)
         self.to_lua = ToLua(self.engine.table_from, self.engine.error_table)
         #: FUNCTION libraries, in their own interpreter (as Redis keeps them).
@@ -158,36 +174,37 @@ class Scripting:
 
     def eval(self, caller: Client, argv: list[bytes], evalsha: bool, read_only: bool) -> object:
         """EVAL, EVALSHA and their _RO forms."""
-        if evalsha and len(argv[1]) != 40:
+        target = argv[1]
+        if evalsha and len(target) != 40:
             return CommandError(NOSCRIPT)
-        numkeys = parse_int(argv[2])
+        raw = argv[2]
+        numkeys = int(raw) if raw.isdigit() and len(raw) < 10 else parse_int(raw)
         if numkeys > len(argv) - 3:
             return CommandError("ERR Number of keys can't be greater than number of args")
         if numkeys < 0:
             return CommandError("ERR Number of keys can't be negative")
         if evalsha:
-            script = self.cache.get(argv[1].decode("latin-1").lower())
+            script = self.cache.get(target)
             if script is None:
                 return CommandError(NOSCRIPT)
         else:
             try:
-                script = self.load(argv[1])
+                script = self.load(target)
             except ScriptError as exc:
                 return CommandError(exc.message)
-        refusal = self.start_refusal(caller, script.flags, read_only)
-        if refusal is not None:
-            return CommandError(refusal)
-        flags = script.flags or frozenset()
-        run = ScriptRun(
-            caller,
-            script.sha,
-            eval_mode=True,
-            read_only=read_only or (script.flags is not None and NO_WRITES in flags),
-            allow_oom=script.flags is not None and ALLOW_OOM in flags,
-        )
-        engine = self.engine
-        with_hook = int(self.server.config["busy-reply-threshold"]) > 0  # type: ignore[call-overload]
-        return self.execute(run, lambda: engine.run_eval(script.function, with_hook, numkeys, *argv[3:]))
+        flags = script.flags
+        if flags is None:
+            if self.server.replication.link is not None:  # (only a stale replica refuses)
+                refusal = self.start_refusal(caller, flags, read_only)
+                if refusal is not None:
+                    return CommandError(refusal)
+            run = ScriptRun(caller, script.sha, True, read_only, False)
+        else:
+            refusal = self.start_refusal(caller, flags, read_only)
+            if refusal is not None:
+                return CommandError(refusal)
+            run = ScriptRun(caller, script.sha, True, read_only or NO_WRITES in flags, ALLOW_OOM in flags)
+        return self.execute(run, self.engine.run_eval, script.function, numkeys, *argv[3:])
 
     def start_refusal(self, caller: Client, flags: frozenset[str] | None, read_only: bool) -> str | None:
         """Redis's scriptPrepareForRun: what a script's declared flags forbid right now."""
@@ -248,10 +265,10 @@ class Scripting:
     def declared_flags(self, spec: CommandSpec, target: bytes) -> frozenset[str] | None:
         """The flags the script EVAL names declares (None: none, or not known yet)."""
         if spec.name.startswith("evalsha"):
-            script = self.cache.get(target.decode("latin-1").lower()) if len(target) == 40 else None
+            script = self.cache.get(target) if len(target) == 40 else None
             return script.flags if script is not None else None
         if spec.name.startswith("eval"):
-            script = self.cache.get(sha1_of(target))
+            script = self.cache.get(sha1_of(target).encode())
             if script is not None:
                 return script.flags
             try:
@@ -266,31 +283,42 @@ class Scripting:
 
     # -- a run ---------------------------------------------------------------------------------
 
-    def execute(self, run: ScriptRun, invoke: Callable[[], tuple[bool, object]]) -> object:
-        """Run ``invoke`` (a call into the sandbox answering (ok, result)) as ``run``; the
-        reply for the caller."""
+    def execute(self, run: ScriptRun, invoke: Callable[..., tuple[bool, object]], *args: object) -> object:
+        """Run ``invoke(*args)`` (a call into the sandbox answering (ok, result)) as ``run``;
+        the reply for the caller."""
         server = self.server
         caller = run.caller
         client = self.client
-        client.select(caller.db_index)
+        if client.db is not caller.db:
+            client.select(caller.db_index)
         client.user = caller.user
-        client.set_protocol(2)  # scripts start in RESP2; redis.setresp changes it
+        if client.resp != 2:
+            client.set_protocol(2)  # scripts start in RESP2; redis.setresp changes it
         evictor = server.evictor
-        run.oom_at_start = bool(evictor.maxmemory) and evictor.over_limit
+        if evictor.maxmemory:
+            run.oom_at_start = evictor.over_limit
+        # (slow_path: a replica link, min-replicas, -MISCONF, maxmemory, a pause...)
+        run.plain = not server.slow_path and caller.user.fast_check is None
         propagation = server.propagation
-        fed = server.replication.fed
+        replication = server.replication
+        fed = replication.fed
         self.run = run
         propagation.begin_transaction()
         try:
-            ok, result = invoke()
+            ok, result = invoke(*args)
         finally:
             propagation.end_transaction()
             self.run = None
             if run.timed_out:
                 self._busy_over()
-        if server.replication.fed != fed:
-            caller.woff = server.replication.fed  # what WAIT waits for: the script's effects
+            if run.killed:
+                (self.engine if run.eval_mode else self.functions.engine).internals.reset_hook()
+        if replication.fed != fed:
+            caller.woff = replication.fed  # what WAIT waits for: the script's effects
         if ok:
+            cls = result.__class__
+            if cls is int or cls is bytes:
+                return result
             return reply_from_lua(result, client.resp)
         return self._error_reply(result, run.name)
 
@@ -336,9 +364,21 @@ class Scripting:
             if not args:
                 return False, self._error("Please specify at least one argument for this redis lib call")
             return False, self._error("Lua redis lib command arguments must be strings or integers")
-        spec = _lookup(argv)
         to_lua = self.to_lua if run.eval_mode else self.functions.to_lua  # the run's interpreter
-        refusal = self._call_refusal(run, spec, argv)
+        spec = DISPATCH.get(argv[0])
+        if spec is None or spec.subcommands:
+            spec = _lookup(argv)
+        if (
+            run.plain
+            and spec is not None
+            and spec.handler is not None
+            and spec.min_args <= len(argv) <= spec.max_args
+            and spec.script_ok
+            and not run.read_only
+        ):
+            refusal = None  # (the common case: nothing else can refuse it)
+        else:
+            refusal = self._call_refusal(run, spec, argv)
         if refusal is not None:
             message = _with_code(refusal)
             self.server.count_error(message)
@@ -349,21 +389,33 @@ class Scripting:
         if spec.is_write:
             run.write_dirty = True
         client = self.client
-        propagation = self.server.propagation
-        propagation.targets = run.repl
-        try:
+        if run.repl != REPL_ALL:
+            propagation = self.server.propagation
+            propagation.targets = run.repl
+            try:
+                reply = client.call(spec, argv)
+            finally:
+                propagation.targets = REPL_ALL
+        else:
             reply = client.call(spec, argv)
-        finally:
-            propagation.targets = REPL_ALL
-        if reply.__class__ is CommandError:
+        cls = reply.__class__
+        if cls is bytes or cls is int:
+            return True, reply
+        if cls is CommandError:
             self.server.count_error(reply.message)  # type: ignore[attr-defined]
             return False, to_lua.error(reply.message)  # type: ignore[attr-defined]
         return True, to_lua.convert(reply, client.resp)
 
-    def _error(self, text: str) -> object:
+    def _to_lua(self) -> ToLua:
+        """The converter of the interpreter running now: EVAL's, or the functions' during an
+        FCALL or a library's load (a Lua value cannot cross lupa runtimes)."""
         run = self.run
-        to_lua = self.to_lua if run is None or run.eval_mode else self.functions.to_lua
-        return to_lua.error(_with_code(text))
+        if run is not None:
+            return self.to_lua if run.eval_mode else self.functions.to_lua
+        return self.functions.to_lua if self.functions.loading else self.to_lua
+
+    def _error(self, text: str) -> object:
+        return self._to_lua().error(_with_code(text))
 
     def _call_refusal(self, run: ScriptRun, spec: CommandSpec | None, argv: list[bytes]) -> str | None:
         """Redis's scriptCall checks, in its order."""
@@ -408,15 +460,45 @@ class Scripting:
             return OOM
         return None
 
-    def log(self, level: int, text: bytes) -> None:
+    def log(self, *args: object) -> None:
+        """redis.log(level, ...): the arguments that are strings or numbers, joined."""
+        if len(args) < 2:
+            raise RaisedError(self._error("redis.log() requires two arguments or more."))
+        level = _lua_number(args[0])
+        if level is None:
+            raise RaisedError(self._error("First argument must be a number (log level)."))
+        level = int(level)
+        if not 0 <= level <= 3:
+            raise RaisedError(self._error("Invalid debug level."))
+        parts = [_lua_string(arg) for arg in args[1:]]
+        text = b" ".join(part for part in parts if part is not None)
         log.log(_LOG_LEVELS[level], "%s", text.decode("utf-8", "replace"))
 
-    def setresp(self, resp: int) -> None:
-        self.client.set_protocol(int(resp))
+    def sha1hex(self, *args: object) -> bytes:
+        if len(args) != 1:
+            raise RaisedError(self._error("wrong number of arguments"))
+        return hashlib.sha1(_lua_string(args[0]) or b"").hexdigest().encode()
 
-    def set_repl(self, flags: int) -> None:
-        if self.run is not None:
-            self.run.repl = int(flags)
+    def setresp(self, *args: object) -> None:
+        if self.run is None:
+            raise RaisedError(self._error("redis.setresp can only be called inside a script invocation"))
+        if len(args) != 1:
+            raise RaisedError(self._error("redis.setresp() requires one argument."))
+        resp = int(_lua_number(args[0]) or 0)
+        if resp not in (2, 3):
+            raise RaisedError(self._error("RESP version must be 2 or 3."))
+        self.client.set_protocol(resp)
+
+    def set_repl(self, *args: object) -> None:
+        run = self.run
+        if run is None:
+            raise RaisedError(self._error("redis.set_repl can only be called inside a script invocation"))
+        if len(args) != 1:
+            raise RaisedError(self._error("redis.set_repl() requires two arguments."))
+        flags = int(_lua_number(args[0]) or 0)
+        if flags & ~REPL_ALL:
+            raise RaisedError(self._error("Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."))
+        run.repl = flags
 
     def acl_check(self, *args: object) -> bool:
         """redis.acl_check_cmd: may the caller's user run this command?"""
@@ -444,7 +526,8 @@ class Scripting:
             return None
         if not run.timed_out and not run.killed:
             elapsed = int((time.monotonic() - run.started) * 1000)
-            if elapsed < int(self.server.config["busy-reply-threshold"]):  # type: ignore[call-overload]
+            threshold = int(self.server.config["busy-reply-threshold"])  # type: ignore[call-overload]
+            if threshold <= 0 or elapsed < threshold:
                 return None
             log.warning(
                 "Slow script detected: still in execution after %d milliseconds. You can try "
@@ -457,8 +540,10 @@ class Scripting:
         if not run.killed:
             self._hand_back_loop()
         if run.killed:
+            if not run.kill_logged:
+                run.kill_logged = True
+                log.warning("Lua script killed by user with SCRIPT KILL.")
             # (Redis 7.0's Lua hook says SCRIPT KILL whichever command killed it, functions too)
-            log.warning("Lua script killed by user with SCRIPT KILL.")
             return b"Script killed by user with SCRIPT KILL..."
         return None
 
@@ -470,17 +555,28 @@ class Scripting:
         loop.call_soon(self._resume, current)
         current.parent.switch(SUSPENDED)
 
-    def _resume(self, running: CommandGreenlet) -> None:
-        reply = running.switch()
-        if running.dead:
-            running.caller.suspended_done(reply)
+    def _resume(self, worker: CommandGreenlet) -> None:
+        caller = worker.caller
+        reply = worker.switch()
+        if reply is not SUSPENDED:  # the command ended: its worker is free again
+            self._workers.append(worker)
+            assert caller is not None
+            caller.suspended_done(reply)
 
-    def execute_yielding(self, client: Client, argv: list[bytes]) -> object:
+    def execute_yielding(self, client: Client, argv: list[bytes], spec: CommandSpec | None = None) -> object:
         """Run a command that may run a script (EVAL*, FCALL*, EXEC) so that the script can
-        hand the loop back; SUSPENDED if it did (the reply comes by ``suspended_done``)."""
+        hand the loop back; SUSPENDED if it did (the reply comes by ``suspended_done``).
+        With ``spec``, the dispatcher's fast path vouches that no generic check applies."""
         if self.busy:  # (refused with -BUSY anyway)
             return client.execute(argv)
-        return CommandGreenlet(client).switch(argv)
+        workers = self._workers
+        worker = workers.pop() if workers else CommandGreenlet()
+        reply = worker.switch(client, spec, argv)
+        if spec is not None and reply.__class__ is CommandError:
+            self.server.count_error(reply.message)  # type: ignore[attr-defined]
+        if reply is not SUSPENDED:
+            workers.append(worker)
+        return reply
 
     def _busy_over(self) -> None:
         self.busy = False
@@ -495,7 +591,8 @@ class Scripting:
 
     def when_idle(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once no script is busy (a replica's stream waits for it)."""
-        self._when_idle.append(callback)
+        if callback not in self._when_idle:
+            self._when_idle.append(callback)
 
     def busy_error(self) -> str:
         run = self.run
@@ -519,6 +616,30 @@ class Scripting:
 
     def memory(self) -> int:
         return self.engine.memory()
+
+
+def _lua_number(value: object) -> float | None:
+    """Lua's tonumber of a value (numeric strings count), or None."""
+    cls = value.__class__
+    if cls is int or cls is float:
+        return value  # type: ignore[return-value]
+    if cls is bytes:
+        text = value.strip()  # type: ignore[attr-defined]
+        try:
+            return int(text, 16) if text[:2].lower() in (b"0x",) else float(text)
+        except ValueError:
+            return None
+    return None
+
+
+def _lua_string(value: object) -> bytes | None:
+    """Lua's tostring for strings and numbers (numbers as ``%.14g``); None otherwise."""
+    cls = value.__class__
+    if cls is bytes:
+        return value  # type: ignore[return-value]
+    if cls is int or cls is float:
+        return b"%.14g" % value  # type: ignore[str-bytes-safe]
+    return None
 
 
 def _with_code(text: str) -> str:

@@ -13,7 +13,12 @@
 -- which py_unwrap turns back into Redis's error table.
 
 local py_call, py_pcall, py_unwrap, py_log, py_sha1hex, py_setresp, py_set_repl, py_acl_check,
-      py_hook, version, version_num, for_functions = ...
+      py_hook, version, version_num, library_sources, for_functions = ...
+
+-- Frames of Magpie's own Lua (this chunk, the cjson/cmsgpack/bit/struct libraries): error
+-- positions skip them, as Redis's skip its C functions.
+local internal = {['=magpie'] = true}
+for source in pairs(library_sources or {}) do internal[source] = true end
 
 local G = _G
 local dbg = debug
@@ -84,6 +89,30 @@ local function pcall_results(ok, ...)
 end
 G.pcall = function(f, ...)
   return pcall_results(pcall(f, ...))
+end
+-- A script's own error handler, and coroutine.resume, see error tables, never the
+-- userdata a Python function's error travels in.
+G.xpcall = function(f, handler)
+  return xpcall(f, function(e)
+    if type(e) == 'userdata' then e = py_unwrap(e) end
+    return handler(e)
+  end)
+end
+local resume = coroutine.resume
+local function resume_results(ok, ...)
+  if ok then return true, ... end
+  local e = ...
+  if type(e) == 'userdata' then e = py_unwrap(e) end
+  return false, e
+end
+G.coroutine.resume = function(co, ...)
+  return resume_results(resume(co, ...))
+end
+-- Userdata metatables are lupa's (and cjson.null's): not for scripts, as in Redis, whose
+-- userdata are light and have none.
+G.getmetatable = function(t)
+  if type(t) == 'userdata' then return nil end
+  return getmetatable(t)
 end
 
 -- Redis's math.random: its own lrand48 (48-bit linear congruential generator), so every
@@ -183,44 +212,12 @@ function redis.status_reply(...)
   end
   return {ok = s}
 end
-function redis.sha1hex(...)
-  if select('#', ...) ~= 1 then error(error_table('wrong number of arguments'), 0) end
-  local s = ...
-  if type(s) == 'number' then s = tostring(s) elseif type(s) ~= 'string' then s = '' end
-  return py_sha1hex(s)
-end
-function redis.log(...)
-  local count = select('#', ...)
-  if count < 2 then error(error_table('redis.log() requires two arguments or more.'), 0) end
-  local level = ...
-  if tonumber(level) == nil then
-    error(error_table('First argument must be a number (log level).'), 0)
-  end
-  level = tonumber(level)
-  level = level >= 0 and floor(level) or -floor(-level)
-  if level < 0 or level > 3 then error(error_table('Invalid debug level.'), 0) end
-  local parts = {}
-  for i = 2, count do
-    local v = select(i, ...)
-    if type(v) == 'string' or type(v) == 'number' then parts[#parts + 1] = tostring(v) end
-  end
-  py_log(level, table.concat(parts, ' '))
-end
-function redis.setresp(...)
-  if select('#', ...) ~= 1 then error(error_table('redis.setresp() requires one argument.'), 0) end
-  local resp = tonumber((...)) or 0
-  if resp ~= 2 and resp ~= 3 then error(error_table('RESP version must be 2 or 3.'), 0) end
-  py_setresp(resp)
-end
-function redis.set_repl(...)
-  if select('#', ...) ~= 1 then error(error_table('redis.set_repl() requires two arguments.'), 0) end
-  local flags = tonumber((...)) or 0
-  flags = flags >= 0 and floor(flags) or -floor(-flags)
-  if flags < 0 or flags > 3 then
-    error(error_table('Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.'), 0)
-  end
-  py_set_repl(flags)
-end
+-- (the ones that can raise are Python functions, C functions to Lua: a tail call of a Lua
+-- function would lose the script's line from the error)
+redis.sha1hex = py_sha1hex
+redis.log = py_log
+redis.setresp = py_setresp
+redis.set_repl = py_set_repl
 redis.acl_check_cmd = py_acl_check
 if not for_functions then  -- EVAL's alone (Redis's scriptingInit adds them, not the functions engine)
   function redis.replicate_commands() return true end
@@ -240,10 +237,12 @@ local function error_handler(err)
     level = level + 1
     info = dbg.getinfo(level, 'nSl')
   end
-  while info and info.source == '=magpie' do
+  -- (a Lua function called in tail position leaves a "(tail call)" frame: skipped too)
+  while info and (internal[info.source] or info.what == 'tail') do
     level = level + 1
     info = dbg.getinfo(level, 'nSl')
   end
+  if info and info.what == 'C' then info = nil end  -- (reached the call into the script)
   if type(err) == 'userdata' then err = py_unwrap(err) end
   if type(err) ~= 'table' then
     err = {err = 'ERR ' .. tostring(err)}
@@ -303,7 +302,7 @@ local function kill_hook()
   local message = py_hook()
   if message then
     local where = dbg.getinfo(2, 'S')
-    if where and where.source == '=magpie' then return end  -- (our error handler, say)
+    if where and internal[where.source] then return end  -- (our error handler, say)
     dbg.sethook(kill_hook, 'l')  -- from now on at every line, so pcall cannot outlive it
     error(error_table(message), 0)
   end
@@ -320,27 +319,39 @@ function internals.compile(body, chunkname)
   return f
 end
 
+-- The instruction hook stays set (Redis sets it per script; a count hook costs nothing
+-- between firings, and py_hook ignores firings outside a script). After a kill it runs
+-- at every line until reset_hook.
+function internals.reset_hook()
+  dbg.sethook(kill_hook, '', 100000)
+end
+internals.reset_hook()
+
 -- Run an EVAL script: KEYS and ARGV are globals, one result comes back.
-function internals.run_eval(f, with_hook, nkeys, ...)
-  local args, keys, argv = {...}, {}, {}
-  for i = 1, nkeys do keys[i] = args[i] end
-  for i = nkeys + 1, select('#', ...) do argv[i - nkeys] = args[i] end
+function internals.run_eval(f, nkeys, ...)
+  local keys, argv = {}, {...}
+  if nkeys > 0 then
+    local count = #argv
+    for i = 1, nkeys do keys[i] = argv[i] end
+    for i = nkeys + 1, count do argv[i - nkeys] = argv[i] end
+    for i = count - nkeys + 1, count do argv[i] = nil end
+  end
   rawset(G, 'KEYS', keys)
   rawset(G, 'ARGV', argv)
-  if with_hook then dbg.sethook(kill_hook, '', 100000) end
   local ok, result = xpcall(f, error_handler)
-  if with_hook then dbg.sethook() end
   return ok, result
 end
 
 -- Run a function library's callback with its keys and args tables.
-function internals.run_function(f, with_hook, nkeys, ...)
-  local args, keys, argv = {...}, {}, {}
-  for i = 1, nkeys do keys[i] = args[i] end
-  for i = nkeys + 1, select('#', ...) do argv[i - nkeys] = args[i] end
-  if with_hook then dbg.sethook(kill_hook, '', 100000) end
-  local ok, result = xpcall(function() return f(keys, argv) end, error_handler)
-  if with_hook then dbg.sethook() end
+function internals.run_function(f, nkeys, ...)
+  local keys, args = {}, {...}
+  if nkeys > 0 then
+    local count = #args
+    for i = 1, nkeys do keys[i] = args[i] end
+    for i = nkeys + 1, count do args[i - nkeys] = args[i] end
+    for i = count - nkeys + 1, count do args[i] = nil end
+  end
+  local ok, result = xpcall(function() return f(keys, args) end, error_handler)
   return ok, result
 end
 
@@ -478,7 +489,7 @@ function internals.load_library(body, timeout, clock)
   local function load_hook()
     if deadline and clock() > deadline then
       local where = dbg.getinfo(2, 'S')
-      if where and where.source == '=magpie' then return end  -- (past the pcall, here)
+      if where and internal[where.source] then return end  -- (past the pcall, here, say)
       dbg.sethook(load_hook, 'l')  -- from now on at every line
       error(error_table('FUNCTION LOAD timeout'), 0)
     end
@@ -487,7 +498,7 @@ function internals.load_library(body, timeout, clock)
   library_api = load_api
   dbg.sethook(load_hook, '', 100000)
   local ok, err = pcall(f)
-  dbg.sethook()
+  internals.reset_hook()  -- the instruction hook for scripts, as it always is
   library_api = nil
   local list = registering.list
   registering = nil

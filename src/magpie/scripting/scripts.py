@@ -70,16 +70,21 @@ class ScriptCache:
     """sha -> Script, for EVAL, EVALSHA and SCRIPT LOAD/EXISTS/FLUSH."""
 
     def __init__(self) -> None:
-        self.scripts: dict[str, Script] = {}
+        self.scripts: dict[bytes, Script] = {}  # by the hex SHA1 in lower case
         self.body_bytes = 0  # what INFO's used_memory_scripts_eval reports
 
-    def get(self, sha: str) -> Script | None:
-        return self.scripts.get(sha)
+    def get(self, sha: bytes) -> Script | None:
+        """The script of a SHA1 in hex, in either case."""
+        script = self.scripts.get(sha)
+        if script is None and not sha.islower():
+            script = self.scripts.get(sha.lower())
+        return script
 
     def add(self, sha: str, body: bytes, compile_body: Any) -> Script:
         """Compile ``body`` (whose SHA1 is ``sha``) unless it is cached; ScriptError if it
         does not compile. ``compile_body(code) -> (function, message)``."""
-        script = self.scripts.get(sha)
+        key = sha.encode()
+        script = self.scripts.get(key)
         if script is not None:
             return script
         flags, shebang_len = parse_shebang(body)
@@ -89,7 +94,7 @@ class ScriptCache:
             text = message.decode("utf-8", "surrogateescape") if isinstance(message, bytes) else str(message)
             raise ScriptError(f"ERR Error compiling script (new function): {text}")
         script = Script(sha, body, flags, function)
-        self.scripts[sha] = script
+        self.scripts[key] = script
         self.body_bytes += len(body) + 40
         return script
 

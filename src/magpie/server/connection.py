@@ -319,7 +319,9 @@ class Client(asyncio.Protocol):
                     if spec is None:
                         spec = COMMANDS.get(argv[0].lower())
                     if spec is not None and spec.runs_scripts:
-                        reply = server.scripting.execute_yielding(self, argv)
+                        # (on the fast path no generic check applies: straight to its handler)
+                        direct = fast and verdicts is None and spec.min_args <= len(argv) <= spec.max_args
+                        reply = server.scripting.execute_yielding(self, argv, spec if direct else None)
                     else:
                         reply = self.execute(argv)
                     started = _perf_ns()
@@ -484,9 +486,18 @@ class Client(asyncio.Protocol):
         argv, self.postponed = self.postponed, None
         if argv is None or self.closing:
             return
-        reply = self.execute(argv)
+        spec = DISPATCH.get(argv[0]) or COMMANDS.get(argv[0].lower())
+        if spec is not None and spec.runs_scripts:
+            reply = self.server.scripting.execute_yielding(self, argv)
+        else:
+            reply = self.execute(argv)
         if reply is POSTPONED:  # paused again meanwhile
             self.postponed = argv
+            return
+        if reply is SUSPENDED:  # a busy script: suspended_done carries on
+            self.suspended = True
+            if not self.paused_reading and self.transport is not None:
+                self.transport.resume_reading()
             return
         if self.reply_mode == REPLY_ON:
             self.encoders[reply.__class__](reply, self.out)

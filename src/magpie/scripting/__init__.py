@@ -1,0 +1,1 @@
+"""Lua scripting (EVAL, FUNCTION) on Lua 5.1, the interpreter version Redis embeds."""
