@@ -268,22 +268,21 @@ for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'os', 'redis',
     rawset(G, name, protect(lib))
   end
 end
--- While a function library's code runs (FUNCTION LOAD), the globals it sees are this
--- table instead of the real ones (Redis's __LIBRARY_API__); nil otherwise.
-local library_api = nil
-
 -- The globals' proxy reads the real table raw: a missing name is an error, as in
--- Redis (the real table itself stays plain, for lupa's own lookups).
-local globals_proxy = setmetatable({}, {
+-- Redis (the real table itself stays plain, for lupa's own lookups). While a function
+-- library's code runs (FUNCTION LOAD), its __index is swapped for one that reads the
+-- library API instead, as Redis swaps its globals' __index for __LIBRARY_API__.
+local globals_meta = {
   __index = function(_, name)
-    local value = rawget(library_api or G, name)
+    local value = rawget(G, name)
     if value == nil then
       error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
     end
     return value
   end,
   __newindex = refuse_write,
-})
+}
+local globals_proxy = setmetatable({}, globals_meta)
 real_of[globals_proxy] = G
 rawset(G, '_G', globals_proxy)
 G.getfenv = function(f)
@@ -477,6 +476,13 @@ local load_api = {redis = library_table({
   REDIS_VERSION = version, REDIS_VERSION_NUM = version_num,
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
 })}
+local function library_index(_, name)
+  local value = rawget(load_api, name)
+  if value == nil then
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end
+  return value
+end
 
 -- Run a library's code so that it registers its functions. Returns true and the
 -- registrations, or false, the stage that failed ('compile' or 'run') and the message.
@@ -495,11 +501,12 @@ function internals.load_library(body, timeout, clock)
     end
   end
   registering = {names = {}, list = {}}
-  library_api = load_api
+  local globals_index = globals_meta.__index
+  globals_meta.__index = library_index
   dbg.sethook(load_hook, '', 100000)
   local ok, err = pcall(f)
   internals.reset_hook()  -- the instruction hook for scripts, as it always is
-  library_api = nil
+  globals_meta.__index = globals_index
   local list = registering.list
   registering = nil
   if ok then return true, list end
