@@ -41,6 +41,32 @@ for _name, _sha, _ro, _flags, _since, _summary in (
 
 container("scripting", "script", summary="A container for Lua scripts management commands.", since="2.6.0")
 
+#: SCRIPT HELP, as Redis words it.
+_SCRIPT_HELP = (
+    "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DEBUG (YES|SYNC|NO)",
+    "    Set the debug mode for subsequent scripts executed.",
+    "EXISTS <sha1> [<sha1> ...]",
+    "    Return information about the existence of the scripts in the script cache.",
+    "FLUSH [ASYNC|SYNC]",
+    "    Flush the Lua scripts cache. Very dangerous on replicas.",
+    "    When called without the optional mode argument, the behavior is determined by the",
+    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+    "    * ASYNC: Asynchronously flush the scripts cache.",
+    "    * SYNC: Synchronously flush the scripts cache.",
+    "KILL",
+    "    Kill the currently executing Lua script.",
+    "LOAD <script>",
+    "    Load a script into the scripts cache without executing it.",
+    "HELP",
+    "    Prints this help.",
+)
+
+
+@cmd("help", 2, "loading stale", parent="script", summary="Returns helpful text about the different subcommands.")
+def script_help(client, args):
+    return list(_SCRIPT_HELP)
+
 
 @cmd("load", 3, "noscript stale", parent="script", since="2.6.0",
      summary="Loads a server-side Lua script to the script cache.")  # fmt: skip

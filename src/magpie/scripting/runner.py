@@ -28,6 +28,7 @@ from magpie.errors import MASTERDOWN, NOREPLICAS, OOM, READONLY, CommandError
 from magpie.protocol.replies import SUSPENDED
 from magpie.scripting.convert import ToLua, reply_from_lua
 from magpie.scripting.engine import LuaEngine, RaisedError, lua_type
+from magpie.scripting.random48 import Random48
 from magpie.scripting.scripts import (
     ALLOW_OOM,
     ALLOW_STALE,
@@ -145,6 +146,7 @@ class Scripting:
         self._client: ScriptClient | None = None
         self._variants: dict[tuple[str, frozenset[str]], CommandSpec] = {}
         self._workers: list[CommandGreenlet] = []  # idle ones
+        self.rng = Random48()
         self.engine = LuaEngine(self)
         self.to_lua = ToLua(self.engine.table_from, self.engine.error_table)
 
@@ -162,11 +164,9 @@ class Scripting:
 
     def flush(self) -> None:
         """SCRIPT FLUSH: forget every script and start a new interpreter (math.random's
-        state carries over, as Redis's is outside Lua)."""
-        state = self.engine.rand_state()
+        state, ``rng``, carries over, as Redis's is outside Lua)."""
         self.cache.clear()
         self.engine = LuaEngine(self)
-        self.engine.rand_state(state)
         self.to_lua = ToLua(self.engine.table_from, self.engine.error_table)
 
     def eval(self, caller: Client, argv: list[bytes], evalsha: bool, read_only: bool) -> object:

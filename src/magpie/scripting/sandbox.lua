@@ -13,7 +13,7 @@
 -- which py_unwrap turns back into Redis's error table.
 
 local py_call, py_pcall, py_unwrap, py_log, py_sha1hex, py_setresp, py_set_repl, py_acl_check,
-      py_hook, version, version_num, library_sources = ...
+      py_hook, py_random, py_randomseed, version, version_num, library_sources = ...
 
 -- Frames of Magpie's own Lua (this chunk, the cjson/cmsgpack/bit/struct libraries): error
 -- positions skip them, as Redis's skip its C functions.
@@ -32,7 +32,7 @@ local string_byte, string_format = string.byte, string.format
 
 -- What Redis does not load, or removes once it is set up.
 for _, name in ipairs({'io', 'os', 'package', 'require', 'module', 'dofile', 'loadfile',
-                       'print', 'python', 'debug'}) do
+                       'print', 'python', 'debug', 'getfenv', 'setfenv', 'newproxy'}) do
   rawset(G, name, nil)
 end
 
@@ -43,11 +43,17 @@ local function refuse_write()
   error(READONLY, 2)
 end
 
--- A read-only view of ``t``: reads go through to it, writes fail.
+-- A read-only view of ``t``: reads go through to it, writes fail. Its metatable, as
+-- getmetatable shows it, is read-only too.
+local function read_only_metatable(mt)
+  mt.__metatable = setmetatable({}, {__index = mt, __newindex = refuse_write})
+  return mt
+end
+
 local function protect(t)
   local proxy = {}
   real_of[proxy] = t
-  return setmetatable(proxy, {__index = t, __newindex = refuse_write})
+  return setmetatable(proxy, read_only_metatable({__index = t, __newindex = refuse_write}))
 end
 
 local function unwrap(t)
@@ -115,66 +121,9 @@ G.getmetatable = function(t)
   return getmetatable(t)
 end
 
--- Redis's math.random: its own lrand48 (48-bit linear congruential generator), so every
--- build gives the same sequence; one state per server, never reseeded per script.
-local x0, x1, x2 = 0x330E, 0xABCD, 0x1234
-local function lrand48()
-  -- x = (0x5DEECE66D * x + 0xB) mod 2^48, in 16-bit limbs so doubles stay exact
-  local a0, a1, a2 = 0xE66D, 0xDEEC, 0x5
-  local p = a0 * x0 + 0xB
-  local n0 = p % 65536
-  local carry = (p - n0) / 65536
-  p = a0 * x1 + a1 * x0 + carry
-  local n1 = p % 65536
-  carry = (p - n1) / 65536
-  p = a0 * x2 + a1 * x1 + a2 * x0 + carry
-  local n2 = p % 65536
-  x0, x1, x2 = n0, n1, n2
-  return x2 * 32768 + floor(x1 / 2)
-end
-
-local LRAND48_MAX = 2147483647
-
-local function check_int(value, position)
-  local n = tonumber(value)
-  if n == nil then
-    local got = select('#', value) == 0 and 'no value' or type(value)
-    error(string_format("bad argument #%d to 'random' (number expected, got %s)", position, got), 3)
-  end
-  return n >= 0 and floor(n) or -floor(-n)
-end
-
-local function random(...)
-  local count = select('#', ...)
-  local r = (lrand48() % LRAND48_MAX) / LRAND48_MAX
-  if count == 0 then
-    return r
-  elseif count == 1 then
-    local u = check_int((...), 1)
-    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
-    return floor(r * u) + 1
-  elseif count == 2 then
-    local l, u = ...
-    l, u = check_int(l, 1), check_int(u, 2)
-    if l > u then error("bad argument #2 to 'random' (interval is empty)", 2) end
-    return floor(r * (u - l + 1)) + l
-  end
-  error('wrong number of arguments', 2)
-end
-
-local function randomseed(seed)
-  local n = tonumber(seed)
-  if n == nil then
-    local got = seed == nil and 'no value' or type(seed)
-    error(string_format("bad argument #1 to 'randomseed' (number expected, got %s)", got), 2)
-  end
-  n = n >= 0 and floor(n) or -floor(-n)
-  n = n % 4294967296  -- the seed as an unsigned 32-bit word: its low and high halves
-  x0, x1, x2 = 0x330E, n % 65536, floor(n / 65536)
-end
-
-G.math.random = random
-G.math.randomseed = randomseed
+-- Redis's math.random and math.randomseed (Python: C functions to Lua, see redis.call).
+G.math.random = py_random
+G.math.randomseed = py_randomseed
 G.os = {clock = os_clock}  -- Redis 7.2's one os function, harmless and often asked for
 
 local redis = {call = py_call, pcall = py_pcall}
@@ -229,6 +178,8 @@ redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REP
 -- Where an error happened, as Redis's __redis__err__handler reports it: the frame that
 -- raised it, or its caller when that was a C function; Magpie's own frames are skipped.
 local function error_handler(err)
+  local from_python = type(err) == 'userdata'
+  if from_python then err = py_unwrap(err) end
   local level = 2
   local info = dbg.getinfo(level, 'nSl')
   if info and info.what == 'C' then
@@ -241,7 +192,9 @@ local function error_handler(err)
     info = dbg.getinfo(level, 'nSl')
   end
   if info and info.what == 'C' then info = nil end  -- (reached the call into the script)
-  if type(err) == 'userdata' then err = py_unwrap(err) end
+  if from_python and type(err) == 'string' and info then
+    err = info.short_src .. ':' .. info.currentline .. ': ' .. err  -- (as luaL_error words it)
+  end
   if type(err) ~= 'table' then
     err = {err = 'ERR ' .. tostring(err)}
   end
@@ -268,7 +221,7 @@ for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'os', 'redis',
 end
 -- The globals' proxy reads the real table raw: a missing name is an error, as in
 -- Redis (the real table itself stays plain, for lupa's own lookups).
-local globals_proxy = setmetatable({}, {
+local globals_proxy = setmetatable({}, read_only_metatable({
   __index = function(_, name)
     local value = rawget(G, name)
     if value == nil then
@@ -277,20 +230,9 @@ local globals_proxy = setmetatable({}, {
     return value
   end,
   __newindex = refuse_write,
-})
+}))
 real_of[globals_proxy] = G
 rawset(G, '_G', globals_proxy)
-G.getfenv = function(f)
-  local env = getfenv(f == nil and 2 or (type(f) == 'number' and f > 0 and f + 1) or f)
-  if rawequal(env, G) then return globals_proxy end
-  return env
-end
-G.setfenv = function(f, env)
-  if rawequal(f, 0) then error(READONLY, 0) end
-  return setfenv(type(f) == 'number' and f > 0 and f + 1 or f, env)
-end
-
--- The hook that lets the server look at a long script every 100,000 instructions.
 -- py_hook answers nil to go on, or the text of the error that ends the script.
 local function kill_hook()
   local message = py_hook()
@@ -339,13 +281,6 @@ end
 -- Run a function library's callback with its keys and args tables.
 function internals.run_function(f, keys, args)
   return xpcall(function() return f(keys, args) end, error_handler)
-end
-
--- math.random's state, kept across SCRIPT FLUSH (a new interpreter), as Redis keeps it.
-function internals.rand_state(a, b, c)
-  local old0, old1, old2 = x0, x1, x2
-  if a then x0, x1, x2 = a, b, c end
-  return old0, old1, old2
 end
 
 internals.error_table = error_table
