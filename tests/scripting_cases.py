@@ -26,6 +26,11 @@ Quirks worth knowing (all platform facts of Redis on x86-64 Linux with glibc, ke
   for RESP3 clients and ``:1``/``:0`` for RESP2 clients.
 - ``redis.error_reply('x')`` gives ``-ERR x`` (a message without a space gets the ERR code) but
   ``{err='x'}`` is sent as ``-x``; CR and LF inside status/error text become spaces.
+- Functions: a library's load-time code sees only ``redis.register_function``, ``redis.log``,
+  the ``LOG_*`` constants and ``REDIS_VERSION(_NUM)`` (not even ``error`` or ``pairs``); FCALL
+  errors end in ``script: <function name>, on @user_function:<line>.``; function names are
+  case-insensitive for FCALL, library names case-sensitive; FUNCTION LOAD says
+  ``Library 'x' already exists`` but FUNCTION RESTORE says ``Library x already exists``.
 - ``error({})`` and ``error({err={}})`` crash redis-server 7.0.15 (SIGSEGV in luaCallFunction),
   so they are not pinned here; Magpie should answer them with some error and keep running.
 """
@@ -374,4 +379,90 @@ REDIS_LIBRARY_CASES = [
     Pinned(['EVAL', 'return redis.acl_check_cmd()', 0], b'-ERR Please specify at least one argument for this redis lib call script: 1124f33ad66e7866b4e0c1499a4c20fb5eb9c180, on @user_script:1.\r\n'),
     Pinned(['EVAL', 'return math.randomseed()', 0], b"-ERR user_script:1: bad argument #1 to 'randomseed' (number expected, got no value) script: 9eed10cf76a7a6865ba6e0fcf62b0b32831bf4da, on @user_script:1.\r\n"),
     Pinned(['EVAL', "return {1, 2, {err='nested'}}", 0], b'*3\r\n:1\r\n:2\r\n-nested\r\n'),
+]
+
+
+#: A library for the FCALL cases: one function per behaviour (line N of the code is
+#: ``user_function:N`` in errors).
+FUNCTION_LIBRARY = "#!lua name=lib\nredis.register_function('f', function(keys, args) return {keys[1], args[1]} end)\nredis.register_function{function_name='ro', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}}\nredis.register_function('w', function(keys) return redis.call('set', keys[1], 'v') end)\nredis.register_function('boom', function() error('in a function') end)\nredis.register_function('nocmd', function() return redis.call('nosuchcommand') end)\nredis.register_function('evalcall', function() return redis.call('eval', 'return 1', 0) end)\nredis.register_function('ver', function() return redis.REDIS_VERSION end)\nredis.register_function('noglobal', function() return undefinedvar end)\nredis.register_function('setglobal', function() x = 1 end)\nredis.register_function('pc', function() return redis.pcall('incr', 'lib-str') end)"
+
+#: FUNCTION LOAD and the other FUNCTION subcommands, each after FUNCTION FLUSH.
+FUNCTION_CASES = [
+    Pinned(['FUNCTION', 'LOAD', "redis.register_function('f', function() return 1 end)"], b'-ERR Missing library metadata\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua\nredis.register_function('f', function() return 1 end)"], b'-ERR Library name was not given\r\n'),
+    Pinned(['FUNCTION', 'LOAD', '#!lua name=x\n'], b'-ERR No functions registered\r\n'),
+    Pinned(['FUNCTION', 'LOAD', '#!lua name=x\nreturn 1 +'], b"-ERR Error compiling function: user_function:2: unexpected symbol near '<eof>'\r\n"),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nerror('boom')"], b"-ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'error'\r\n"),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nredis.call('set', 'k', 'v')"], b"-ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'call'\r\n"),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nredis.register_function('f')"], b'-ERR Error registering functions: ERR calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nredis.register_function('f', 5)"], b'-ERR Error registering functions: ERR second argument to redis.register_function must be a function\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nredis.register_function('f', function() end, 'extra')"], b'-ERR Error registering functions: ERR wrong number of arguments to redis.register_function\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nredis.register_function('bad name', function() end)"], b'-ERR Error registering functions: ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nredis.register_function('', function() end)"], b'-ERR Error registering functions: ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nredis.register_function{function_name='f', callback=function() end, flags={'bad'}}"], b'-ERR Error registering functions: ERR unknown flag given\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nredis.register_function{function_name='f', callback=function() end, bad=1}"], b'-ERR Error registering functions: ERR unknown argument given to redis.register_function\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nredis.register_function{function_name='f'}"], b'-ERR Error registering functions: ERR redis.register_function must get a callback argument\r\n'),
+    Pinned(['FUNCTION', 'LOAD', '#!lua name=x\nredis.register_function{callback=function() end}'], b'-ERR Error registering functions: ERR redis.register_function must get a function name argument\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nredis.register_function('f', function() end) redis.register_function('f', function() end)"], b'-ERR Error registering functions: ERR Function already exists in the library\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=bad-name!\nredis.register_function('f', function() end)"], b'-ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x flags=no-writes\nredis.register_function('f', function() end)"], b'-ERR Invalid metadata value given: flags=no-writes\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x foo=bar\nredis.register_function('f', function() end)"], b'-ERR Invalid metadata value given: foo=bar\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!python name=x\nredis.register_function('f', function() end)"], b"-ERR Engine 'python' not found\r\n"),
+    Pinned(['FUNCTION', 'LOAD', '#!lua name=x\nlocal a = 1'], b'-ERR No functions registered\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nx = 1 redis.register_function('f', function() end)"], b'-ERR Error registering functions: ERR user_function:2: Attempt to modify a readonly table\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nredis.register_function('f', function() end) return 5"], b'$1\r\nx\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nlocal t = {} for k in pairs(redis) do table.insert(t, k) end table.sort(t) error(table.concat(t, ','))"], b"-ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'pairs'\r\n"),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nredis.log(redis.LOG_NOTICE, 'loading') redis.register_function('f', function() end)"], b'$1\r\nx\r\n'),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=x\nredis.setresp(3) redis.register_function('f', function() end)"], b"-ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'setresp'\r\n"),
+    Pinned(['FUNCTION', 'LOAD', 'REPLACE'], b'-ERR Missing library metadata\r\n'),
+    Pinned(['FUNCTION', 'LOAD'], b"-ERR wrong number of arguments for 'function|load' command\r\n"),
+    Pinned(['FUNCTION', 'LOAD', 'REPLACE', 'REPLACE', "#!lua name=x\nredis.register_function('f', function() end)"], b'$1\r\nx\r\n'),
+    Pinned(['FUNCTION', 'DELETE'], b"-ERR wrong number of arguments for 'function|delete' command\r\n"),
+    Pinned(['FUNCTION', 'DELETE', 'nosuch'], b'-ERR Library not found\r\n'),
+    Pinned(['FUNCTION', 'LIST', 'bad'], b'-ERR Unknown argument bad\r\n'),
+    Pinned(['FUNCTION', 'LIST', 'LIBRARYNAME'], b'-ERR library name argument was not given\r\n'),
+    Pinned(['FUNCTION', 'LIST', 'WITHCODE', 'WITHCODE'], b'-ERR Unknown argument WITHCODE\r\n'),
+    Pinned(['FUNCTION', 'FLUSH', 'bad'], b'-ERR FUNCTION FLUSH only supports SYNC|ASYNC option\r\n'),
+    Pinned(['FUNCTION', 'RESTORE', 'garbage'], b'-ERR DUMP payload version or checksum are wrong\r\n'),
+    Pinned(['FUNCTION', 'RESTORE'], b"-ERR wrong number of arguments for 'function|restore' command\r\n"),
+    Pinned(['FUNCTION', 'RESTORE', 'x', 'BADPOLICY'], b'-ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.\r\n'),
+    Pinned(['FUNCTION', 'KILL'], b'-NOTBUSY No scripts in execution right now.\r\n'),
+    Pinned(['FUNCTION', 'KILL', 'x'], b"-ERR wrong number of arguments for 'function|kill' command\r\n"),
+    Pinned(['FUNCTION'], b"-ERR wrong number of arguments for 'function' command\r\n"),
+    Pinned(['FUNCTION', 'NOSUCH'], b"-ERR unknown subcommand 'NOSUCH'. Try FUNCTION HELP.\r\n"),
+    Pinned(['FCALL', 'nosuch', 0], b'-ERR Function not found\r\n'),
+    Pinned(['FCALL', 'f', 0], b'-ERR Function not found\r\n'),
+    Pinned(['FCALL'], b"-ERR wrong number of arguments for 'fcall' command\r\n"),
+    Pinned(['FCALL', 'f'], b"-ERR wrong number of arguments for 'fcall' command\r\n"),
+    Pinned(['FCALL_RO', 'f', 0], b'-ERR Function not found\r\n'),
+    # at load time only redis.register_function, redis.log, LOG_* and REDIS_VERSION(_NUM) exist
+    Pinned(["FUNCTION", "LOAD", "#!lua name=x\nlocal v = string\nredis.register_function('f', function() end)"],
+           b"-ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'string'\r\n"),
+    Pinned(["FUNCTION", "LOAD", "#!lua name=x\nlocal v = redis.sha1hex\nredis.register_function('f', function() end)"],
+           b"-ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'sha1hex'\r\n"),
+    Pinned(["FUNCTION", "LOAD", "#!lua name=x\nlocal v = {redis.log, redis.LOG_NOTICE, redis.REDIS_VERSION, redis.REDIS_VERSION_NUM}\nredis.register_function('f', function() end)"],
+           b"$1\r\nx\r\n"),
+]
+
+#: FCALL/FCALL_RO with FUNCTION_LIBRARY loaded and ``lib-str`` holding a non-number.
+FCALL_CASES = [
+    Pinned(['FCALL', 'f', 1, 'k', 'a'], b'*2\r\n$1\r\nk\r\n$1\r\na\r\n'),
+    Pinned(['FCALL', 'f', 2, 'k'], b"-ERR Number of keys can't be greater than number of args\r\n"),
+    Pinned(['FCALL', 'f', -1], b"-ERR Number of keys can't be negative\r\n"),
+    Pinned(['FCALL', 'f', 'x'], b'-ERR Bad number of keys provided\r\n'),
+    Pinned(['FCALL', 'F', 1, 'k', 'a'], b'*2\r\n$1\r\nk\r\n$1\r\na\r\n'),
+    Pinned(['FCALL_RO', 'f', 1, 'k', 'a'], b'-ERR Can not execute a script with write flag using *_ro command.\r\n'),
+    Pinned(['FCALL_RO', 'ro', 1, 'k'], b'$-1\r\n'),
+    Pinned(['FCALL_RO', 'w', 1, 'k'], b'-ERR Can not execute a script with write flag using *_ro command.\r\n'),
+    Pinned(['FCALL', 'boom', 0], b'-ERR user_function:5: in a function script: boom, on @user_function:5.\r\n'),
+    Pinned(['FCALL', 'nocmd', 0], b'-ERR Unknown Redis command called from script script: nocmd, on @user_function:6.\r\n'),
+    Pinned(['FCALL', 'evalcall', 0], b'-ERR This Redis command is not allowed from script script: evalcall, on @user_function:7.\r\n'),
+    Pinned(['FCALL', 'ver', 0], b'$6\r\n7.0.15\r\n'),
+    Pinned(['FCALL', 'noglobal', 0], b"-ERR user_function:9: Script attempted to access nonexistent global variable 'undefinedvar' script: noglobal, on @user_function:9.\r\n"),
+    Pinned(['FCALL', 'setglobal', 0], b'-ERR user_function:10: Attempt to modify a readonly table script: setglobal, on @user_function:10.\r\n'),
+    Pinned(['FCALL', 'pc', 0], b'-ERR value is not an integer or out of range\r\n'),
+    Pinned(['FUNCTION', 'LOAD', FUNCTION_LIBRARY], b"-ERR Library 'lib' already exists\r\n"),
+    Pinned(['FUNCTION', 'LOAD', "#!lua name=lib2\nredis.register_function('f', function() end)"], b'-ERR Function f already exists\r\n'),
+    Pinned(['FUNCTION', 'DELETE', 'LIB'], b'-ERR Library not found\r\n'),
+    Pinned(['EVAL', "return redis.call('fcall', 'f', 0)", 0], b'-ERR This Redis command is not allowed from script script: 41b2711b7df2791b0759985663b75d6907bb6bc6, on @user_script:1.\r\n'),
 ]

@@ -27,6 +27,9 @@ from differential import DEFAULT_RULES, Differential, Rules, raw_client
 from scripting_cases import (
     CALL_ERRORS,
     EVAL_ARGUMENT_ERRORS,
+    FCALL_CASES,
+    FUNCTION_CASES,
+    FUNCTION_LIBRARY,
     LUA_TO_RESP,
     NOSCRIPT_COMMANDS,
     READ_ONLY_ERRORS,
@@ -67,13 +70,15 @@ def subject(request):
 
 
 def _fresh(clients) -> None:
-    """FLUSHALL and SCRIPT FLUSH, not compared: a server without EVAL fails in the test body."""
+    """FLUSHALL, SCRIPT FLUSH and FUNCTION FLUSH, not compared: a server without scripting
+    fails in the test body, with a transcript, rather than in the fixture."""
     for client in clients:
         client.execute_command("FLUSHALL")
-        try:
-            client.execute_command("SCRIPT", "FLUSH", "SYNC")
-        except redis.ResponseError:
-            pass
+        for flush in (("SCRIPT", "FLUSH", "SYNC"), ("FUNCTION", "FLUSH", "SYNC")):
+            try:
+                client.execute_command(*flush)
+            except redis.ResponseError:
+                pass
 
 
 def _wire(subject, reference_redis, resp: int) -> Differential:
@@ -568,3 +573,67 @@ def test_redis_py_clients_see_script_errors_as_response_errors(subject, referenc
                 client.evalsha(NOSUCH_SHA, 0)
         finally:
             client.close()
+
+
+# --------------------------------------------------------------------------- FUNCTION / FCALL
+
+
+@pytest.mark.parametrize("case", pinned_params(FUNCTION_CASES))
+def test_function_subcommands_match_redis(wire2, case):
+    run_pinned(wire2, case.args, case.reply)
+
+
+@pytest.mark.parametrize("case", pinned_params(FCALL_CASES))
+def test_fcall_matches_redis(wire2, case):
+    wire2.run([["FUNCTION", "LOAD", FUNCTION_LIBRARY], ["SET", "lib-str", "text"]])
+    run_pinned(wire2, case.args, case.reply)
+
+
+def _same_libraries(cmd, ours, ref) -> bool:
+    """FUNCTION LIST replies with each library's functions in any order (Redis keeps them in
+    a dict), over RESP2 (flat lists) or RESP3 (maps)."""
+
+    def norm(reply):
+        if not isinstance(reply, list):
+            return reply
+        libs = []
+        for lib in reply:
+            lib = lib if isinstance(lib, dict) else dict(zip(lib[::2], lib[1::2], strict=True))
+            lib = dict(lib)
+            lib[b"functions"] = sorted(map(repr, lib[b"functions"]))
+            libs.append(sorted(lib.items(), key=repr))
+        return sorted(libs, key=repr)
+
+    return norm(ours) == norm(ref)
+
+
+def test_function_list_matches_redis(subject, reference_redis):
+    second = "#!lua name=second\nredis.register_function{function_name='described', description='says what it does', callback=function() return 1 end, flags={'allow-stale', 'no-writes'}}"
+    for resp in (2, 3):
+        d = _pair(subject, reference_redis, resp, Rules(equivalent={"FUNCTION": _same_libraries}))
+        try:
+            d.run([["FUNCTION", "LOAD", FUNCTION_LIBRARY], ["FUNCTION", "LOAD", second],
+                   ["FUNCTION", "LIST"], ["FUNCTION", "LIST", "WITHCODE"],
+                   ["FUNCTION", "LIST", "LIBRARYNAME", "sec*"], ["FUNCTION", "LIST", "libraryname", "nomatch"],
+                   ["FCALL", "described", 0], ["FCALL_RO", "DESCRIBED", 0]])  # fmt: skip
+        finally:
+            d.ours.close()
+            d.ref.close()
+
+
+def test_function_dump_payloads_restore_across_servers(subject, reference_redis):
+    """A payload FUNCTION DUMP made by redis-server restores into the server under test and
+    the other way round (both are RDB-format function payloads with a CRC64)."""
+    d = _pair(subject, reference_redis, 2)
+    try:
+        d.run([["FUNCTION", "LOAD", FUNCTION_LIBRARY]])
+        from_ref = d.ref.execute_command("FUNCTION", "DUMP")
+        from_ours = d.ours.execute_command("FUNCTION", "DUMP")
+        d.run([["FUNCTION", "FLUSH"]])
+        assert d.ours.execute_command("FUNCTION", "RESTORE", from_ref) == b"OK"
+        assert d.ref.execute_command("FUNCTION", "RESTORE", from_ours) == b"OK"
+        d.run([["FCALL", "f", 1, "k", "a"], ["FCALL", "ver", 0],
+               ["FUNCTION", "RESTORE", from_ref], ["FUNCTION", "RESTORE", from_ref, "REPLACE"]])  # fmt: skip
+    finally:
+        d.ours.close()
+        d.ref.close()
