@@ -86,13 +86,16 @@ def test_lock_serialises_eight_threads_incrementing_one_counter(server, r2):
     threads, per_thread = 8, 200
     r2.set("counter", 0)
     errors: list[BaseException] = []
+    stop = threading.Event()  # one failure ends every thread, not each after a lock timeout
 
     def work() -> None:
         client = server.client(protocol=2, decode_responses=True)
         try:
-            lock = client.lock("counter-lock", timeout=30, sleep=0.001, blocking_timeout=120)
+            lock = client.lock("counter-lock", timeout=30, sleep=0.001)
             for _ in range(per_thread):
-                assert lock.acquire()
+                while not lock.acquire(blocking_timeout=0.5):
+                    if stop.is_set():
+                        return
                 try:
                     value = int(client.get("counter"))
                     client.set("counter", value + 1)
@@ -100,6 +103,7 @@ def test_lock_serialises_eight_threads_incrementing_one_counter(server, r2):
                     lock.release()
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
+            stop.set()
         finally:
             client.close()
 
