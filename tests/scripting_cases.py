@@ -198,8 +198,6 @@ CALL_ERRORS = [
     Pinned(['EVAL', "return redis.call('set', 'k', true)", 0], b'-ERR Lua redis lib command arguments must be strings or integers script: 237d62ddcda195046454c4a222fde213ea590b11, on @user_script:1.\r\n'),
     Pinned(['EVAL', "return redis.call('get', KEYS[1])", 0], b'-ERR Lua redis lib command arguments must be strings or integers script: 4e6d8fc8bb01276962cce5371fa795a7763657ae, on @user_script:1.\r\n'),
     Pinned(['EVAL', "return redis.call('set', 'k', 'v', 'nx', 'xx')", 0], b'-ERR syntax error script: 79f453d3534b299c56e57d4bf0160003bdc9a1e0, on @user_script:1.\r\n'),
-    Pinned(['EVAL', "return redis.call('xread', 'block', 0, 'streams', 's', '$')", 0], b'-ERR xread command is not allowed with BLOCK option from scripts script: 1ffd5b676fdd9b042fef4c6f41a780ca0eb02b54, on @user_script:1.\r\n'),
-    Pinned(['EVAL', "return redis.call('xreadgroup', 'group', 'g', 'c', 'block', 0, 'streams', 's', '>')", 0], b'-ERR xreadgroup command is not allowed with BLOCK option from scripts script: 77b514c22a3aa22b9f023c01697fb3ce9583a082, on @user_script:1.\r\n'),
     Pinned(['EVAL', "return redis.call('select', 99)", 0], b'-ERR DB index is out of range script: 18e1229a222ce22829424a3c59b1c28095147cdd, on @user_script:1.\r\n'),
     Pinned(['EVAL', "return redis.call('select', 'x')", 0], b'-ERR value is not an integer or out of range script: 87c51773a3d432de1a9f72a9d4db93270ad4d80b, on @user_script:1.\r\n'),
     Pinned(['EVAL', "return redis.pcall('get', 'a', 'b')", 0], b'-ERR Wrong number of args calling Redis command from script\r\n'),

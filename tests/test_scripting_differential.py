@@ -425,7 +425,6 @@ def test_blocking_commands_are_refused_inside_scripts_even_with_data(pair):
         ["EVAL", "return redis.pcall('blpop', 'full', 0)", 0],
         ["EVAL", "return redis.pcall('brpoplpush', 'full', 'other', 1)", 0],
         ["EVAL", "return redis.pcall('bzpopmax', 'z', 0)", 0],
-        ["EVAL", "return redis.call('xread', 'streams', 's', '0')", 0],
         ["EVAL", "return redis.call('lpop', 'full')", 0],
         ["EVAL", "return redis.call('blpop', 'empty', 0)", 0],
     ])  # fmt: skip
