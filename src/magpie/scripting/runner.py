@@ -25,6 +25,7 @@ from greenlet import greenlet
 from magpie.commands.args import parse_int
 from magpie.commands.table import COMMANDS, DISPATCH, CommandSpec
 from magpie.errors import MASTERDOWN, NOREPLICAS, OOM, READONLY, CommandError
+from magpie.protocol.encoder import format_double
 from magpie.protocol.replies import SUSPENDED
 from magpie.scripting.convert import ToLua, reply_from_lua
 from magpie.scripting.engine import LuaEngine, RaisedError, lua_type
@@ -645,8 +646,10 @@ def _argv(args: tuple[object, ...]) -> list[bytes] | None:
         cls = arg.__class__
         if cls is bytes:
             argv.append(arg)  # type: ignore[arg-type]
-        elif cls is int or cls is float:
+        elif cls is int:
             argv.append(b"%.17g" % arg)  # type: ignore[str-bytes-safe]
+        elif cls is float:  # (NaN as C prints it: -nan for 0/0)
+            argv.append(format_double(arg) if arg != arg else b"%.17g" % arg)  # type: ignore[arg-type,str-bytes-safe]
         else:
             return None
     return argv
