@@ -326,7 +326,10 @@ class Scripting:
             text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
             return CommandError(f"ERR Error running script {name}, {text[:100]}")
         message = error[b"err"]
-        text = message.decode("utf-8", "surrogateescape") if isinstance(message, bytes) else str(message)
+        if isinstance(message, bytes):
+            text = message.decode("utf-8", "surrogateescape")
+        else:  # error({}): redis-server 7.0 crashes on it
+            text = "ERR " + (str(message) if message is not None else "unknown error")
         source, line = error[b"source"], error[b"line"]
         if source is not None and line is not None:
             text += f" script: {name}, on {source.decode('utf-8', 'replace')}:{line}."
