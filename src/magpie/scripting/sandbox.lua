@@ -219,20 +219,18 @@ for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'os', 'redis',
     rawset(G, name, protect(lib))
   end
 end
--- The globals' proxy reads the real table raw: a missing name is an error, as in
--- Redis (the real table itself stays plain, for lupa's own lookups).
-local globals_proxy = setmetatable({}, read_only_metatable({
-  __index = function(_, name)
-    local value = rawget(G, name)
-    if value == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-    end
-    return value
-  end,
-  __newindex = refuse_write,
-}))
-real_of[globals_proxy] = G
-rawset(G, '_G', globals_proxy)
+-- What scripts see as their globals: a copy of the real table, so the lookup of a missing
+-- name can be an error (Redis's) without the real one, which lupa reads too, raising; the
+-- proxy in front makes it read-only. Lookups go table to table at C speed.
+local S = {}
+for name, value in next, G do S[name] = value end
+local function missing_global(_, name)
+  error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+end
+setmetatable(S, {__index = missing_global, __newindex = refuse_write, __metatable = false})
+local globals_proxy = setmetatable({}, read_only_metatable({__index = S, __newindex = refuse_write}))
+real_of[globals_proxy] = S
+rawset(S, '_G', globals_proxy)
 -- py_hook answers nil to go on, or the text of the error that ends the script.
 local function kill_hook()
   local message = py_hook()
@@ -272,8 +270,8 @@ function internals.run_eval(f, nkeys, ...)
     for i = nkeys + 1, count do argv[i - nkeys] = argv[i] end
     for i = count - nkeys + 1, count do argv[i] = nil end
   end
-  rawset(G, 'KEYS', keys)
-  rawset(G, 'ARGV', argv)
+  rawset(S, 'KEYS', keys)
+  rawset(S, 'ARGV', argv)
   local ok, result = xpcall(f, error_handler)
   return ok, result
 end
@@ -285,6 +283,6 @@ end
 
 internals.error_table = error_table
 internals.protect = protect
-internals.real_globals = G
+internals.real_globals = S
 internals.globals = globals_proxy
 return internals
