@@ -54,16 +54,17 @@ def _fcall(read_only: bool):  # noqa: ANN202 - a handler factory
         server = client.server
         if server.monitors:  # before the function's own commands, as Redis shows them
             server.feed_monitors(client, COMMANDS[args[0].lower()], args, forced=True)
-        return server.scripting.functions.call(client, args, read_only)
+        scripting = server.scripting
+        return scripting.run_yielding(client, scripting.functions.call, client, args, read_only)
 
     return handler
 
 
+# (as EVAL: the fast path is allowed, the function's flags stand in for FCALL's own)
 cmd("fcall", -3, "noscript skip_monitor may_replicate no_mandatory_keys stale", keys_finder=_function_keys,
-    key_access="RW", since="7.0.0", summary="Invokes a function.", fast=False, runs_scripts=True)(_fcall(False))  # fmt: skip
+    key_access="RW", since="7.0.0", summary="Invokes a function.", script_flags=True)(_fcall(False))  # fmt: skip
 cmd("fcall_ro", -3, "noscript skip_monitor no_mandatory_keys stale readonly", keys_finder=_function_keys,
-    key_access="R", since="7.0.0", summary="Invokes a read-only function.", fast=False,
-    runs_scripts=True)(_fcall(True))  # fmt: skip
+    key_access="R", since="7.0.0", summary="Invokes a read-only function.", script_flags=True)(_fcall(True))  # fmt: skip
 
 
 # -- FUNCTION -------------------------------------------------------------------------------

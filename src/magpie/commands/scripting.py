@@ -22,7 +22,8 @@ def _eval(evalsha: bool, read_only: bool):  # noqa: ANN202 - a handler factory
         server = client.server
         if server.monitors:  # before the script's own commands, as Redis shows them
             server.feed_monitors(client, COMMANDS[args[0].lower()], args, forced=True)
-        return server.scripting.eval(client, args, evalsha, read_only)
+        scripting = server.scripting
+        return scripting.run_yielding(client, scripting.eval, client, args, evalsha, read_only)
 
     return handler
 
@@ -35,11 +36,39 @@ for _name, _sha, _ro, _flags, _since, _summary in (
     ("eval_ro", False, True, _EVAL_RO_FLAGS, "7.0.0", "Executes a read-only server-side Lua script."),
     ("evalsha_ro", True, True, _EVAL_RO_FLAGS, "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest."),
 ):
+    # (fast path allowed: a script cannot change its caller's connection; a busy one
+    # hands back SUSPENDED, which the dispatcher knows)
     cmd(_name, -3, _flags, keys_finder=_script_keys, since=_since, summary=_summary,
-        fast=False, runs_scripts=True)(_eval(_sha, _ro))  # fmt: skip
+        script_flags=True)(_eval(_sha, _ro))  # fmt: skip
 
 
 container("scripting", "script", summary="A container for Lua scripts management commands.", since="2.6.0")
+
+#: SCRIPT HELP, as Redis words it.
+_SCRIPT_HELP = (
+    "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DEBUG (YES|SYNC|NO)",
+    "    Set the debug mode for subsequent scripts executed.",
+    "EXISTS <sha1> [<sha1> ...]",
+    "    Return information about the existence of the scripts in the script cache.",
+    "FLUSH [ASYNC|SYNC]",
+    "    Flush the Lua scripts cache. Very dangerous on replicas.",
+    "    When called without the optional mode argument, the behavior is determined by the",
+    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+    "    * ASYNC: Asynchronously flush the scripts cache.",
+    "    * SYNC: Synchronously flush the scripts cache.",
+    "KILL",
+    "    Kill the currently executing Lua script.",
+    "LOAD <script>",
+    "    Load a script into the scripts cache without executing it.",
+    "HELP",
+    "    Prints this help.",
+)
+
+
+@cmd("help", 2, "loading stale", parent="script", summary="Returns helpful text about the different subcommands.")
+def script_help(client, args):
+    return list(_SCRIPT_HELP)
 
 
 @cmd("load", 3, "noscript stale", parent="script", since="2.6.0",

@@ -68,6 +68,9 @@ class CommandSpec:
     #: May run a script (EVAL, FCALL, EXEC): the connection runs it so that a busy script
     #: can hand the event loop back.
     runs_scripts: bool = False
+    #: Its flags for the generic checks come from the script it runs (EVAL's shebang,
+    #: FCALL's function): see Scripting.effective_spec.
+    script_flags: bool = False
     # statistics for INFO commandstats
     calls: int = 0
     ns: int = 0  # time spent in the handler, in nanoseconds (INFO shows microseconds)
@@ -149,6 +152,7 @@ def command(
     channels: tuple[str, int, int] | None = None,
     replicas_only: bool = False,
     runs_scripts: bool = False,
+    script_flags: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Declare a command (or, with ``parent``, a subcommand) and register its handler.
 
@@ -183,6 +187,7 @@ def command(
             channels=channels,
             replicas_only=replicas_only,
             runs_scripts=runs_scripts,
+            script_flags=script_flags,
         )
         if parent:
             container = COMMANDS[parent.encode()]

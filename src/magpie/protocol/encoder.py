@@ -27,7 +27,7 @@ def format_double(value: float) -> bytes:
     if math.isinf(value):
         return b"inf" if value > 0 else b"-inf"
     if math.isnan(value):
-        return b"nan"
+        return b"-nan" if math.copysign(1.0, value) < 0 else b"nan"  # (printf shows the sign: 0/0 is -nan)
     return b"%.17g" % value
 
 

@@ -23,7 +23,8 @@ LuaError = lua51.LuaError
 
 class RaisedError(Exception):
     """Raised by a Python function called from Lua to raise a Lua error whose value is a
-    Lua table (Redis's error tables): the sandbox unwraps it."""
+    Lua table (Redis's error tables), or a message (bytes) that gets the calling script's
+    position in front, as luaL_error gives it: the sandbox unwraps it."""
 
     def __init__(self, table: Any) -> None:
         super().__init__(table)
@@ -42,6 +43,9 @@ class ScriptHost(Protocol):
     def set_repl(self, *args: object) -> None: ...
     def acl_check(self, *args: object) -> object: ...
     def hook(self) -> bytes | None: ...
+
+    @property
+    def rng(self) -> Any: ...
 
 
 def _no_attributes(obj: object, name: object, is_setting: bool) -> object:
@@ -83,7 +87,8 @@ class LuaEngine:
             raise RuntimeError(f"sandbox.lua does not compile: {setup[1]!r}")
         internals = setup(
             host.call, host.pcall, host.unwrap, host.log, host.sha1hex, host.setresp, host.set_repl,
-            host.acl_check, host.hook, REDIS_VERSION.encode(), _version_num(REDIS_VERSION),
+            host.acl_check, host.hook, host.rng.random, host.rng.randomseed,
+            REDIS_VERSION.encode(), _version_num(REDIS_VERSION),
             library_sources, for_functions,
         )
         self.internals = internals
@@ -104,9 +109,3 @@ class LuaEngine:
     def memory(self) -> int:
         """Bytes the interpreter holds (collectgarbage('count') is in kilobytes)."""
         return int(self.lua.eval("collectgarbage('count')") * 1024)
-
-    def rand_state(self, state: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
-        """math.random's generator state; with ``state``, set it (and return the old one)."""
-        if state is None:
-            return tuple(self.internals.rand_state())  # type: ignore[return-value]
-        return tuple(self.internals.rand_state(*state))  # type: ignore[return-value]

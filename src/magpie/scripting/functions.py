@@ -322,19 +322,10 @@ class Functions:
             read_only=read_only or NO_WRITES in fn.flags,
             allow_oom=ALLOW_OOM in fn.flags,
         )
-        engine = self.engine
-
-        def invoke() -> tuple[bool, object]:
-            # math.random's generator is one for the server, shared with EVAL's interpreter
-            engine.rand_state(scripting.engine.rand_state())
-            try:
-                return engine.run_function(fn.callback, numkeys, *argv[3:])
-            finally:
-                scripting.engine.rand_state(engine.rand_state())
-
         self.running = argv
         try:
-            return scripting.execute(run, invoke)
+            # (math.random's generator is the server's, shared with EVAL: scripting.rng)
+            return scripting.execute(run, self.engine.run_function, fn.callback, numkeys, *argv[3:])
         finally:
             self.running = None
 

@@ -20,15 +20,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from greenlet import greenlet
+from greenlet import getcurrent, greenlet
 
 from magpie.commands.args import parse_int
 from magpie.commands.table import COMMANDS, DISPATCH, CommandSpec
 from magpie.errors import MASTERDOWN, NOREPLICAS, OOM, READONLY, CommandError
+from magpie.protocol.encoder import format_double
 from magpie.protocol.replies import SUSPENDED
 from magpie.scripting.convert import ToLua, reply_from_lua
 from magpie.scripting.engine import LuaEngine, RaisedError, lua_type
 from magpie.scripting.functions import Functions
+from magpie.scripting.random48 import Random48
 from magpie.scripting.scripts import (
     ALLOW_OOM,
     ALLOW_STALE,
@@ -91,21 +93,20 @@ class ScriptClient(Client):
 
 
 class CommandGreenlet(greenlet):
-    """A worker that runs commands so that a script inside one can hand the loop back
-    (see module doc). Workers are kept and reused: creating a greenlet costs far more
-    than switching to one."""
+    """A worker that runs a command (or a script) so that a script inside it can hand the
+    loop back (see module doc). Workers are kept and reused: creating a greenlet costs far
+    more than switching to one."""
 
     def __init__(self) -> None:
         super().__init__(self._work)
         self.caller: Client | None = None
 
-    def _work(self, client: Client, spec: CommandSpec | None, argv: list[bytes]) -> None:
-        """Run ``client``'s command (its spec: straight to ``call``; None: every check)."""
+    def _work(self, caller: Client, function: Callable[..., object], args: tuple[object, ...]) -> None:
         while True:
-            self.caller = client
-            reply = client.execute(argv) if spec is None else client.call(spec, argv)
+            self.caller = caller
+            reply = function(*args)
             self.caller = None
-            client, spec, argv = self.parent.switch(reply)
+            caller, function, args = self.parent.switch(reply)
 
 
 class ScriptRun:
@@ -146,6 +147,7 @@ class Scripting:
         self._client: ScriptClient | None = None
         self._variants: dict[tuple[str, frozenset[str]], CommandSpec] = {}
         self._workers: list[CommandGreenlet] = []  # idle ones
+        self.rng = Random48()
         self.engine = LuaEngine(self)
         self.to_lua = ToLua(self.engine.table_from, self.engine.error_table)
         #: FUNCTION libraries, in their own interpreter (as Redis keeps them).
@@ -165,11 +167,9 @@ class Scripting:
 
     def flush(self) -> None:
         """SCRIPT FLUSH: forget every script and start a new interpreter (math.random's
-        state carries over, as Redis's is outside Lua)."""
-        state = self.engine.rand_state()
+        state, ``rng``, carries over, as Redis's is outside Lua)."""
         self.cache.clear()
         self.engine = LuaEngine(self)
-        self.engine.rand_state(state)
         self.to_lua = ToLua(self.engine.table_from, self.engine.error_table)
 
     def eval(self, caller: Client, argv: list[bytes], evalsha: bool, read_only: bool) -> object:
@@ -244,7 +244,7 @@ class Scripting:
         """The command as the dispatcher's checks should see it: for a script with a
         shebang, its declared flags replace EVAL's (no-writes: not a write; else a write,
         denied under OOM unless allow-oom; allow-stale: runs on a stale replica)."""
-        if spec.name == "exec" or len(argv) < 2:
+        if len(argv) < 2:
             return spec
         flags = self.declared_flags(spec, argv[1])
         if flags is None:
@@ -303,11 +303,14 @@ class Scripting:
         replication = server.replication
         fed = replication.fed
         self.run = run
-        propagation.begin_transaction()
+        held = propagation.active  # (nothing reads the log: nothing to hold)
+        if held:
+            propagation.begin_transaction()
         try:
             ok, result = invoke(*args)
         finally:
-            propagation.end_transaction()
+            if held:
+                propagation.end_transaction()
             self.run = None
             if run.timed_out:
                 self._busy_over()
@@ -328,7 +331,10 @@ class Scripting:
             text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
             return CommandError(f"ERR Error running script {name}, {text[:100]}")
         message = error[b"err"]
-        text = message.decode("utf-8", "surrogateescape") if isinstance(message, bytes) else str(message)
+        if isinstance(message, bytes):
+            text = message.decode("utf-8", "surrogateescape")
+        else:  # error({}): redis-server 7.0 crashes on it
+            text = "ERR " + (str(message) if message is not None else "unknown error")
         source, line = error[b"source"], error[b"line"]
         if source is not None and line is not None:
             text += f" script: {name}, on {source.decode('utf-8', 'replace')}:{line}."
@@ -338,6 +344,32 @@ class Scripting:
 
     def call(self, *args: object) -> object:
         """redis.call: the reply as Lua sees it; an error reply raises it in Lua."""
+        run = self.run
+        if run is not None and run.plain and not run.read_only and run.repl == REPL_ALL and args:
+            # The common case first: string arguments, a plain command, nothing that can refuse it.
+            spec = DISPATCH.get(args[0]) if args[0].__class__ is bytes else None
+            if (
+                spec is not None
+                and spec.script_ok
+                and spec.handler is not None
+                and not spec.subcommands
+                and spec.min_args <= len(args) <= spec.max_args
+            ):
+                for arg in args:
+                    if arg.__class__ is not bytes:
+                        break
+                else:
+                    if spec.is_write:
+                        run.write_dirty = True
+                    client = self.client
+                    reply = client.call(spec, list(args))
+                    cls = reply.__class__
+                    if cls is bytes or cls is int:
+                        return reply
+                    if cls is CommandError:
+                        self.server.count_error(reply.message)  # type: ignore[attr-defined]
+                        raise RaisedError(self.to_lua.error(reply.message))  # type: ignore[attr-defined]
+                    return self.to_lua.convert(reply, client.resp)
         ok, value = self._call(args)
         if ok:
             return value
@@ -548,7 +580,7 @@ class Scripting:
         return None
 
     def _hand_back_loop(self) -> None:
-        current = greenlet.getcurrent()
+        current = getcurrent()
         loop = self.server.loop
         if not isinstance(current, CommandGreenlet) or loop is None:
             return  # (a replica's stream, the AOF): nothing to serve meanwhile
@@ -563,20 +595,22 @@ class Scripting:
             assert caller is not None
             caller.suspended_done(reply)
 
-    def execute_yielding(self, client: Client, argv: list[bytes], spec: CommandSpec | None = None) -> object:
-        """Run a command that may run a script (EVAL*, FCALL*, EXEC) so that the script can
-        hand the loop back; SUSPENDED if it did (the reply comes by ``suspended_done``).
-        With ``spec``, the dispatcher's fast path vouches that no generic check applies."""
-        if self.busy:  # (refused with -BUSY anyway)
-            return client.execute(argv)
+    def run_yielding(self, caller: Client, function: Callable[..., object], *args: object) -> object:
+        """``function(*args)`` for ``caller``, run so that a script inside can hand the loop
+        back: SUSPENDED if it did (the reply comes by ``caller.suspended_done``). Inside a
+        worker already (EVAL in EXEC), or while busy (refused anyway), it just runs."""
+        if self.busy or getcurrent().parent is not None:
+            return function(*args)
         workers = self._workers
         worker = workers.pop() if workers else CommandGreenlet()
-        reply = worker.switch(client, spec, argv)
-        if spec is not None and reply.__class__ is CommandError:
-            self.server.count_error(reply.message)  # type: ignore[attr-defined]
+        reply = worker.switch(caller, function, args)
         if reply is not SUSPENDED:
             workers.append(worker)
         return reply
+
+    def execute_yielding(self, client: Client, argv: list[bytes]) -> object:
+        """A command that runs scripts inside its own loop (EXEC), through every check."""
+        return self.run_yielding(client, client.execute, argv)
 
     def _busy_over(self) -> None:
         self.busy = False
@@ -658,8 +692,10 @@ def _argv(args: tuple[object, ...]) -> list[bytes] | None:
         cls = arg.__class__
         if cls is bytes:
             argv.append(arg)  # type: ignore[arg-type]
-        elif cls is int or cls is float:
+        elif cls is int:
             argv.append(b"%.17g" % arg)  # type: ignore[str-bytes-safe]
+        elif cls is float:  # (NaN as C prints it: -nan for 0/0)
+            argv.append(format_double(arg) if arg != arg else b"%.17g" % arg)  # type: ignore[arg-type,str-bytes-safe]
         else:
             return None
     return argv

@@ -13,7 +13,7 @@
 -- which py_unwrap turns back into Redis's error table.
 
 local py_call, py_pcall, py_unwrap, py_log, py_sha1hex, py_setresp, py_set_repl, py_acl_check,
-      py_hook, version, version_num, library_sources, for_functions = ...
+      py_hook, py_random, py_randomseed, version, version_num, library_sources, for_functions = ...
 
 -- Frames of Magpie's own Lua (this chunk, the cjson/cmsgpack/bit/struct libraries): error
 -- positions skip them, as Redis's skip its C functions.
@@ -32,7 +32,7 @@ local string_byte, string_format = string.byte, string.format
 
 -- What Redis does not load, or removes once it is set up.
 for _, name in ipairs({'io', 'os', 'package', 'require', 'module', 'dofile', 'loadfile',
-                       'print', 'python', 'debug'}) do
+                       'print', 'python', 'debug', 'getfenv', 'setfenv', 'newproxy'}) do
   rawset(G, name, nil)
 end
 
@@ -43,11 +43,17 @@ local function refuse_write()
   error(READONLY, 2)
 end
 
--- A read-only view of ``t``: reads go through to it, writes fail.
+-- A read-only view of ``t``: reads go through to it, writes fail. Its metatable, as
+-- getmetatable shows it, is read-only too.
+local function read_only_metatable(mt)
+  mt.__metatable = setmetatable({}, {__index = mt, __newindex = refuse_write})
+  return mt
+end
+
 local function protect(t)
   local proxy = {}
   real_of[proxy] = t
-  return setmetatable(proxy, {__index = t, __newindex = refuse_write})
+  return setmetatable(proxy, read_only_metatable({__index = t, __newindex = refuse_write}))
 end
 
 local function unwrap(t)
@@ -115,66 +121,9 @@ G.getmetatable = function(t)
   return getmetatable(t)
 end
 
--- Redis's math.random: its own lrand48 (48-bit linear congruential generator), so every
--- build gives the same sequence; one state per server, never reseeded per script.
-local x0, x1, x2 = 0x330E, 0xABCD, 0x1234
-local function lrand48()
-  -- x = (0x5DEECE66D * x + 0xB) mod 2^48, in 16-bit limbs so doubles stay exact
-  local a0, a1, a2 = 0xE66D, 0xDEEC, 0x5
-  local p = a0 * x0 + 0xB
-  local n0 = p % 65536
-  local carry = (p - n0) / 65536
-  p = a0 * x1 + a1 * x0 + carry
-  local n1 = p % 65536
-  carry = (p - n1) / 65536
-  p = a0 * x2 + a1 * x1 + a2 * x0 + carry
-  local n2 = p % 65536
-  x0, x1, x2 = n0, n1, n2
-  return x2 * 32768 + floor(x1 / 2)
-end
-
-local LRAND48_MAX = 2147483647
-
-local function check_int(value, position)
-  local n = tonumber(value)
-  if n == nil then
-    local got = select('#', value) == 0 and 'no value' or type(value)
-    error(string_format("bad argument #%d to 'random' (number expected, got %s)", position, got), 3)
-  end
-  return n >= 0 and floor(n) or -floor(-n)
-end
-
-local function random(...)
-  local count = select('#', ...)
-  local r = (lrand48() % LRAND48_MAX) / LRAND48_MAX
-  if count == 0 then
-    return r
-  elseif count == 1 then
-    local u = check_int((...), 1)
-    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
-    return floor(r * u) + 1
-  elseif count == 2 then
-    local l, u = ...
-    l, u = check_int(l, 1), check_int(u, 2)
-    if l > u then error("bad argument #2 to 'random' (interval is empty)", 2) end
-    return floor(r * (u - l + 1)) + l
-  end
-  error('wrong number of arguments', 2)
-end
-
-local function randomseed(seed)
-  local n = tonumber(seed)
-  if n == nil then
-    local got = seed == nil and 'no value' or type(seed)
-    error(string_format("bad argument #1 to 'randomseed' (number expected, got %s)", got), 2)
-  end
-  n = n >= 0 and floor(n) or -floor(-n)
-  n = n % 4294967296  -- the seed as an unsigned 32-bit word: its low and high halves
-  x0, x1, x2 = 0x330E, n % 65536, floor(n / 65536)
-end
-
-G.math.random = random
-G.math.randomseed = randomseed
+-- Redis's math.random and math.randomseed (Python: C functions to Lua, see redis.call).
+G.math.random = py_random
+G.math.randomseed = py_randomseed
 G.os = {clock = os_clock}  -- Redis 7.2's one os function, harmless and often asked for
 
 local redis = {call = py_call, pcall = py_pcall}
@@ -231,6 +180,8 @@ redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REP
 -- Where an error happened, as Redis's __redis__err__handler reports it: the frame that
 -- raised it, or its caller when that was a C function; Magpie's own frames are skipped.
 local function error_handler(err)
+  local from_python = type(err) == 'userdata'
+  if from_python then err = py_unwrap(err) end
   local level = 2
   local info = dbg.getinfo(level, 'nSl')
   if info and info.what == 'C' then
@@ -243,7 +194,9 @@ local function error_handler(err)
     info = dbg.getinfo(level, 'nSl')
   end
   if info and info.what == 'C' then info = nil end  -- (reached the call into the script)
-  if type(err) == 'userdata' then err = py_unwrap(err) end
+  if from_python and type(err) == 'string' and info then
+    err = info.short_src .. ':' .. info.currentline .. ': ' .. err  -- (as luaL_error words it)
+  end
   if type(err) ~= 'table' then
     err = {err = 'ERR ' .. tostring(err)}
   end
@@ -268,34 +221,21 @@ for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'os', 'redis',
     rawset(G, name, protect(lib))
   end
 end
--- The globals' proxy reads the real table raw: a missing name is an error, as in
--- Redis (the real table itself stays plain, for lupa's own lookups). While a function
--- library's code runs (FUNCTION LOAD), its __index is swapped for one that reads the
--- library API instead, as Redis swaps its globals' __index for __LIBRARY_API__.
-local globals_meta = {
-  __index = function(_, name)
-    local value = rawget(G, name)
-    if value == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-    end
-    return value
-  end,
-  __newindex = refuse_write,
-}
+-- What scripts see as their globals: a copy of the real table, so the lookup of a missing
+-- name can be an error (Redis's) without the real one, which lupa reads too, raising; the
+-- proxy in front makes it read-only. Lookups go table to table at C speed.
+local S = {}
+for name, value in next, G do S[name] = value end
+local function missing_global(_, name)
+  error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+end
+setmetatable(S, {__index = missing_global, __newindex = refuse_write, __metatable = false})
+-- (While a function library's code runs, FUNCTION LOAD swaps the proxy's __index for the
+-- library API, as Redis swaps its globals' __index for __LIBRARY_API__.)
+local globals_meta = read_only_metatable({__index = S, __newindex = refuse_write})
 local globals_proxy = setmetatable({}, globals_meta)
-real_of[globals_proxy] = G
-rawset(G, '_G', globals_proxy)
-G.getfenv = function(f)
-  local env = getfenv(f == nil and 2 or (type(f) == 'number' and f > 0 and f + 1) or f)
-  if rawequal(env, G) then return globals_proxy end
-  return env
-end
-G.setfenv = function(f, env)
-  if rawequal(f, 0) then error(READONLY, 0) end
-  return setfenv(type(f) == 'number' and f > 0 and f + 1 or f, env)
-end
-
--- The hook that lets the server look at a long script every 100,000 instructions.
+real_of[globals_proxy] = S
+rawset(S, '_G', globals_proxy)
 -- py_hook answers nil to go on, or the text of the error that ends the script.
 local function kill_hook()
   local message = py_hook()
@@ -335,8 +275,8 @@ function internals.run_eval(f, nkeys, ...)
     for i = nkeys + 1, count do argv[i - nkeys] = argv[i] end
     for i = count - nkeys + 1, count do argv[i] = nil end
   end
-  rawset(G, 'KEYS', keys)
-  rawset(G, 'ARGV', argv)
+  rawset(S, 'KEYS', keys)
+  rawset(S, 'ARGV', argv)
   local ok, result = xpcall(f, error_handler)
   return ok, result
 end
@@ -476,13 +416,7 @@ local load_api = {redis = library_table({
   REDIS_VERSION = version, REDIS_VERSION_NUM = version_num,
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
 })}
-local function library_index(_, name)
-  local value = rawget(load_api, name)
-  if value == nil then
-    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-  end
-  return value
-end
+setmetatable(load_api, {__index = missing_global, __newindex = refuse_write, __metatable = false})
 
 -- Run a library's code so that it registers its functions. Returns true and the
 -- registrations, or false, the stage that failed ('compile' or 'run') and the message.
@@ -502,7 +436,7 @@ function internals.load_library(body, timeout, clock)
   end
   registering = {names = {}, list = {}}
   local globals_index = globals_meta.__index
-  globals_meta.__index = library_index
+  globals_meta.__index = load_api
   dbg.sethook(load_hook, '', 100000)
   local ok, err = pcall(f)
   internals.reset_hook()  -- the instruction hook for scripts, as it always is
@@ -522,15 +456,8 @@ function internals.load_library(body, timeout, clock)
   return false, 'run', text
 end
 
--- math.random's state, kept across SCRIPT FLUSH (a new interpreter), as Redis keeps it.
-function internals.rand_state(a, b, c)
-  local old0, old1, old2 = x0, x1, x2
-  if a then x0, x1, x2 = a, b, c end
-  return old0, old1, old2
-end
-
 internals.error_table = error_table
 internals.protect = protect
-internals.real_globals = G
+internals.real_globals = S
 internals.globals = globals_proxy
 return internals

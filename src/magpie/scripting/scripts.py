@@ -59,7 +59,7 @@ def parse_shebang(body: bytes) -> tuple[frozenset[str] | None, int]:
     for part in parts[1:]:
         if not part.startswith("flags="):
             raise ScriptError(f"ERR Unknown lua shebang option: {part}")
-        for flag in part[6:].split(","):
+        for flag in part[6:].split(",") if part[6:] else ():  # ("flags=" alone: none)
             if flag not in SCRIPT_FLAGS:
                 raise ScriptError(f"ERR Unexpected flag in script shebang: {flag}")
             flags.add(flag)

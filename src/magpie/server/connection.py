@@ -287,6 +287,10 @@ class Client(asyncio.Protocol):
                             server.count_error(exc.message)
                         except Exception as exc:  # a bug: answer, log, keep serving
                             reply = self._internal_error(spec, exc)
+                        if reply is SUSPENDED:  # a busy script handed the loop back
+                            self.suspended = True
+                            self.leftover = list(requests) or None
+                            break
                         if propagating and signals.dirty != dirty and spec.is_write:
                             if self.propagate_as is None:
                                 feed(self.db_index, argv)
@@ -319,9 +323,7 @@ class Client(asyncio.Protocol):
                     if spec is None:
                         spec = COMMANDS.get(argv[0].lower())
                     if spec is not None and spec.runs_scripts:
-                        # (on the fast path no generic check applies: straight to its handler)
-                        direct = fast and verdicts is None and spec.min_args <= len(argv) <= spec.max_args
-                        reply = server.scripting.execute_yielding(self, argv, spec if direct else None)
+                        reply = server.scripting.execute_yielding(self, argv)
                     else:
                         reply = self.execute(argv)
                     started = _perf_ns()
@@ -557,7 +559,7 @@ class Client(asyncio.Protocol):
                 return self._reject(spec, refusal_text(result, spec))
         server = self.server
         # A script's shebang flags stand in for EVAL's own (Redis's evalGetCommandFlags).
-        checked = server.scripting.effective_spec(spec, argv) if spec.runs_scripts else spec
+        checked = server.scripting.effective_spec(spec, argv) if spec.script_flags else spec
         if server.evictor.maxmemory and self._out_of_memory(checked):
             return self._reject(spec, errors.OOM)
         if server.writes_refused is not None and (checked.is_write or spec.name == "ping" or self._exec_writes(spec)):
