@@ -366,10 +366,11 @@ class Scripting:
                     cls = reply.__class__
                     if cls is bytes or cls is int:
                         return reply
+                    to_lua = self.to_lua if run.eval_mode else self.functions.to_lua  # the run's interpreter
                     if cls is CommandError:
                         self.server.count_error(reply.message)  # type: ignore[attr-defined]
-                        raise RaisedError(self.to_lua.error(reply.message))  # type: ignore[attr-defined]
-                    return self.to_lua.convert(reply, client.resp)
+                        raise RaisedError(to_lua.error(reply.message))  # type: ignore[attr-defined]
+                    return to_lua.convert(reply, client.resp)
         ok, value = self._call(args)
         if ok:
             return value
@@ -518,7 +519,7 @@ class Scripting:
             raise RaisedError(self._error("redis.setresp() requires one argument."))
         resp = int(_lua_number(args[0]) or 0)
         if resp not in (2, 3):
-            raise RaisedError(self._error("RESP version must be 2 or 3."))
+            raise RaisedError(self._error("ERR RESP version must be 2 or 3."))  # ("RESP" is no code)
         self.client.set_protocol(resp)
 
     def set_repl(self, *args: object) -> None:
