@@ -38,8 +38,9 @@ for _name, _sha, _ro, _flags, _since, _summary in (
 ):
     # (fast path allowed: a script cannot change its caller's connection; a busy one
     # hands back SUSPENDED, which the dispatcher knows)
+    # (key specs as Redis's: RW for EVAL's keys, RO for EVAL_RO's, for ACL %R~/%W~)
     cmd(_name, -3, _flags, keys_finder=_script_keys, since=_since, summary=_summary,
-        script_flags=True)(_eval(_sha, _ro))  # fmt: skip
+        script_flags=True, key_access="R" if _ro else "RW")(_eval(_sha, _ro))  # fmt: skip
 
 
 container("scripting", "script", summary="A container for Lua scripts management commands.", since="2.6.0")
