@@ -47,9 +47,8 @@ def lua_integer(value: float) -> int:
 class ToLua:
     """Converts reply values into Lua values for one interpreter."""
 
-    def __init__(self, table_from: Any, error_table: Any) -> None:
+    def __init__(self, table_from: Any) -> None:
         self.table_from = table_from
-        self.error_table = error_table
 
     def status(self, text: str) -> Any:
         return self.table_from({b"ok": text.encode("utf-8", "surrogateescape")})

@@ -96,7 +96,6 @@ class LuaEngine:
         self.run_eval = internals.run_eval
         self.run_function = internals.run_function
         self.load_library = internals.load_library
-        self.error_table = internals.error_table
         self.table_from = self.lua.table_from
 
     def compile(self, body: bytes, chunkname: bytes = b"@user_script") -> tuple[Any, bytes | None]:

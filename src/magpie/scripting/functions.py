@@ -193,7 +193,7 @@ class Functions:
     def __init__(self, scripting: Scripting) -> None:
         self.scripting = scripting
         self.engine = LuaEngine(scripting, for_functions=True)
-        self.to_lua = ToLua(self.engine.table_from, self.engine.error_table)
+        self.to_lua = ToLua(self.engine.table_from)
         self.libraries = LibrarySet()
         #: The FCALL running now (FUNCTION STATS shows its arguments).
         self.running: list[bytes] | None = None

@@ -149,7 +149,7 @@ class Scripting:
         self._workers: list[CommandGreenlet] = []  # idle ones
         self.rng = Random48()
         self.engine = LuaEngine(self)
-        self.to_lua = ToLua(self.engine.table_from, self.engine.error_table)
+        self.to_lua = ToLua(self.engine.table_from)
         #: FUNCTION libraries, in their own interpreter (as Redis keeps them).
         self.functions = Functions(self)
 
@@ -170,7 +170,7 @@ class Scripting:
         state, ``rng``, carries over, as Redis's is outside Lua)."""
         self.cache.clear()
         self.engine = LuaEngine(self)
-        self.to_lua = ToLua(self.engine.table_from, self.engine.error_table)
+        self.to_lua = ToLua(self.engine.table_from)
 
     def eval(self, caller: Client, argv: list[bytes], evalsha: bool, read_only: bool) -> object:
         """EVAL, EVALSHA and their _RO forms."""

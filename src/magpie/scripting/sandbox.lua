@@ -456,8 +456,4 @@ function internals.load_library(body, timeout, clock)
   return false, 'run', text
 end
 
-internals.error_table = error_table
-internals.protect = protect
-internals.real_globals = S
-internals.globals = globals_proxy
 return internals
