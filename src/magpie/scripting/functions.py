@@ -30,6 +30,7 @@ from magpie.persistence.rdb_format import (
 from magpie.protocol.inline import split_inline
 from magpie.scripting.convert import ToLua
 from magpie.scripting.engine import LuaEngine
+from magpie.scripting.run_context import ScriptRun
 from magpie.scripting.scripts import ALLOW_OOM, NO_WRITES
 
 if TYPE_CHECKING:
@@ -313,7 +314,6 @@ class Functions:
         refusal = scripting.start_refusal(caller, fn.flags, read_only)
         if refusal is not None:
             return CommandError(refusal)
-        from magpie.scripting.runner import ScriptRun  # (runner imports this module)
 
         run = ScriptRun(
             caller,
