@@ -253,3 +253,46 @@ def test_a_script_held_by_client_pause_can_still_be_killed():
         assert admin.ping()
     finally:
         server.stop()
+
+
+ACL_SCRIPTS = [
+    ("return redis.call('GET', 'app:1')", 0),
+    ("return redis.call('GET', 'other')", 0),
+    ("return redis.call('SET', 'app:1', 'v')", 0),
+    ("return redis.call('FLUSHALL')", 0),
+    ("return redis.pcall('FLUSHALL')", 0),
+    ("return redis.call('PUBLISH', 'chan', 'm')", 0),
+    ("return {redis.acl_check_cmd('GET', 'app:1'), redis.acl_check_cmd('GET', 'other'), redis.acl_check_cmd('FLUSHALL')}", 0),
+    ("return redis.call('GET', KEYS[1])", 1, "other"),  # EVAL's own key, checked at the door
+]
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _outcome(client, *args):
+    try:
+        return ("ok", client.execute_command("EVAL", *args))
+    except redis.exceptions.ResponseError as exc:
+        return ("error", type(exc).__name__, str(exc))
+
+
+def test_scripts_run_with_their_callers_acl_permissions():
+    """A restricted user's script meets the same refusals in Magpie as in redis-server,
+    and the ACL log records them in the ``lua`` context."""
+    servers = [start_magpie(), start_redis()]
+    try:
+        outcomes = []
+        for server in servers:
+            admin = server.client()
+            admin.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~app:*", "&none", "+@all", "-flushall")
+            user = server.client(username="app", password="pw")
+            outcomes.append([_outcome(user, *script) for script in ACL_SCRIPTS])
+            log = admin.execute_command("ACL", "LOG")
+            outcomes[-1].append(sorted({(_text(e[b"context"]), _text(e[b"reason"])) for e in log}))
+        assert outcomes[0] == outcomes[1]
+        assert ("lua", "key") in outcomes[0][-1] and ("lua", "command") in outcomes[0][-1]
+    finally:
+        for server in servers:
+            server.stop()
