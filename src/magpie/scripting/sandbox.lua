@@ -266,15 +266,21 @@ function internals.reset_hook()
 end
 internals.reset_hook()
 
+-- The first nkeys arguments as the keys table, the rest as the args table.
+local function split_keys(nkeys, ...)
+  local keys, args = {}, {...}
+  if nkeys > 0 then
+    local count = #args
+    for i = 1, nkeys do keys[i] = args[i] end
+    for i = nkeys + 1, count do args[i - nkeys] = args[i] end
+    for i = count - nkeys + 1, count do args[i] = nil end
+  end
+  return keys, args
+end
+
 -- Run an EVAL script: KEYS and ARGV are globals, one result comes back.
 function internals.run_eval(f, nkeys, ...)
-  local keys, argv = {}, {...}
-  if nkeys > 0 then
-    local count = #argv
-    for i = 1, nkeys do keys[i] = argv[i] end
-    for i = nkeys + 1, count do argv[i - nkeys] = argv[i] end
-    for i = count - nkeys + 1, count do argv[i] = nil end
-  end
+  local keys, argv = split_keys(nkeys, ...)
   rawset(S, 'KEYS', keys)
   rawset(S, 'ARGV', argv)
   local ok, result = xpcall(f, error_handler)
@@ -283,13 +289,7 @@ end
 
 -- Run a function library's callback with its keys and args tables.
 function internals.run_function(f, nkeys, ...)
-  local keys, args = {}, {...}
-  if nkeys > 0 then
-    local count = #args
-    for i = 1, nkeys do keys[i] = args[i] end
-    for i = nkeys + 1, count do args[i - nkeys] = args[i] end
-    for i = count - nkeys + 1, count do args[i] = nil end
-  end
+  local keys, args = split_keys(nkeys, ...)
   local ok, result = xpcall(function() return f(keys, args) end, error_handler)
   return ok, result
 end
