@@ -145,3 +145,18 @@ NAN_OR_INFINITY = "ERR value is NaN or Infinity"
 INVALID_CURSOR = "ERR invalid cursor"
 NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
 LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
+
+# Scripting (EVAL, FCALL and their KILL commands)
+NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
+BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+BUSY_FUNCTION = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+NOTBUSY = "NOTBUSY No scripts in execution right now."
+UNKILLABLE_MASTER = (
+    "UNKILLABLE The busy script was sent by a master instance in the context of replication "
+    "and cannot be killed."
+)
+UNKILLABLE_WRITTEN = (
+    "UNKILLABLE Sorry the script already executed write commands against the dataset. You "
+    "can either wait the script termination or kill the server in a hard way using the "
+    "SHUTDOWN NOSAVE command."
+)

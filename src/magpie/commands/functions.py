@@ -12,12 +12,11 @@ from functools import partial
 
 from magpie.commands.args import numkeys_positions
 from magpie.commands.table import COMMANDS, command, container
-from magpie.errors import CommandError
+from magpie.errors import BUSY_EVAL, CommandError
 from magpie.patterns import matches
 from magpie.persistence.dump_payload import BAD_VERSION_OR_CHECKSUM, payload_is_valid
 from magpie.protocol.replies import OK, RespSet
 from magpie.scripting.functions import ENGINE_NAME, LOAD_TIMEOUT, RESTORE_POLICIES, FunctionError
-from magpie.scripting.runner import BUSY_EVAL
 from magpie.scripting.scripts import SCRIPT_FLAGS
 
 cmd = partial(command, "scripting")

@@ -23,7 +23,17 @@ from greenlet import getcurrent, greenlet
 
 from magpie.commands.args import parse_int
 from magpie.commands.table import CommandSpec
-from magpie.errors import MASTERDOWN, NOREPLICAS, CommandError
+from magpie.errors import (
+    BUSY_EVAL,
+    BUSY_FUNCTION,
+    MASTERDOWN,
+    NOREPLICAS,
+    NOSCRIPT,
+    NOTBUSY,
+    UNKILLABLE_MASTER,
+    UNKILLABLE_WRITTEN,
+    CommandError,
+)
 from magpie.protocol.replies import SUSPENDED
 from magpie.scripting.convert import ToLua, reply_from_lua
 from magpie.scripting.engine import LuaEngine, lua_type
@@ -48,19 +58,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("magpie")
 
-NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
-BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
-BUSY_FUNCTION = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
-NOTBUSY = "NOTBUSY No scripts in execution right now."
-UNKILLABLE_MASTER = (
-    "UNKILLABLE The busy script was sent by a master instance in the context of replication "
-    "and cannot be killed."
-)
-UNKILLABLE_WRITTEN = (
-    "UNKILLABLE Sorry the script already executed write commands against the dataset. You "
-    "can either wait the script termination or kill the server in a hard way using the "
-    "SHUTDOWN NOSAVE command."
-)
 _MISCONF_RDB = (
     "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist "
     "to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts."
